@@ -1,0 +1,29 @@
+# lakeport: make run | make test | make lint | make bench
+SHELL := /bin/bash
+BIN := $(CURDIR)/bin
+VERSITYGW_VERSION := v1.8.0
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run build test tools lint bench
+
+run:
+	go run ./cmd/lakeport serve
+
+build:
+	go build -o $(BIN)/lakeport ./cmd/lakeport
+
+# tools installs what the tests need from the Go module proxy: the S3-compatible server.
+tools: $(BIN)/versitygw
+
+$(BIN)/versitygw:
+	GOBIN=$(BIN) go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	go vet ./...
+
+test: tools lint
+	go test -race -count=1 -timeout 20m ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...

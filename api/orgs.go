@@ -1,0 +1,103 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/tenant"
+)
+
+// OrgView is an organization as the API shows it.
+type OrgView struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// WhoAmI is the caller's identity.
+type WhoAmI struct {
+	Org      OrgView    `json:"org"`
+	Role     store.Role `json:"role"`
+	Operator bool       `json:"operator"`
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	writeJSON(w, http.StatusOK, WhoAmI{Org: OrgView{ID: c.Org.ID, Name: c.Org.Name}, Role: c.Token.Role, Operator: c.Token.Operator})
+}
+
+// CreateOrgRequest is the body of POST /api/v1/orgs.
+type CreateOrgRequest struct {
+	Name string `json:"name"`
+}
+
+// CreateOrgResponse carries the new organization's first admin token, shown once.
+type CreateOrgResponse struct {
+	Org        OrgView `json:"org"`
+	AdminToken string  `json:"admin_token"`
+}
+
+func (s *Server) createOrg(w http.ResponseWriter, r *http.Request) {
+	if !callerOf(r).Token.Operator {
+		writeError(w, http.StatusForbidden, "operator_only", "only the install's operator (the bootstrap admin whose token is in the data dir's admin.token) may create organizations")
+		return
+	}
+	var req CreateOrgRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	o, tok, err := tenant.CreateOrg(r.Context(), s.Store, req.Name, false)
+	switch {
+	case errors.Is(err, tenant.ErrInvalidName):
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: "name: " + err.Error(), Fields: fieldErr("name", err)})
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, "org_exists", "an organization named "+req.Name+" already exists: choose another name")
+	case err != nil:
+		s.internal(w, r, err)
+	default:
+		writeJSON(w, http.StatusCreated, CreateOrgResponse{Org: OrgView{ID: o.ID, Name: o.Name}, AdminToken: tok})
+	}
+}
+
+func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	// Another organization's ID answers exactly as a missing one does.
+	if chi.URLParam(r, "id") != c.Org.ID {
+		writeError(w, http.StatusNotFound, "not_found", "no organization with that ID")
+		return
+	}
+	writeJSON(w, http.StatusOK, OrgView{ID: c.Org.ID, Name: c.Org.Name})
+}
+
+// CreateTokenRequest is the body of POST /api/v1/tokens.
+type CreateTokenRequest struct {
+	Role store.Role `json:"role"`
+}
+
+// CreateTokenResponse carries the new token, shown once.
+type CreateTokenResponse struct {
+	Token string     `json:"token"`
+	Role  store.Role `json:"role"`
+	Org   OrgView    `json:"org"`
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req CreateTokenRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !req.Role.Valid() {
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: "role: must be admin or member",
+			Fields: fieldErr("role", errors.New("must be admin or member"))})
+		return
+	}
+	c := callerOf(r)
+	tok, err := tenant.CreateToken(r.Context(), s.Store, c.Org.ID, req.Role, false)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, CreateTokenResponse{Token: tok, Role: req.Role, Org: OrgView{ID: c.Org.ID, Name: c.Org.Name}})
+}

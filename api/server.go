@@ -1,0 +1,205 @@
+// Package api is lakeport's HTTP JSON API under /api/v1. Every request is authenticated
+// by a bearer token and scoped to that token's organization.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/lakeport/lakeport/auth"
+	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/validation"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// Server serves the API.
+type Server struct {
+	Store    store.Store
+	Secrets  *secrets.Box
+	Platform config.Platform
+	Logger   *slog.Logger
+
+	// STS is how Test connection reaches AWS STS: endpoint, region and the platform's
+	// own credentials (nil: the default AWS credential chain).
+	STSEndpoint    string
+	STSRegion      string
+	STSCredentials aws.CredentialsProvider
+	StepTimeout    time.Duration
+
+	// Validate runs Test connection; nil means validation.Run. Tests replace it only to
+	// count calls, never to fake results.
+	Validate func(context.Context, storage.Setting, validation.Options) validation.Report
+}
+
+// Handler returns the API's router.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Validate == nil {
+		s.Validate = validation.Run
+	}
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer, s.logRequests)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such API path: "+r.URL.Path)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+	})
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/health", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/whoami", s.whoami)
+			r.Post("/orgs", s.createOrg)
+			r.Get("/orgs/{id}", s.getOrg)
+			r.With(adminOnly).Post("/tokens", s.createToken)
+
+			r.Get("/storage", s.showStorage)
+			r.Get("/storage/policy", s.storagePolicy)
+			r.With(adminOnly).Post("/storage/test", s.testStorage)
+			r.With(adminOnly).Put("/storage", s.saveStorage)
+			r.With(adminOnly).Post("/storage/use-managed", s.useManaged)
+		})
+	})
+	return r
+}
+
+type ctxKey struct{}
+
+// caller is who made the request.
+type caller struct {
+	Token store.Token
+	Org   store.Org
+}
+
+func callerOf(r *http.Request) caller { return r.Context().Value(ctxKey{}).(caller) }
+
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(tok) == "" {
+			writeError(w, http.StatusUnauthorized, "unauthenticated",
+				"this request has no API token: send it as \"Authorization: Bearer <token>\" (the first admin's token is in the data dir's admin.token)")
+			return
+		}
+		t, err := s.Store.TokenByHash(r.Context(), auth.HashToken(tok))
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusUnauthorized, "invalid_token", "the API token is not known to this lakeport server: check LAKEPORT_TOKEN / --token and --url")
+			return
+		}
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		o, err := s.Store.Org(r.Context(), t.OrgID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, caller{Token: t, Org: o})))
+	})
+}
+
+func adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if callerOf(r).Token.Role != store.RoleAdmin {
+			writeError(w, http.StatusForbidden, "admin_only", "only an organization admin may do this; ask an admin of your organization, or use an admin token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		// Only method, path and status: bodies carry secrets and are never logged.
+		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(), "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Code    string               `json:"code"`
+	Message string               `json:"message"`
+	Fields  []storage.FieldError `json:"fields,omitempty"`
+	Report  *validation.Report   `json:"report,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, Error{Code: code, Message: msg})
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "lakeport failed to handle this request; the server log has the details")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body into v: at most MaxBodyBytes, no unknown fields, one value.
+// It writes the error response itself and returns false on bad input.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("the body holds more than one JSON value")
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "the request body is over 1 MiB; send only the documented fields")
+	case errors.As(err, &syntax):
+		writeError(w, http.StatusBadRequest, "malformed_json", "the request body is not valid JSON: "+err.Error())
+	case errors.As(err, &typ):
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: "field " + typ.Field + " must be a JSON " + typ.Type.String(),
+			Fields: []storage.FieldError{{Field: typ.Field, Message: "must be a JSON " + typ.Type.String()}}})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		msg := "unknown field: remove it (see the API docs for the accepted fields)"
+		if field == "external_id" {
+			msg = "lakeport generates each organization's external ID and never takes one from a request; remove the field"
+		}
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: field + ": " + msg, Fields: []storage.FieldError{{Field: field, Message: msg}}})
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		writeError(w, http.StatusBadRequest, "malformed_json", "the request body is empty or cut short: send a JSON object")
+	default:
+		writeError(w, http.StatusBadRequest, "malformed_json", "the request body could not be read as JSON: "+err.Error())
+	}
+	return false
+}

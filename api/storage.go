@@ -1,0 +1,198 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/storage/policy"
+	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/validation"
+)
+
+// StorageView is GET /api/v1/storage: the org's setting and the values an admin needs
+// from lakeport to set up a customer-hosted bucket. The secret access key is never shown.
+type StorageView struct {
+	Mode               storage.Mode     `json:"mode"`
+	Setting            *storage.Setting `json:"setting,omitempty"`
+	SecretAccessKeySet bool             `json:"secret_access_key_set,omitempty"`
+	ValidatedAt        *time.Time       `json:"validated_at,omitempty"`
+	UpdatedAt          *time.Time       `json:"updated_at,omitempty"`
+	Platform           config.Platform  `json:"platform"`
+	PlatformConfigured bool             `json:"platform_configured"`
+	ExternalID         string           `json:"external_id"`
+}
+
+func (s *Server) storageView(st store.StorageSetting, org store.Org) StorageView {
+	v := StorageView{Mode: storage.Mode(st.Mode), Platform: s.Platform, PlatformConfigured: s.Platform.Configured(), ExternalID: org.ExternalID}
+	if st.Mode == string(storage.ModeCustomerHosted) {
+		v.Setting = &storage.Setting{Bucket: st.Bucket, Region: st.Region, RoleARN: st.RoleARN, KMSKeyARN: st.KMSKeyARN,
+			Endpoint: st.Endpoint, AccessKeyID: st.AccessKeyID}
+		v.SecretAccessKeySet = st.SecretAccessKeySealed != ""
+	}
+	if !st.ValidatedAt.IsZero() {
+		t := st.ValidatedAt
+		v.ValidatedAt = &t
+	}
+	if !st.UpdatedAt.IsZero() {
+		t := st.UpdatedAt
+		v.UpdatedAt = &t
+	}
+	return v
+}
+
+func (s *Server) showStorage(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	st, err := s.Store.StorageSetting(r.Context(), c.Org.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.storageView(st, c.Org))
+}
+
+// PolicyView is GET /api/v1/storage/policy: both IAM documents, filled in.
+type PolicyView struct {
+	Bucket           string          `json:"bucket"`
+	PermissionPolicy policy.Document `json:"permission_policy"`
+	TrustPolicy      policy.Document `json:"trust_policy"`
+}
+
+func (s *Server) storagePolicy(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	st, err := s.Store.StorageSetting(r.Context(), c.Org.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	bucket, key := r.URL.Query().Get("bucket"), r.URL.Query().Get("kms_key_arn")
+	if bucket == "" {
+		bucket = st.Bucket
+	}
+	if key == "" && r.URL.Query().Get("bucket") == "" {
+		key = st.KMSKeyARN
+	}
+	var fields []storage.FieldError
+	if bucket == "" {
+		fields = append(fields, storage.FieldError{Field: "bucket", Message: "required: no bucket is saved yet, so give the bucket the policy is for (--bucket)"})
+	} else if err := storage.CheckBucketName(bucket); err != nil {
+		fields = append(fields, storage.FieldError{Field: "bucket", Message: err.Error()})
+	}
+	partition := ""
+	if key != "" {
+		arn, err := storage.ParseKMSKeyARN(key)
+		if err != nil {
+			fields = append(fields, storage.FieldError{Field: "kms_key_arn", Message: err.Error()})
+		}
+		partition = arn.Partition
+	}
+	if len(fields) > 0 {
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: fields[0].Error(), Fields: fields})
+		return
+	}
+	if !s.Platform.Configured() {
+		writeError(w, http.StatusConflict, "platform_not_configured",
+			"this lakeport install has no AWS identity, so there is no trust policy to write: the operator sets LAKEPORT_AWS_ACCOUNT_ID and LAKEPORT_WORKER_PRINCIPAL_ARN (or --aws-account-id and --worker-principal-arn) and restarts lakeport serve")
+		return
+	}
+	perm, err := policy.Permissions(partition, bucket, key)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	trust, err := policy.Trust("", s.Platform.AccountID, s.Platform.WorkerPrincipalARN, c.Org.ExternalID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PolicyView{Bucket: bucket, PermissionPolicy: perm, TrustPolicy: trust})
+}
+
+func (s *Server) validationOptions(org store.Org) validation.Options {
+	return validation.Options{
+		Access: storage.Access{
+			ExternalID:  org.ExternalID,
+			SessionName: "lakeport-" + org.ID,
+			STSEndpoint: s.STSEndpoint,
+			STSRegion:   s.STSRegion,
+			Credentials: s.STSCredentials,
+		},
+		StepTimeout: s.StepTimeout,
+	}
+}
+
+func (s *Server) testStorage(w http.ResponseWriter, r *http.Request) {
+	var set storage.Setting
+	if !decode(w, r, &set) {
+		return
+	}
+	c := callerOf(r)
+	writeJSON(w, http.StatusOK, s.Validate(r.Context(), set, s.validationOptions(c.Org)))
+}
+
+// SaveResponse is PUT /api/v1/storage's answer: the saved setting and the passing report
+// that allowed it.
+type SaveResponse struct {
+	Storage StorageView       `json:"storage"`
+	Report  validation.Report `json:"report"`
+}
+
+func (s *Server) saveStorage(w http.ResponseWriter, r *http.Request) {
+	var set storage.Setting
+	if !decode(w, r, &set) {
+		return
+	}
+	if fields := set.Check(); len(fields) > 0 {
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: fields[0].Error() + " (nothing was saved)", Fields: fields})
+		return
+	}
+	c := callerOf(r)
+	// Save only with a passing Test connection of exactly these settings.
+	report := s.Validate(r.Context(), set, s.validationOptions(c.Org))
+	if !report.OK {
+		writeJSON(w, http.StatusUnprocessableEntity, Error{Code: "validation_failed",
+			Message: "Test connection failed, so the setting was not saved: " + firstFailure(report), Report: &report})
+		return
+	}
+	sealed, err := s.Secrets.Seal(set.SecretAccessKey, sealContext(c.Org.ID))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	now := time.Now().UTC()
+	st := store.StorageSetting{OrgID: c.Org.ID, Mode: string(storage.ModeCustomerHosted), Bucket: set.Bucket, Region: set.Region,
+		RoleARN: set.RoleARN, KMSKeyARN: set.KMSKeyARN, Endpoint: set.Endpoint, AccessKeyID: set.AccessKeyID,
+		SecretAccessKeySealed: sealed, ValidatedAt: now, UpdatedAt: now}
+	if err := s.Store.PutStorageSetting(r.Context(), st); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.Logger.Info("storage setting saved", "org", c.Org.ID, "bucket", set.Bucket, "region", set.Region)
+	writeJSON(w, http.StatusOK, SaveResponse{Storage: s.storageView(st, c.Org), Report: report})
+}
+
+func (s *Server) useManaged(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	st := store.StorageSetting{OrgID: c.Org.ID, Mode: string(storage.ModeManaged), UpdatedAt: time.Now().UTC()}
+	if err := s.Store.PutStorageSetting(r.Context(), st); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.storageView(st, c.Org))
+}
+
+func sealContext(orgID string) string { return orgID + "/storage/secret_access_key" }
+
+func firstFailure(r validation.Report) string {
+	for _, st := range r.Steps {
+		if st.Status == validation.StatusFailed {
+			return st.Name + ": " + st.Message
+		}
+	}
+	return "no step passed"
+}
+
+func fieldErr(field string, err error) []storage.FieldError {
+	return []storage.FieldError{{Field: field, Message: err.Error()}}
+}

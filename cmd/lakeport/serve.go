@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lakeport/lakeport/api"
+	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/store/sqlite"
+	"github.com/lakeport/lakeport/tenant"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	cfg := config.FromEnv()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the lakeport server (HTTP JSON API) on its embedded defaults",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.DataDir = g.dataDir
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, slog.New(slog.NewTextHandler(g.stderr, nil)), nil)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (LAKEPORT_ADDR)")
+	f.StringVar(&cfg.Platform.AccountID, "aws-account-id", cfg.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
+	f.StringVar(&cfg.Platform.WorkerPrincipalARN, "worker-principal-arn", cfg.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
+	f.StringVar(&cfg.STSEndpoint, "sts-endpoint", cfg.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
+	f.DurationVar(&cfg.StepTimeout, "step-timeout", cfg.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	return cmd
+}
+
+// serve runs the server until ctx ends. ready, when not nil, receives the bound address.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
+	if err := cfg.Platform.Check(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "lakeport.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, err := secrets.LoadOrCreateKey(cfg.SecretKey, filepath.Join(cfg.DataDir, "secret.key"))
+	if err != nil {
+		return err
+	}
+	box, err := secrets.NewBox(key)
+	if err != nil {
+		return err
+	}
+	tokenPath, err := tenant.Bootstrap(ctx, st, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if tokenPath != "" {
+		log.Info("created organization "+tenant.DefaultOrg+" and its first admin; the admin's API token is in "+tokenPath+" (mode 0600)", "token_file", tokenPath)
+	}
+	if !cfg.Platform.Configured() {
+		log.Warn("no platform AWS identity is configured: customer-hosted buckets with an IAM role need LAKEPORT_AWS_ACCOUNT_ID and LAKEPORT_WORKER_PRINCIPAL_ARN; S3-compatible endpoints with access keys work without them")
+	}
+	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log,
+		STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, StepTimeout: cfg.StepTimeout}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another lakeport running? choose another with --addr)", cfg.Addr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("lakeport is serving", "url", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("lakeport stopped")
+	return nil
+}

@@ -1,0 +1,38 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/lakeport/lakeport/store/sqlite"
+	"github.com/lakeport/lakeport/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Run(t, s)
+}
+
+func TestReopenKeepsDataAndSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, s)
+	s.Close()
+	s, err = sqlite.Open(ctx, path) // migrations must not run twice
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if n, err := s.CountOrgs(ctx); err != nil || n != 2 {
+		t.Fatalf("after reopen CountOrgs = %d, %v; want 2", n, err)
+	}
+}

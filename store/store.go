@@ -1,0 +1,75 @@
+// Package store holds lakeport's metadata: organizations, API tokens and storage
+// settings. Store is the interface; store/sqlite is the embedded implementation and a
+// PostgreSQL one fills the same interface for several lakeport processes.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a token may do inside its organization.
+type Role string
+
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleMember }
+
+// Org is a tenant. Every other row belongs to exactly one.
+type Org struct {
+	ID         string
+	Name       string
+	ExternalID string // generated once, passed to sts:AssumeRole; never taken from a request
+	CreatedAt  time.Time
+}
+
+// Token is an API token. Only the SHA-256 hash of the secret is stored.
+type Token struct {
+	ID        string
+	OrgID     string
+	Role      Role
+	Operator  bool // the install's operator (the bootstrap admin) may create organizations
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// StorageSetting is an organization's saved choice of where its data lives.
+// SecretAccessKeySealed is the encrypted secret key (secrets.Box); it is never returned
+// by the API.
+type StorageSetting struct {
+	OrgID                 string
+	Mode                  string // "managed" or "customer_hosted"
+	Bucket                string
+	Region                string
+	RoleARN               string
+	KMSKeyARN             string
+	Endpoint              string
+	AccessKeyID           string
+	SecretAccessKeySealed string
+	ValidatedAt           time.Time // zero when never validated
+	UpdatedAt             time.Time
+}
+
+// Store is lakeport's metadata store.
+type Store interface {
+	// CreateOrg creates an organization; ErrConflict when the name is taken.
+	CreateOrg(ctx context.Context, o Org) error
+	Org(ctx context.Context, id string) (Org, error)
+	OrgByName(ctx context.Context, name string) (Org, error)
+	CountOrgs(ctx context.Context) (int, error)
+
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash finds a token by the hash of its secret; ErrNotFound when none.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+
+	// StorageSetting returns the org's setting; an org that never saved one gets
+	// Mode "managed" and no error.
+	StorageSetting(ctx context.Context, orgID string) (StorageSetting, error)
+	PutStorageSetting(ctx context.Context, s StorageSetting) error
+
+	Close() error
+}
