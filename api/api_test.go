@@ -71,8 +71,8 @@ func wantCode(t *testing.T, err error, status int, code string) *client.Error {
 	if !ok {
 		t.Fatalf("got %v, want HTTP %d %s", err, status, code)
 	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("got HTTP %d %s (%s), want %d %s", e.Status, e.Code, e.Message, status, code)
+	if e.Status != status || e.Body.Code != code {
+		t.Fatalf("got HTTP %d %s (%s), want %d %s", e.Status, e.Body.Code, e.Body.Message, status, code)
 	}
 	return e
 }
@@ -231,8 +231,8 @@ func TestSaveRefusesFailingSetting(t *testing.T) {
 	set.SecretAccessKey = "wrong-secret"
 	_, err := a.SaveStorage(ctx, set)
 	ce := wantCode(t, err, 422, "validation_failed")
-	if ce.Report == nil || ce.Report.OK {
-		t.Fatalf("a refused save must carry the failing report: %+v", ce.Error)
+	if ce.Body.Report == nil || ce.Body.Report.OK {
+		t.Fatalf("a refused save must carry the failing report: %+v", ce.Body)
 	}
 	if v, _ := a.Storage(ctx); v.Mode != storage.ModeManaged || v.Setting != nil {
 		t.Fatalf("a failing setting was stored: %+v", v)
@@ -269,11 +269,11 @@ func TestBadInputNamesTheField(t *testing.T) {
 			_, err := a.SaveStorage(ctx, c.set)
 			ce := wantCode(t, err, 400, "invalid_input")
 			found := false
-			for _, f := range ce.Fields {
+			for _, f := range ce.Body.Fields {
 				found = found || f.Field == c.field
 			}
-			if !found || !strings.Contains(ce.Message, "nothing was saved") {
-				t.Fatalf("error %+v does not name field %s", ce.Error, c.field)
+			if !found || !strings.Contains(ce.Body.Message, "nothing was saved") {
+				t.Fatalf("error %+v does not name field %s", ce.Body, c.field)
 			}
 			r, err := a.TestStorage(ctx, c.set)
 			if err != nil || r.OK || len(r.Steps) == 0 || r.Steps[0].Name != "check_inputs" || r.Steps[0].Status != "failed" || !strings.Contains(r.Steps[0].Message, c.field) {

@@ -118,7 +118,9 @@ func (s *Server) validationOptions(org store.Org) validation.Options {
 			STSRegion:   s.STSRegion,
 			Credentials: s.STSCredentials,
 		},
-		StepTimeout: s.StepTimeout,
+		StepTimeout:        s.StepTimeout,
+		PlatformAccountID:  s.Platform.AccountID,
+		WorkerPrincipalARN: s.Platform.WorkerPrincipalARN,
 	}
 }
 

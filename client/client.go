@@ -34,10 +34,15 @@ func New(baseURL, token string) *Client {
 // Error is an error answered by the server.
 type Error struct {
 	Status int
-	api.Error
+	Body   api.Error
 }
 
-func (e *Error) Error() string { return e.Message + " (" + e.Code + ")" }
+func (e *Error) Error() string {
+	if e.Body.Code == "" {
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+	return e.Body.Message
+}
 
 // AsError returns the server's error inside err, if there is one.
 func AsError(err error) (*Error, bool) {
@@ -76,8 +81,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if resp.StatusCode >= 400 {
 		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(data, &e.Error) != nil || e.Code == "" {
-			e.Code, e.Message = "http_"+fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(data))
+		if json.Unmarshal(data, &e.Body) != nil || e.Body.Code == "" {
+			e.Body.Code, e.Body.Message = "http_"+fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(data))
 		}
 		return e
 	}

@@ -20,6 +20,9 @@ func CheckBucketName(name string) error {
 	if name == "" {
 		return fmt.Errorf("required: give the name of the S3 bucket lakeport writes to, like acme-lakeport-data")
 	}
+	if strings.Contains(name, "/") {
+		return fmt.Errorf("%q has a slash; give only the bucket's name, without s3:// or a prefix: %s", clip(name), fix)
+	}
 	if len(name) < 3 || len(name) > 63 {
 		return fmt.Errorf("%q is %d characters long; bucket names are 3 to 63 characters: %s", clip(name), len(name), fix)
 	}
@@ -34,8 +37,6 @@ func CheckBucketName(name string) error {
 				what = "a space"
 			case c == '_':
 				what = "an underscore"
-			case c == '/':
-				return fmt.Errorf("%q has a slash; give only the bucket's name, without s3:// or a prefix: %s", name, fix)
 			}
 			return fmt.Errorf("%q has %s at position %d; bucket names use only lowercase letters, digits, dots and hyphens: %s", name, what, i+1, fix)
 		}

@@ -71,5 +71,61 @@ type Store interface {
 	StorageSetting(ctx context.Context, orgID string) (StorageSetting, error)
 	PutStorageSetting(ctx context.Context, s StorageSetting) error
 
+	Connectors
+
 	Close() error
+}
+
+// Connector is an organization's configured source, the streams it syncs and the
+// warehouse it was bound to at setup.
+type Connector struct {
+	ID           string
+	OrgID        string
+	Name         string
+	Source       string // "sample", "exec:/path/to/program" or "image:REF"
+	ConfigSealed string // the source's config JSON, sealed with secrets.Box
+	Catalog      []byte // the configured catalog (protocol.ConfiguredCatalog JSON)
+	Warehouse    string // where its namespace lives: file:///… or s3://bucket/…
+	StorageMode  string // the org's storage mode when it was set up
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Run statuses.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+)
+
+// Run is one sync run of a connector.
+type Run struct {
+	ID          string
+	OrgID       string
+	ConnectorID string
+	Status      string
+	Records     int64
+	Bytes       int64
+	Streams     []byte // per-stream figures, JSON
+	Error       string
+	CreatedAt   time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
+}
+
+// Connectors is the part of Store that keeps connectors and their runs. Every method
+// takes the caller's org ID: a row of another organization is ErrNotFound.
+type Connectors interface {
+	CreateConnector(ctx context.Context, c Connector) error
+	Connector(ctx context.Context, orgID, name string) (Connector, error)
+	ConnectorByID(ctx context.Context, orgID, id string) (Connector, error)
+	ListConnectors(ctx context.Context, orgID string) ([]Connector, error)
+	UpdateConnector(ctx context.Context, c Connector) error
+	DeleteConnector(ctx context.Context, orgID, id string) error
+
+	CreateRun(ctx context.Context, r Run) error
+	UpdateRun(ctx context.Context, r Run) error
+	Run(ctx context.Context, orgID, id string) (Run, error)
+	Runs(ctx context.Context, orgID, connectorID string, limit int) ([]Run, error)
 }

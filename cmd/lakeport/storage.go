@@ -127,8 +127,8 @@ func storageTestCmd(g *globals, save bool) *cobra.Command {
 				return g.printReport(report, "")
 			}
 			out, err := c.SaveStorage(cmd.Context(), s)
-			if e, ok := client.AsError(err); ok && e.Report != nil {
-				return g.printReport(*e.Report, "not saved: Test connection failed; fix the failing step and run save again")
+			if e, ok := client.AsError(err); ok && e.Body.Report != nil {
+				return g.printReport(*e.Body.Report, "not saved: Test connection failed; fix the failing step and run save again")
 			}
 			if err != nil {
 				return err

@@ -72,6 +72,34 @@ var migrations = []string{
 		validated_at TEXT NOT NULL DEFAULT '',
 		updated_at TEXT NOT NULL
 	);`,
+	// 2: connectors and their sync runs
+	`CREATE TABLE connectors (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id),
+		name TEXT NOT NULL,
+		source TEXT NOT NULL,
+		config_sealed TEXT NOT NULL,
+		catalog BLOB NOT NULL,
+		warehouse TEXT NOT NULL,
+		storage_mode TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL,
+		UNIQUE (org_id, name)
+	);
+	CREATE TABLE runs (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id),
+		connector_id TEXT NOT NULL REFERENCES connectors(id) ON DELETE CASCADE,
+		status TEXT NOT NULL,
+		records INTEGER NOT NULL DEFAULT 0,
+		bytes INTEGER NOT NULL DEFAULT 0,
+		streams BLOB,
+		error TEXT NOT NULL DEFAULT '',
+		created_at TEXT NOT NULL,
+		started_at TEXT NOT NULL DEFAULT '',
+		finished_at TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX runs_connector ON runs (org_id, connector_id, created_at);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

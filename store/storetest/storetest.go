@@ -4,6 +4,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -70,5 +71,76 @@ func Run(t *testing.T, s store.Store) {
 	}
 	if st, _ = s.StorageSetting(ctx, a.ID); st.Mode != "managed" || st.Bucket != "" {
 		t.Fatalf("StorageSetting after switching back = %+v", st)
+	}
+
+	runConnectors(t, s, a.ID, b.ID)
+}
+
+func runConnectors(t *testing.T, s store.Store, orgA, orgB string) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	c := store.Connector{ID: "con_1", OrgID: orgA, Name: "crm", Source: "sample", ConfigSealed: "v1:xx",
+		Catalog: []byte(`{"streams":[]}`), Warehouse: "file:///tmp/w", StorageMode: "managed", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateConnector(ctx, c); err != nil {
+		t.Fatalf("CreateConnector: %v", err)
+	}
+	dup := c
+	dup.ID = "con_2"
+	if err := s.CreateConnector(ctx, dup); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateConnector with a taken name: %v, want ErrConflict", err)
+	}
+	inB := c
+	inB.ID, inB.OrgID = "con_3", orgB
+	if err := s.CreateConnector(ctx, inB); err != nil {
+		t.Fatalf("the same connector name in another org: %v", err)
+	}
+	got, err := s.Connector(ctx, orgA, "crm")
+	if err != nil || got.ID != "con_1" || string(got.Catalog) != `{"streams":[]}` || !got.CreatedAt.Equal(now) {
+		t.Fatalf("Connector = %+v, %v", got, err)
+	}
+	if _, err := s.ConnectorByID(ctx, orgB, "con_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("org B reading org A's connector by ID: %v, want ErrNotFound", err)
+	}
+	if list, err := s.ListConnectors(ctx, orgA); err != nil || len(list) != 1 {
+		t.Fatalf("ListConnectors = %d, %v", len(list), err)
+	}
+	got.Warehouse = "s3://acme-lake"
+	if err := s.UpdateConnector(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.ConnectorByID(ctx, orgA, "con_1"); got.Warehouse != "s3://acme-lake" {
+		t.Fatalf("UpdateConnector did not stick: %+v", got)
+	}
+	wrongOrg := got
+	wrongOrg.OrgID = orgB
+	if err := s.UpdateConnector(ctx, wrongOrg); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateConnector across orgs: %v, want ErrNotFound", err)
+	}
+
+	for i, st := range []string{store.RunSucceeded, store.RunFailed} {
+		r := store.Run{ID: fmt.Sprintf("run_%d", i), OrgID: orgA, ConnectorID: "con_1", Status: store.RunQueued, CreatedAt: now.Add(time.Duration(i) * time.Second)}
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		r.Status, r.Records, r.Bytes, r.Streams, r.FinishedAt = st, 10, 100, []byte(`{"customers":10}`), now
+		if err := s.UpdateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := s.Runs(ctx, orgA, "con_1", 10)
+	if err != nil || len(runs) != 2 || runs[0].ID != "run_1" || runs[0].Status != store.RunFailed || runs[1].Records != 10 {
+		t.Fatalf("Runs = %+v, %v (want newest first)", runs, err)
+	}
+	if _, err := s.Run(ctx, orgB, "run_0"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("org B reading org A's run: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteConnector(ctx, orgB, "con_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("org B deleting org A's connector: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteConnector(ctx, orgA, "con_1"); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := s.Runs(ctx, orgA, "con_1", 10); len(runs) != 0 {
+		t.Fatalf("runs survive their connector: %d", len(runs))
 	}
 }
