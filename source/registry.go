@@ -1,0 +1,126 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Registry maps references to sources. The zero value is not usable; use
+// NewRegistry. Default holds the built-in sources.
+type Registry struct {
+	mu       sync.RWMutex
+	builtins map[string]func() Source
+	// Engines are the container engine commands tried, in order, for
+	// image: sources (default docker, then podman).
+	Engines []string
+	// Options apply to exec: and image: sources opened from this registry.
+	Options ProcessOptions
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{builtins: make(map[string]func() Source), Engines: []string{"docker", "podman"}}
+}
+
+// Default is the registry Open uses; it holds the built-in sources.
+var Default = NewRegistry()
+
+// Register adds a built-in source to Default.
+func Register(name string, newSource func() Source) { Default.Register(name, newSource) }
+
+// Open opens a source from Default. See Registry.Open.
+func Open(ref string) (Source, error) { return Default.Open(ref) }
+
+// Register adds a built-in source under name. It panics if name is taken or
+// contains ':', as such a name could never be opened.
+func (r *Registry) Register(name string, newSource func() Source) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if name == "" || strings.Contains(name, ":") {
+		panic(fmt.Sprintf("source: bad built-in name %q", name))
+	}
+	if _, dup := r.builtins[name]; dup {
+		panic(fmt.Sprintf("source: built-in %q registered twice", name))
+	}
+	r.builtins[name] = newSource
+}
+
+// Builtins returns the names of the built-in sources, sorted.
+func (r *Registry) Builtins() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.builtins))
+	for n := range r.builtins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// imageRef is what an image reference may look like; it keeps a reference
+// from passing as an option to the container engine.
+var imageRef = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]*$`)
+
+// Open returns the source named by ref:
+//
+//	NAME                   a built-in source (see Builtins)
+//	exec:/path/to/program  a local executable speaking the protocol
+//	image:REF              a container image, run with docker or podman
+func (r *Registry) Open(ref string) (Source, error) {
+	kind, arg, hasKind := strings.Cut(ref, ":")
+	if !hasKind {
+		r.mu.RLock()
+		f, ok := r.builtins[ref]
+		r.mu.RUnlock()
+		if !ok {
+			return nil, fmt.Errorf("%w %q: the built-in sources are %s; use exec:/path/to/program or image:REF for others",
+				ErrUnknownSource, ref, strings.Join(r.Builtins(), ", "))
+		}
+		return f(), nil
+	}
+	switch kind {
+	case "exec":
+		return r.openExec(ref, arg)
+	case "image":
+		return r.openImage(ref, arg)
+	}
+	return nil, fmt.Errorf("%w %q: a reference is a built-in name, exec:/path/to/program or image:REF", ErrUnknownSource, ref)
+}
+
+func (r *Registry) openExec(ref, path string) (Source, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w %q: exec: needs the path of a program", ErrUnknownSource, ref)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", ref, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: the program cannot be found: %w", ref, err)
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return nil, fmt.Errorf("source %s: %s is not an executable file", ref, abs)
+	}
+	return &procSource{ref: ref, path: abs, opts: r.Options.withDefaults()}, nil
+}
+
+func (r *Registry) openImage(ref, image string) (Source, error) {
+	if !imageRef.MatchString(image) {
+		return nil, fmt.Errorf("%w %q: %q is not a container image reference", ErrUnknownSource, ref, image)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	engine, err := DetectContainerEngine(ctx, r.Engines...)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", ref, err)
+	}
+	return &procSource{ref: ref, engine: engine, image: image, opts: r.Options.withDefaults()}, nil
+}
