@@ -1,0 +1,333 @@
+// Package lake keeps lakeport's Iceberg tables: it opens the catalog (an
+// Iceberg SQL catalog on the metadata store) over a warehouse (a local folder
+// or an S3 prefix), creates and evolves tables, and commits record batches
+// together with the sync state they cover in one atomic Iceberg commit.
+//
+// # State rides in the snapshot
+//
+// Every data commit writes one snapshot whose summary carries
+//
+//	lakeport.commit-id      unique id of the commit (given or generated)
+//	lakeport.state          the source state the data covers (JSON text)
+//	lakeport.sync-id        the sync run that wrote it
+//	lakeport.generation-id  the stream generation
+//	lakeport.record-count   records the caller counted into the commit
+//
+// The catalog swaps the table's metadata pointer in one SQL transaction, so
+// data and state land together or not at all. [Table.LastState] reads the
+// current snapshot's summary, walking back through parents past snapshots
+// without lakeport's keys (maintenance such as compaction).
+//
+// # Commit outcomes
+//
+// A conflict (another writer moved the table) is retried: first inside
+// iceberg-go, which rebuilds the manifest list on the new head without
+// rewriting data, then by lakeport, which reloads the table and writes the
+// commit again. A commit whose outcome is unknown (an error after it was
+// sent) is never blindly resent: lakeport reloads the table and looks for a
+// snapshot with the commit's lakeport.commit-id; if it is there the commit
+// landed. See [Table.Commit].
+//
+// # Layout
+//
+// A namespace's location defaults to <warehouse>/<namespace>, a table's to
+// <namespace location>/<table>, matching docs/ARCHITECTURE.md.
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
+
+	// iceberg-go finds file systems by URL scheme: file:// is built in,
+	// s3:// registers here.
+	_ "github.com/apache/iceberg-go/io/gocloud/s3"
+)
+
+// S3 properties of the warehouse's file IO (iceberg-go's names).
+const (
+	PropS3Endpoint        = "s3.endpoint"
+	PropS3AccessKeyID     = "s3.access-key-id"
+	PropS3SecretAccessKey = "s3.secret-access-key"
+	PropS3SessionToken    = "s3.session-token"
+	PropS3Region          = "s3.region"
+	// PropS3ForceVirtualAddressing: "false" selects path-style requests,
+	// which S3-compatible servers on an IP address need.
+	PropS3ForceVirtualAddressing = "s3.force-virtual-addressing"
+)
+
+// DefaultCommitRetries is how often a conflicting commit is retried when
+// Config.CommitRetries is zero.
+const DefaultCommitRetries = 8
+
+// Config opens a [Lake].
+type Config struct {
+	// DB is the metadata store holding the Iceberg SQL catalog's tables
+	// (created when missing). With modernc.org/sqlite use driver "sqlite"
+	// and a DSN with _pragma=journal_mode(WAL)&_pragma=busy_timeout(10000).
+	DB *sql.DB
+	// CatalogName separates catalogs sharing one DB; default "lakeport".
+	CatalogName string
+	// Warehouse is the root location: "file:///abs/path" (or an absolute
+	// path) or "s3://bucket/prefix".
+	Warehouse string
+	// Props are the file IO properties (s3.* for an S3 warehouse), also
+	// stored with nothing else in the catalog.
+	Props iceberg.Properties
+	// CommitRetries bounds retries of a conflicting commit, both inside
+	// iceberg-go (the table property commit.retry.num-retries of tables
+	// lakeport creates) and in lakeport's own loop. 0 means
+	// DefaultCommitRetries; negative means none.
+	CommitRetries int
+}
+
+// Lake is an opened catalog over one warehouse. It is safe for concurrent use.
+type Lake struct {
+	cat *sqlcat.Catalog
+	// commitCat receives table commits (the catalog; tests inject faults).
+	commitCat table.CatalogIO
+	warehouse string
+	retries   int
+}
+
+// Open opens the SQL catalog in cfg.DB, creating its tables when missing.
+// It does not touch the warehouse.
+func Open(ctx context.Context, cfg Config) (*Lake, error) {
+	if cfg.DB == nil {
+		return nil, fmt.Errorf("%w: no database", ErrInvalidConfig)
+	}
+	wh := strings.TrimSuffix(cfg.Warehouse, "/")
+	switch {
+	case strings.HasPrefix(wh, "/"):
+		wh = "file://" + wh
+	case strings.HasPrefix(wh, "file://"), strings.HasPrefix(wh, "s3://"), strings.HasPrefix(wh, "s3a://"):
+	default:
+		return nil, fmt.Errorf("%w: warehouse %q must be file:///path, an absolute path or s3://bucket/prefix", ErrInvalidConfig, cfg.Warehouse)
+	}
+	name := cfg.CatalogName
+	if name == "" {
+		name = "lakeport"
+	}
+	retries := cfg.CommitRetries
+	switch {
+	case retries == 0:
+		retries = DefaultCommitRetries
+	case retries < 0:
+		retries = 0
+	}
+	props := iceberg.Properties{}
+	maps.Copy(props, cfg.Props)
+	props["warehouse"] = wh
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cat, err := sqlcat.NewCatalog(name, cfg.DB, sqlcat.SQLite, props)
+	if err != nil {
+		return nil, fmt.Errorf("lake: open catalog %s: %w", name, err)
+	}
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries}, nil
+}
+
+// Close releases the catalog; the DB stays open (it is the caller's).
+func (l *Lake) Close() error { return l.cat.Close() }
+
+// Catalog is the underlying Iceberg catalog, for the query path.
+func (l *Lake) Catalog() catalog.Catalog { return l.cat }
+
+// Warehouse is the warehouse root, normalized (file:// or s3://, no
+// trailing slash).
+func (l *Lake) Warehouse() string { return l.warehouse }
+
+func ident(ns, name string) table.Identifier { return table.Identifier{ns, name} }
+
+// EnsureNamespace creates namespace ns when it does not exist. Its location
+// is location, or <warehouse>/<ns> when empty. An existing namespace is left
+// as it is.
+func (l *Lake) EnsureNamespace(ctx context.Context, ns string, location string) error {
+	if ns == "" {
+		return fmt.Errorf("lake: ensure namespace: empty name")
+	}
+	exists, err := l.cat.CheckNamespaceExists(ctx, table.Identifier{ns})
+	if err != nil {
+		return fmt.Errorf("lake: check namespace %s: %w", ns, err)
+	}
+	if exists {
+		return nil
+	}
+	if location == "" {
+		location = l.warehouse + "/" + ns
+	}
+	err = l.cat.CreateNamespace(ctx, table.Identifier{ns}, iceberg.Properties{"location": strings.TrimSuffix(location, "/")})
+	if err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		return fmt.Errorf("lake: create namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+// tableProps are the properties of tables lakeport creates.
+func (l *Lake) tableProps() iceberg.Properties {
+	return iceberg.Properties{
+		table.PropertyFormatVersion: "2",
+		table.CommitNumRetriesKey:   strconv.Itoa(l.retries),
+		"commit.retry.min-wait-ms":  "20",
+		"commit.retry.max-wait-ms":  "2000",
+		// Copy-on-write keeps reads simple for every engine.
+		table.WriteDeleteModeKey: table.WriteModeCopyOnWrite,
+	}
+}
+
+// EnsureTable returns table ns.name, creating it with schema sc when it does
+// not exist (at location, or <namespace location>/<name> when empty). An
+// existing table is evolved towards sc: columns sc has and the table lacks
+// are added (optional, read as null in older rows) and types Iceberg can
+// promote are widened. Columns the table has and sc lacks stay; a type
+// change Iceberg cannot follow leaves the column as it is (see
+// schema.Evolve, which reports those). Field IDs in sc are not used for an
+// existing table: columns match by name.
+func (l *Lake) EnsureTable(ctx context.Context, ns, name string, sc *iceberg.Schema, location string) (*Table, error) {
+	id := ident(ns, name)
+	for attempt := 0; ; attempt++ {
+		tbl, err := l.cat.LoadTable(ctx, id)
+		if errors.Is(err, catalog.ErrNoSuchTable) {
+			opts := []catalog.CreateTableOpt{catalog.WithProperties(l.tableProps())}
+			if location != "" {
+				opts = append(opts, catalog.WithLocation(location))
+			}
+			tbl, err = l.cat.CreateTable(ctx, id, sc, opts...)
+			if errors.Is(err, catalog.ErrTableAlreadyExists) && attempt < 3 {
+				continue // created concurrently: evolve that one
+			}
+			if err != nil {
+				return nil, fmt.Errorf("lake: create table %s.%s: %w", ns, name, err)
+			}
+			return l.newTable(id, tbl), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lake: load table %s.%s: %w", ns, name, err)
+		}
+		evolved, err := l.evolve(ctx, tbl, sc)
+		if err == nil {
+			return l.newTable(id, evolved), nil
+		}
+		if !errors.Is(err, table.ErrCommitFailed) && !errors.Is(err, errRequirementFailed) || attempt >= l.retries {
+			return nil, fmt.Errorf("lake: evolve table %s.%s: %w", ns, name, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// evolve adds sc's missing columns to tbl and promotes widened ones, in one
+// commit. It returns tbl itself when nothing changes.
+func (l *Lake) evolve(ctx context.Context, tbl *table.Table, sc *iceberg.Schema) (*table.Table, error) {
+	current := tbl.Schema()
+	tbl = l.wrap(tbl, "")
+	txn := tbl.NewTransaction()
+	upd := txn.UpdateSchema(true, false)
+	changed := false
+	for _, f := range sc.Fields() {
+		have, ok := current.FindFieldByName(f.Name)
+		switch {
+		case !ok:
+			upd.AddColumn([]string{f.Name}, f.Type, f.Doc, false, nil)
+			changed = true
+		case !have.Type.Equals(f.Type):
+			if _, err := iceberg.PromoteType(have.Type, f.Type); err == nil {
+				upd.UpdateColumn([]string{f.Name}, table.ColumnUpdate{
+					FieldType: iceberg.Optional[iceberg.Type]{Valid: true, Val: f.Type},
+				})
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return tbl, nil
+	}
+	if err := upd.Commit(); err != nil {
+		return nil, err
+	}
+	return txn.Commit(ctx)
+}
+
+// LoadTable returns the existing table ns.name.
+func (l *Lake) LoadTable(ctx context.Context, ns, name string) (*Table, error) {
+	tbl, err := l.cat.LoadTable(ctx, ident(ns, name))
+	if err != nil {
+		return nil, fmt.Errorf("lake: load table %s.%s: %w", ns, name, err)
+	}
+	return l.newTable(ident(ns, name), tbl), nil
+}
+
+// DropTable removes table ns.name from the catalog. Its files stay in the
+// warehouse: they are deleted with the namespace's prefix, after its owner
+// marker is checked (see docs/ARCHITECTURE.md). A missing table is not an
+// error.
+func (l *Lake) DropTable(ctx context.Context, ns, name string) error {
+	err := l.cat.DropTable(ctx, ident(ns, name))
+	if err != nil && !IsNotFound(err) {
+		return fmt.Errorf("lake: drop table %s.%s: %w", ns, name, err)
+	}
+	return nil
+}
+
+// DropNamespace removes namespace ns and every table in it from the catalog
+// (files stay, as with DropTable). A missing namespace is not an error.
+func (l *Lake) DropNamespace(ctx context.Context, ns string) error {
+	var names []string
+	for id, err := range l.cat.ListTables(ctx, table.Identifier{ns}) {
+		if IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("lake: list tables of %s: %w", ns, err)
+		}
+		names = append(names, catalog.TableNameFromIdent(id))
+	}
+	for _, name := range names {
+		if err := l.DropTable(ctx, ns, name); err != nil {
+			return err
+		}
+	}
+	err := l.cat.DropNamespace(ctx, table.Identifier{ns})
+	if err != nil && !IsNotFound(err) {
+		return fmt.Errorf("lake: drop namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+// ListTables lists the names of the tables in namespace ns.
+func (l *Lake) ListTables(ctx context.Context, ns string) ([]string, error) {
+	var names []string
+	for id, err := range l.cat.ListTables(ctx, table.Identifier{ns}) {
+		if err != nil {
+			return nil, fmt.Errorf("lake: list tables of %s: %w", ns, err)
+		}
+		names = append(names, catalog.TableNameFromIdent(id))
+	}
+	return names, nil
+}
+
+func (l *Lake) newTable(id table.Identifier, tbl *table.Table) *Table {
+	return &Table{lake: l, id: id, tbl: tbl}
+}
+
+// Table is one Iceberg table. Its methods are safe for concurrent use; each
+// works on the table's latest metadata.
+type Table struct {
+	lake *Lake
+	id   table.Identifier
+
+	mu  sync.Mutex
+	tbl *table.Table
+}
