@@ -2,7 +2,7 @@
 // testing the exec: and image: runners. Its config tells it what to do:
 //
 //	{
-//	  "streams": [{"name": "users", "records": [{"id": 1}]}],
+//	  "streams": [{"name": "users", "records": [{"id": 1}], "json_schema": {…}}],
 //	  "state": true,              // a STATE after each stream's records
 //	  "plain_text": "hello",      // print a non-JSON line first
 //	  "malformed": true,          // print a truncated JSON line
@@ -34,8 +34,9 @@ import (
 
 type config struct {
 	Streams []struct {
-		Name    string            `json:"name"`
-		Records []json.RawMessage `json:"records"`
+		Name       string            `json:"name"`
+		Records    []json.RawMessage `json:"records"`
+		JSONSchema json.RawMessage   `json:"json_schema"`
 	} `json:"streams"`
 	State         bool   `json:"state"`
 	PlainText     string `json:"plain_text"`
@@ -120,7 +121,11 @@ func main() {
 	case "discover":
 		var streams []map[string]any
 		for _, s := range cfg.Streams {
-			streams = append(streams, map[string]any{"name": s.Name, "json_schema": map[string]any{"type": "object"},
+			var js any = map[string]any{"type": "object"}
+			if len(s.JSONSchema) > 0 {
+				js = s.JSONSchema
+			}
+			streams = append(streams, map[string]any{"name": s.Name, "json_schema": js,
 				"supported_sync_modes": []string{"full_refresh", "incremental"}, "source_defined_primary_key": [][]string{{"id"}}})
 		}
 		emit(map[string]any{"type": "CATALOG", "catalog": map[string]any{"streams": streams}})

@@ -1,0 +1,64 @@
+//go:build duckdb_arrow
+
+package duckdb_test
+
+import (
+	"context"
+	"iter"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/lakeport/lakeport/query"
+	"github.com/lakeport/lakeport/query/duckdb"
+	"github.com/lakeport/lakeport/query/querytest"
+)
+
+// TestScan: a remote table read through Table.Scan, fed by an iterator-based
+// reader (what iceberg-go returns), deduplicated, and only scanned when the
+// query names it.
+func TestScan(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "v", Type: arrow.BinaryTypes.String},
+		{Name: "c", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	r1 := querytest.Record(t, schema, `[{"id":1,"v":"a","c":1},{"id":1,"v":"b","c":2}]`)
+	r2 := querytest.Record(t, schema, `[{"id":2,"v":"c","c":1}]`)
+	scans := 0
+	scan := func(ctx context.Context) (array.RecordReader, error) {
+		scans++
+		seq := iter.Seq2[arrow.RecordBatch, error](func(yield func(arrow.RecordBatch, error) bool) {
+			for _, r := range []arrow.RecordBatch{r1, r2} {
+				r.Retain()
+				if !yield(r, nil) {
+					return
+				}
+			}
+		})
+		return array.ReaderFromIter(schema, seq), nil
+	}
+	e := newEngine(t, duckdb.Config{})
+	tables := []query.Table{
+		{Schema: "s3", Name: "items", Scan: scan, PrimaryKey: []string{"id"}, Cursor: "c", ArrowSchema: schema},
+		{Schema: "s3", Name: "unused", Scan: func(context.Context) (array.RecordReader, error) {
+			t.Error("a table the query does not name was scanned")
+			return nil, nil
+		}, ArrowSchema: schema},
+	}
+	rows, err := run(t, e, tables, `SELECT id, v FROM s3.items ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0][1] != "b" || rows[1][1] != "c" {
+		t.Fatalf("rows %v", rows)
+	}
+	// A fresh reader per query: the second query sees the data again.
+	if rows, err := run(t, e, tables, `SELECT count(*) FROM s3.items`); err != nil || rows[0][0] != int64(2) {
+		t.Fatalf("second query: %v %v", rows, err)
+	}
+	if scans != 2 {
+		t.Fatalf("%d scans, want 2", scans)
+	}
+}

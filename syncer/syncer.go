@@ -1,0 +1,510 @@
+// Package syncer runs one sync: it reads a source's Airbyte-protocol messages, batches
+// each stream's records into Arrow, and commits them to the stream's Iceberg table
+// together with the STATE that covers them, in one atomic commit. A sync that dies at
+// any moment resumes from the last committed state: nothing lost, nothing twice.
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/protocol"
+	"github.com/lakeport/lakeport/schema"
+	"github.com/lakeport/lakeport/source"
+)
+
+// Options tune a sync. Zero values take the defaults.
+type Options struct {
+	// A stream's buffered records are committed at the next STATE once they reach
+	// BatchRows rows or BatchBytes bytes of JSON, or FlushInterval has passed since the
+	// stream's last commit.
+	BatchRows     int
+	BatchBytes    int64
+	FlushInterval time.Duration
+	// CutRows bounds one Arrow batch; longer buffers hold several batches.
+	CutRows int
+	// MaxRecordBytes fails the run on a bigger record.
+	MaxRecordBytes int
+	// Progress is called after every commit and about every ProgressEvery records.
+	Progress      func(Progress)
+	ProgressEvery int
+	Logger        *slog.Logger
+	// Now stamps _lakeport_extracted_at; tests fix it.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.BatchRows <= 0 {
+		o.BatchRows = 200_000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 64 << 20
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 30 * time.Second
+	}
+	if o.CutRows <= 0 {
+		o.CutRows = 16_384
+	}
+	if o.MaxRecordBytes <= 0 {
+		o.MaxRecordBytes = 16 << 20
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 10_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Job is one sync of one connector.
+type Job struct {
+	Source  source.Source
+	Config  json.RawMessage
+	Catalog *protocol.ConfiguredCatalog
+	Lake    *lake.Lake
+	// Namespace is the connector's namespace; Location is its prefix in the warehouse
+	// (each stream's table lives at Location/<stream>).
+	Namespace string
+	Location  string
+	// SyncID names the run in every commit it makes.
+	SyncID string
+}
+
+// StreamStats are one stream's figures in a run.
+type StreamStats struct {
+	Records   int64    `json:"records"`
+	Bytes     int64    `json:"bytes"`
+	Committed int64    `json:"committed"` // records in commits that landed
+	Commits   int      `json:"commits"`
+	Mode      string   `json:"mode"` // e.g. "incremental append_dedup"
+	Changes   []string `json:"changes,omitempty"`
+}
+
+// Progress is a run's figures so far.
+type Progress struct {
+	Records int64                   `json:"records"`
+	Bytes   int64                   `json:"bytes"`
+	Elapsed time.Duration           `json:"elapsed_ns"`
+	Streams map[string]*StreamStats `json:"streams"`
+}
+
+// Result is a finished run's figures.
+type Result = Progress
+
+// stateEnvelope is what a commit stores as its state: the STATE message that covers
+// the commit, and for GLOBAL and LEGACY states a sequence that orders them across
+// tables (the oldest is resumed from).
+type stateEnvelope struct {
+	V       int                    `json:"v"`
+	Seq     int64                  `json:"seq,omitempty"`
+	Message *protocol.StateMessage `json:"message"`
+}
+
+type stream struct {
+	cs      *protocol.ConfiguredStream
+	key     string
+	table   *lake.Table
+	builder *schema.BatchBuilder
+	batches []arrow.RecordBatch
+	rows    int64 // buffered, not committed
+	bytes   int64
+	state   *stateEnvelope // latest state covering every buffered row; nil when none
+	gen     int64
+	mode    lake.Mode
+	pk      []string
+	// whole: full refresh streams are committed once, at the end, so a run that dies
+	// leaves the previous generation untouched.
+	whole      bool
+	lastCommit time.Time
+	seq        int
+	stats      *StreamStats
+}
+
+// Run runs the sync to the end. On failure, everything committed before stays (with
+// the state it covers) and nothing after it is visible.
+func Run(ctx context.Context, job Job, opts Options) (Result, error) {
+	opts.defaults()
+	start := time.Now()
+	res := Result{Streams: map[string]*StreamStats{}}
+	if job.Catalog == nil || len(job.Catalog.Streams) == 0 {
+		return res, fmt.Errorf("%w: no streams selected", ErrCatalog)
+	}
+	if err := job.Lake.EnsureNamespace(ctx, job.Namespace, job.Location); err != nil {
+		return res, err
+	}
+	streams := map[string]*stream{}
+	var stateMsgs []json.RawMessage
+	var global *stateEnvelope
+	defer func() {
+		for _, s := range streams {
+			s.release()
+		}
+	}()
+	for i := range job.Catalog.Streams {
+		cs := &job.Catalog.Streams[i]
+		s, err := openStream(ctx, job, cs, opts)
+		if err != nil {
+			return res, err
+		}
+		streams[s.key] = s
+		res.Streams[cs.Stream.Name] = s.stats
+		if cs.SyncMode != protocol.Incremental {
+			continue
+		}
+		env, err := lastState(ctx, s.table)
+		if err != nil {
+			return res, err
+		}
+		switch {
+		case env == nil:
+		case env.Message.Type == protocol.StateGlobal || env.Message.Type == protocol.StateLegacy:
+			if global == nil || env.Seq < global.Seq {
+				global = env
+			}
+		default:
+			raw, _ := json.Marshal(env.Message)
+			stateMsgs = append(stateMsgs, raw)
+		}
+	}
+	var state json.RawMessage
+	switch {
+	case global != nil && global.Message.Type == protocol.StateLegacy:
+		state = global.Message.Data
+	case global != nil:
+		raw, _ := json.Marshal([]*protocol.StateMessage{global.Message})
+		state = raw
+	case len(stateMsgs) > 0:
+		state = json.RawMessage("[" + string(joinRaw(stateMsgs)) + "]")
+	}
+
+	msgs, err := job.Source.Read(ctx, job.Config, job.Catalog, state)
+	if err != nil {
+		return res, err
+	}
+	r := &run{job: job, opts: opts, streams: streams, res: &res, start: start}
+	err = r.loop(ctx, msgs)
+	closeErr := msgs.Close()
+	if err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = r.finish(ctx)
+	}
+	res.Elapsed = time.Since(start)
+	return res, err
+}
+
+func joinRaw(parts []json.RawMessage) []byte {
+	var b []byte
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func streamKey(name, ns string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "." + name
+}
+
+func openStream(ctx context.Context, job Job, cs *protocol.ConfiguredStream, opts Options) (*stream, error) {
+	name := cs.Stream.Name
+	sc, err := schema.FromJSONSchema(cs.Stream.JSONSchema)
+	if err != nil {
+		return nil, fmt.Errorf("syncer: stream %s: %w", name, err)
+	}
+	t, err := job.Lake.EnsureTable(ctx, job.Namespace, name, sc, strings.TrimSuffix(job.Location, "/")+"/"+name)
+	if err != nil {
+		return nil, err
+	}
+	as, err := t.ArrowSchema()
+	if err != nil {
+		return nil, err
+	}
+	b, err := schema.NewBatchBuilder(as)
+	if err != nil {
+		return nil, fmt.Errorf("syncer: stream %s: %w", name, err)
+	}
+	s := &stream{cs: cs, key: streamKey(name, cs.Stream.Namespace), table: t, builder: b, lastCommit: time.Now(),
+		stats: &StreamStats{Mode: string(cs.SyncMode) + " " + string(cs.DestinationSyncMode)}}
+	if plan, err := schema.Evolve(sc, cs.Stream.JSONSchema); err == nil {
+		for _, k := range plan.Kept {
+			s.stats.Changes = append(s.stats.Changes, k.String())
+		}
+	}
+	cp, ok, err := t.LastCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		s.gen = cp.GenerationID
+	}
+	switch cs.DestinationSyncMode {
+	case protocol.Overwrite:
+		s.mode, s.whole = lake.Overwrite, true
+		s.gen++
+	case protocol.AppendDedup:
+		s.mode = lake.Merge
+		for _, path := range cs.PrimaryKey {
+			if len(path) != 1 {
+				return nil, fmt.Errorf("%w: stream %s: primary key %v is nested; only top-level key fields are supported", ErrCatalog, name, path)
+			}
+			s.pk = append(s.pk, path[0])
+		}
+		if len(s.pk) == 0 {
+			return nil, fmt.Errorf("%w: stream %s: append_dedup needs a primary_key", ErrCatalog, name)
+		}
+	case protocol.Append, "":
+		s.mode = lake.Append
+	default:
+		return nil, fmt.Errorf("%w: stream %s: unknown destination_sync_mode %q (use overwrite, append or append_dedup)", ErrCatalog, name, cs.DestinationSyncMode)
+	}
+	if cs.SyncMode == protocol.FullRefresh && s.mode == lake.Append {
+		s.whole = true
+	}
+	if cs.GenerationID != nil {
+		s.gen = *cs.GenerationID
+	}
+	return s, nil
+}
+
+// lastState returns the state envelope of the table's last commit, nil when none.
+func lastState(ctx context.Context, t *lake.Table) (*stateEnvelope, error) {
+	raw, _, ok, err := t.LastState(ctx)
+	if err != nil || !ok || len(raw) == 0 {
+		return nil, err
+	}
+	var env stateEnvelope
+	if err := json.Unmarshal(raw, &env); err != nil || env.Message == nil {
+		return nil, fmt.Errorf("syncer: the state committed to %s is not lakeport's: %s", t.Location(), raw)
+	}
+	return &env, nil
+}
+
+func (s *stream) release() {
+	for _, b := range s.batches {
+		b.Release()
+	}
+	s.batches = nil
+	s.builder.Release()
+}
+
+type run struct {
+	job     Job
+	opts    Options
+	streams map[string]*stream
+	res     *Result
+	start   time.Time
+	sinceP  int
+}
+
+func (r *run) loop(ctx context.Context, msgs source.MessageStream) error {
+	for {
+		m, err := msgs.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if protocol.IsNotJSON(err) {
+				r.opts.Logger.Info("source printed a non-protocol line", "line", truncate(err.Error(), 300))
+				continue
+			}
+			if protocol.IsLineError(err) {
+				return fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
+			return err
+		}
+		switch m.Type {
+		case protocol.TypeRecord:
+			if err := r.record(m.Record); err != nil {
+				return err
+			}
+		case protocol.TypeState:
+			if err := r.state(ctx, m.State); err != nil {
+				return err
+			}
+		case protocol.TypeLog:
+			if m.Log != nil {
+				r.opts.Logger.Debug("source log", "level", m.Log.Level, "message", truncate(m.Log.Message, 1000))
+			}
+		case protocol.TypeTrace:
+			if m.Trace != nil && m.Trace.Error != nil {
+				r.opts.Logger.Warn("source reported an error", "message", m.Trace.Error.Message)
+			}
+		}
+	}
+}
+
+func (r *run) record(rec *protocol.RecordMessage) error {
+	s := r.streams[streamKey(rec.Stream, rec.Namespace)]
+	if s == nil {
+		return fmt.Errorf("%w: the source sent a record for stream %q, which is not selected in the connector's catalog (selected: %s)",
+			ErrUnknownStream, streamKey(rec.Stream, rec.Namespace), r.selected())
+	}
+	if len(rec.Data) > r.opts.MaxRecordBytes {
+		return fmt.Errorf("%w: a record of stream %s is %d bytes; the limit is %d bytes", ErrRecordTooLarge, s.key, len(rec.Data), r.opts.MaxRecordBytes)
+	}
+	if err := s.builder.Append(rec.Data, r.opts.Now(), s.gen); err != nil {
+		return fmt.Errorf("syncer: stream %s: %w", s.key, err)
+	}
+	n := int64(len(rec.Data))
+	s.rows++
+	s.bytes += n
+	s.stats.Records++
+	s.stats.Bytes += n
+	r.res.Records++
+	r.res.Bytes += n
+	if s.builder.Len() >= r.opts.CutRows {
+		s.batches = append(s.batches, s.builder.NewRecord())
+	}
+	if r.sinceP++; r.sinceP >= r.opts.ProgressEvery {
+		r.sinceP = 0
+		r.progress()
+	}
+	return nil
+}
+
+func (r *run) selected() string {
+	var names []string
+	for k := range r.streams {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func (r *run) state(ctx context.Context, m *protocol.StateMessage) error {
+	switch m.Type {
+	case protocol.StateStream, "":
+		if m.Stream == nil {
+			return fmt.Errorf("%w: STATE without a stream", ErrMalformed)
+		}
+		d := m.Stream.StreamDescriptor
+		s := r.streams[streamKey(d.Name, d.Namespace)]
+		if s == nil {
+			return fmt.Errorf("%w: the source sent a STATE for stream %q, which is not selected", ErrUnknownStream, d.String())
+		}
+		s.state = &stateEnvelope{V: 1, Message: m}
+		if r.due(s) {
+			return r.commit(ctx, s)
+		}
+		return nil
+	default: // GLOBAL and LEGACY cover every stream
+		env := &stateEnvelope{V: 1, Seq: time.Now().UnixNano(), Message: m}
+		due := false
+		for _, s := range r.streams {
+			s.state = env
+			due = due || r.due(s)
+		}
+		if !due {
+			return nil
+		}
+		for _, s := range r.sorted() {
+			if err := r.commit(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func (r *run) sorted() []*stream {
+	out := make([]*stream, 0, len(r.streams))
+	for _, s := range r.streams {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+func (r *run) due(s *stream) bool {
+	if s.whole {
+		return false
+	}
+	return s.rows >= int64(r.opts.BatchRows) || s.bytes >= r.opts.BatchBytes || time.Since(s.lastCommit) >= r.opts.FlushInterval
+}
+
+// commit writes the stream's buffered rows with its latest state in one commit.
+func (r *run) commit(ctx context.Context, s *stream) error {
+	if s.builder.Len() > 0 {
+		s.batches = append(s.batches, s.builder.NewRecord())
+	}
+	if len(s.batches) == 0 && s.state == nil && s.mode != lake.Overwrite {
+		return nil
+	}
+	var state json.RawMessage
+	if s.state != nil {
+		raw, err := json.Marshal(s.state)
+		if err != nil {
+			return err
+		}
+		state = raw
+	}
+	s.seq++
+	c := lake.Commit{Mode: s.mode, PrimaryKey: s.pk, State: state, SyncID: r.job.SyncID, GenerationID: s.gen,
+		RecordCount: s.rows, CommitID: fmt.Sprintf("%s/%s/%d", r.job.SyncID, s.key, s.seq)}
+	if err := s.table.Commit(ctx, s.batches, c); err != nil {
+		return fmt.Errorf("syncer: commit %d rows of stream %s: %w", s.rows, s.key, err)
+	}
+	for _, b := range s.batches {
+		b.Release()
+	}
+	s.batches = nil
+	s.stats.Committed += s.rows
+	s.stats.Commits++
+	s.rows, s.bytes, s.state = 0, 0, nil
+	s.lastCommit = time.Now()
+	r.progress()
+	return nil
+}
+
+// finish commits what is left after the source ended successfully.
+func (r *run) finish(ctx context.Context) error {
+	for _, s := range r.sorted() {
+		if s.rows == 0 && s.state == nil && !s.whole {
+			continue
+		}
+		if err := r.commit(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) progress() {
+	if r.opts.Progress == nil {
+		return
+	}
+	p := Progress{Records: r.res.Records, Bytes: r.res.Bytes, Elapsed: time.Since(r.start), Streams: map[string]*StreamStats{}}
+	for _, s := range r.streams {
+		st := *s.stats
+		p.Streams[s.cs.Stream.Name] = &st
+	}
+	r.opts.Progress(p)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
