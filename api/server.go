@@ -18,6 +18,7 @@ import (
 
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
@@ -40,6 +41,9 @@ type Server struct {
 	STSRegion      string
 	STSCredentials aws.CredentialsProvider
 	StepTimeout    time.Duration
+
+	// Connectors runs connectors; nil in a server that only manages storage.
+	Connectors *connector.Service
 
 	// Validate runs Test connection; nil means validation.Run. Tests replace it only to
 	// count calls, never to fake results.
@@ -78,6 +82,20 @@ func (s *Server) Handler() http.Handler {
 			r.With(adminOnly).Post("/storage/test", s.testStorage)
 			r.With(adminOnly).Put("/storage", s.saveStorage)
 			r.With(adminOnly).Post("/storage/use-managed", s.useManaged)
+
+			r.Get("/sources", s.listSources)
+			r.Route("/connectors", func(r chi.Router) {
+				r.Use(s.needConnectors)
+				r.Get("/", s.listConnectors)
+				r.Post("/", s.createConnector)
+				r.Get("/{name}", s.getConnector)
+				r.Post("/{name}/discover", s.discoverConnector)
+				r.Post("/{name}/sync", s.syncConnector)
+				r.Get("/{name}/runs", s.connectorRuns)
+				r.Post("/{name}/setup", s.setupConnector)
+				r.With(adminOnly).Delete("/{name}", s.deleteConnector)
+			})
+			r.With(s.needConnectors).Get("/runs/{id}", s.getRun)
 		})
 	})
 	return r
@@ -117,6 +135,16 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, caller{Token: t, Org: o})))
+	})
+}
+
+func (s *Server) needConnectors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Connectors == nil {
+			writeError(w, http.StatusNotImplemented, "not_available", "this lakeport server does not run connectors")
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"regexp"
 	"time"
+
+	"github.com/lakeport/lakeport/storage"
 )
 
 // Platform is the install's AWS identity: the two principals a customer's trust policy
@@ -25,6 +27,7 @@ type Config struct {
 	STSRegion   string        // region used to sign STS calls
 	SecretKey   string        // base64 key for secrets at rest; empty: DataDir/secret.key
 	StepTimeout time.Duration // per step of Test connection
+	Sample      bool          // create and sync the sample connector on first start
 }
 
 const (
@@ -42,6 +45,7 @@ func FromEnv() Config {
 		STSRegion:   envOr("LAKEPORT_STS_REGION", "us-east-1"),
 		SecretKey:   os.Getenv("LAKEPORT_SECRET_KEY"),
 		StepTimeout: 15 * time.Second,
+		Sample:      os.Getenv("LAKEPORT_SAMPLE") != "false",
 		Platform: Platform{
 			AccountID:          os.Getenv("LAKEPORT_AWS_ACCOUNT_ID"),
 			WorkerPrincipalARN: os.Getenv("LAKEPORT_WORKER_PRINCIPAL_ARN"),
@@ -67,6 +71,12 @@ func (p Platform) Check() error {
 		return fmt.Errorf("config: LAKEPORT_WORKER_PRINCIPAL_ARN %q is not an IAM role or user ARN (arn:aws:iam::123456789012:role/lakeport-sync-worker)", p.WorkerPrincipalARN)
 	}
 	return nil
+}
+
+// Access is how this install reaches an organization's customer-hosted bucket: STS
+// with the organization's external ID and a session name that names the organization.
+func (c Config) Access(orgID, externalID string) storage.Access {
+	return storage.Access{ExternalID: externalID, SessionName: "lakeport-" + orgID, STSEndpoint: c.STSEndpoint, STSRegion: c.STSRegion}
 }
 
 // Configured reports whether both principals are known, which the trust policy needs.

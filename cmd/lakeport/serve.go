@@ -17,6 +17,10 @@ import (
 
 	"github.com/lakeport/lakeport/api"
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/connector"
+	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
@@ -40,6 +44,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	f.StringVar(&cfg.Platform.AccountID, "aws-account-id", cfg.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
 	f.StringVar(&cfg.Platform.WorkerPrincipalARN, "worker-principal-arn", cfg.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
 	f.StringVar(&cfg.STSEndpoint, "sts-endpoint", cfg.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
+	f.BoolVar(&cfg.Sample, "sample", true, "on first start, create the connector sample (built-in demo source) and sync it once")
 	f.DurationVar(&cfg.StepTimeout, "step-timeout", cfg.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
 	return cmd
 }
@@ -75,7 +80,33 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if !cfg.Platform.Configured() {
 		log.Warn("no platform AWS identity is configured: customer-hosted buckets with an IAM role need LAKEPORT_AWS_ACCOUNT_ID and LAKEPORT_WORKER_PRINCIPAL_ARN; S3-compatible endpoints with access keys work without them")
 	}
-	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log,
+	if n, err := st.FailRunning(ctx, "lakeport stopped during this run; the next sync resumes from the last committed state"); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("marked runs interrupted by the last stop as failed", "runs", n)
+	}
+	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: cfg.DataDir, Logger: log,
+		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+	queue, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: log.With("component", "jobs")})
+	if err != nil {
+		return err
+	}
+	svc.Enqueue = queue.EnqueueSync
+	if err := queue.Start(ctx); err != nil {
+		return fmt.Errorf("start the job queue: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = queue.Stop(stopCtx)
+	}()
+	if tokenPath != "" && cfg.Sample {
+		if err := startSample(ctx, st, svc, log); err != nil {
+			log.Warn("could not set up the sample connector", "err", err)
+		}
+	}
+
+	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc,
 		STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -100,5 +131,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return err
 	}
 	log.Info("lakeport stopped")
+	return nil
+}
+
+// startSample gives a new install something to look at: the connector "sample" of the
+// default organization, synced once in the background.
+func startSample(ctx context.Context, st store.Store, svc *connector.Service, log *slog.Logger) error {
+	org, err := st.OrgByName(ctx, tenant.DefaultOrg)
+	if err != nil {
+		return err
+	}
+	if _, err := svc.Create(ctx, org, connector.CreateRequest{Name: "sample", Source: "sample", Streams: []string{"customers", "invoices", "events:incremental:append"}}); err != nil {
+		return err
+	}
+	if _, err := svc.StartSync(ctx, org, "sample"); err != nil {
+		return err
+	}
+	log.Info("created the connector sample (built-in demo data) and started its first sync; " +
+		"try: lakeport connector list, lakeport tables, lakeport query \"SELECT status, count(*) FROM sample.invoices GROUP BY 1\"")
 	return nil
 }

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lakeport/lakeport/connector"
+	"github.com/lakeport/lakeport/owner"
+	"github.com/lakeport/lakeport/protocol"
+	"github.com/lakeport/lakeport/source"
+	"github.com/lakeport/lakeport/storage"
+)
+
+// SourceView is one source a connector can use.
+type SourceView struct {
+	Name string                           `json:"name"`
+	Kind string                           `json:"kind"` // builtin | exec | image
+	Spec *protocol.ConnectorSpecification `json:"spec,omitempty"`
+	Help string                           `json:"help,omitempty"`
+}
+
+func (s *Server) listSources(w http.ResponseWriter, r *http.Request) {
+	out := []SourceView{}
+	for _, name := range source.Default.Builtins() {
+		v := SourceView{Name: name, Kind: "builtin"}
+		if src, err := source.Default.Open(name); err == nil {
+			v.Spec, _ = src.Spec(r.Context())
+		}
+		out = append(out, v)
+	}
+	out = append(out,
+		SourceView{Name: "exec:/path/to/connector", Kind: "exec", Help: "any local executable that speaks the Airbyte protocol (spec, check, discover, read)"},
+		SourceView{Name: "image:REF", Kind: "image", Help: "an Airbyte connector image, run with docker or podman when a container engine is available"})
+	writeJSON(w, http.StatusOK, out)
+}
+
+// connectorError answers a connector package error with its status and code.
+func (s *Server) connectorError(w http.ResponseWriter, r *http.Request, err error) {
+	var inv *connector.InvalidError
+	var exit *source.ExitError
+	switch {
+	case errors.As(err, &inv):
+		fields := make([]storage.FieldError, len(inv.Fields))
+		for i, f := range inv.Fields {
+			fields[i] = storage.FieldError{Field: f.Field, Message: f.Message}
+		}
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: inv.Error(), Fields: fields})
+	case errors.Is(err, connector.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, connector.ErrExists):
+		writeError(w, http.StatusConflict, "connector_exists", "a connector with that name already exists in this organization: choose another name")
+	case errors.Is(err, connector.ErrBusy):
+		writeError(w, http.StatusConflict, "sync_in_progress", err.Error())
+	case errors.Is(err, connector.ErrStorageChanged):
+		writeError(w, http.StatusConflict, "storage_changed", err.Error())
+	case errors.Is(err, owner.ErrOwnedByAnother), errors.Is(err, owner.ErrNotOwned):
+		writeError(w, http.StatusConflict, "prefix_not_owned", err.Error())
+	case errors.As(err, &exit), errors.Is(err, source.ErrNoContainerEngine):
+		writeError(w, http.StatusBadGateway, "source_failed", err.Error())
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+func (s *Server) createConnector(w http.ResponseWriter, r *http.Request) {
+	var req connector.CreateRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	v, err := s.Connectors.Create(r.Context(), callerOf(r).Org, req)
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.List(r.Context(), callerOf(r).Org)
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) getConnector(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.Get(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) discoverConnector(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.Discover(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) syncConnector(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.StartSync(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, v)
+}
+
+func (s *Server) connectorRuns(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	v, err := s.Connectors.Runs(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"), limit)
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.Run(r.Context(), callerOf(r).Org, chi.URLParam(r, "id"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) setupConnector(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.Setup(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) deleteConnector(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.Delete(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lakeport/lakeport/connector"
+	"github.com/lakeport/lakeport/syncer"
+)
+
+func newSourcesCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sources",
+		Short: "List the sources a connector can use, with their config spec",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			out, err := c.Sources(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(out)
+			}
+			for _, s := range out {
+				fmt.Fprintf(g.stdout, "%-26s %-8s %s\n", s.Name, s.Kind, s.Help)
+				if s.Spec != nil && len(s.Spec.ConnectionSpecification) > 0 {
+					fmt.Fprintf(g.stdout, "  config schema: %s\n", compactJSON(s.Spec.ConnectionSpecification))
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func compactJSON(raw json.RawMessage) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func newConnectorCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "connector", Aliases: []string{"connectors"}, Short: "Create, sync and manage connectors"}
+	cmd.AddCommand(connectorCreateCmd(g), connectorListCmd(g), connectorShowCmd(g), connectorDiscoverCmd(g),
+		newSyncCmd(g), connectorRunsCmd(g), connectorSetupCmd(g), connectorDeleteCmd(g))
+	return cmd
+}
+
+func connectorCreateCmd(g *globals) *cobra.Command {
+	var src, configFile string
+	var streams []string
+	cmd := &cobra.Command{
+		Use:   "create NAME --source sample|exec:PATH|image:REF [--config FILE] [--stream S[:sync_mode:destination_sync_mode]]...",
+		Short: "Create a connector bound to your organization's current storage",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			cfg := json.RawMessage(`{}`)
+			if configFile != "" {
+				b, err := os.ReadFile(configFile)
+				if err != nil {
+					return fmt.Errorf("--config: %w", err)
+				}
+				cfg = b
+			}
+			v, err := c.CreateConnector(cmd.Context(), connector.CreateRequest{Name: args[0], Source: src, Config: cfg, Streams: streams})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(v)
+			}
+			fmt.Fprintf(g.stdout, "created connector %s (%s), writing to %s/%s/\n", v.Name, v.Source, v.Warehouse, v.Name)
+			printStreams(g, v)
+			fmt.Fprintf(g.stdout, "\nnext: lakeport connector sync %s\n", v.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&src, "source", "", "sample, exec:/path/to/connector or image:REF")
+	cmd.Flags().StringVar(&configFile, "config", "", "JSON file with the source's config (validated against its spec)")
+	cmd.Flags().StringSliceVar(&streams, "stream", nil, "streams to sync, each NAME or NAME:SYNC_MODE:DESTINATION_SYNC_MODE (default: all, with lakeport's modes)")
+	return cmd
+}
+
+func printStreams(g *globals, v connector.View) {
+	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "  STREAM\tMODE\tPRIMARY KEY\tCURSOR")
+	for _, s := range v.Streams {
+		fmt.Fprintf(w, "  %s\t%s %s\t%s\t%s\n", s.Name, s.SyncMode, s.DestinationSyncMode, strings.Join(s.PrimaryKey, ","), strings.Join(s.CursorField, "."))
+	}
+	w.Flush()
+}
+
+func connectorListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List your organization's connectors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			list, err := c.Connectors(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(list)
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSOURCE\tSTREAMS\tLAST RUN\tRECORDS\tWHERE")
+			for _, v := range list {
+				last, recs := "never", ""
+				if v.LastRun != nil {
+					last = v.LastRun.Status + " " + v.LastRun.CreatedAt.Local().Format("2006-01-02 15:04")
+					recs = fmt.Sprint(v.LastRun.Records)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", v.Name, v.Source, len(v.Streams), last, recs, v.Warehouse)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func connectorShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a connector: source, config (secrets hidden), streams, storage, last run",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			v, err := c.Connector(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(v)
+			}
+			fmt.Fprintf(g.stdout, "connector %s (%s)\nsource:   %s\nconfig:   %s\nwrites to: %s/%s/ (%s)\n", v.Name, v.ID, v.Source, compactJSON(v.Config), v.Warehouse, v.Name, v.StorageMode)
+			printStreams(g, v)
+			if v.LastRun != nil {
+				printRun(g, *v.LastRun)
+			}
+			return nil
+		},
+	}
+}
+
+func connectorDiscoverCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "discover NAME",
+		Short: "Ask the connector's source which streams it offers",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			cat, err := c.Discover(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(cat)
+			}
+			for _, s := range cat.Streams {
+				var modes []string
+				for _, m := range s.SupportedSyncModes {
+					modes = append(modes, string(m))
+				}
+				fmt.Fprintf(g.stdout, "%s\tmodes: %s\tcursor: %s\tprimary key: %v\n", s.Name, strings.Join(modes, ","), strings.Join(s.DefaultCursorField, "."), s.SourceDefinedPrimaryKey)
+			}
+			return nil
+		},
+	}
+}
+
+func newSyncCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sync NAME",
+		Short: "Sync a connector now and wait, with live progress",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			run, err := c.StartSync(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			live := !g.json
+			for run.Status == "queued" || run.Status == "running" {
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(250 * time.Millisecond):
+				}
+				if run, err = c.Run(cmd.Context(), run.ID); err != nil {
+					return err
+				}
+				if live {
+					fmt.Fprintf(g.stderr, "\r\033[K%s", progressLine(run))
+				}
+			}
+			if live {
+				fmt.Fprint(g.stderr, "\r\033[K")
+			}
+			if g.json {
+				if err := g.printJSON(run); err != nil {
+					return err
+				}
+			} else {
+				printRun(g, run)
+			}
+			if run.Status != "succeeded" {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+}
+
+func streamsOf(run connector.RunView) map[string]*syncer.StreamStats {
+	out := map[string]*syncer.StreamStats{}
+	_ = json.Unmarshal(run.Streams, &out)
+	return out
+}
+
+func progressLine(run connector.RunView) string {
+	secs := float64(run.DurationMS) / 1000
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(run.Records) / secs
+	}
+	line := fmt.Sprintf("%s %s: %d records, %s, %.0f records/s", run.Connector, run.Status, run.Records, humanBytes(run.Bytes), rate)
+	streams := streamsOf(run)
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", n, streams[n].Records))
+	}
+	if len(parts) > 0 {
+		line += " — " + strings.Join(parts, ", ")
+	}
+	return line
+}
+
+func printRun(g *globals, run connector.RunView) {
+	fmt.Fprintf(g.stdout, "run %s %s: %d records, %s in %.1fs\n", run.ID, run.Status, run.Records, humanBytes(run.Bytes), float64(run.DurationMS)/1000)
+	streams := streamsOf(run)
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := streams[n]
+		fmt.Fprintf(g.stdout, "  %-20s %8d records  %8d committed  %s\n", n, s.Records, s.Committed, s.Mode)
+		for _, c := range s.Changes {
+			fmt.Fprintf(g.stdout, "      schema: %s\n", c)
+		}
+	}
+	if run.Error != "" {
+		fmt.Fprintf(g.stdout, "error: %s\n", run.Error)
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func connectorRunsCmd(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "runs NAME",
+		Short: "A connector's sync history",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			runs, err := c.Runs(cmd.Context(), args[0], limit)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(runs)
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "RUN\tSTATUS\tSTARTED\tDURATION\tRECORDS\tBYTES\tERROR")
+			for _, r := range runs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%.1fs\t%d\t%s\t%s\n", r.ID, r.Status, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+					float64(r.DurationMS)/1000, r.Records, humanBytes(r.Bytes), firstLine(r.Error))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs")
+	return cmd
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return s
+}
+
+func connectorSetupCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "setup NAME",
+		Short: "Bind a connector again to your organization's current storage (after a storage change)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			v, err := c.SetupConnector(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(v)
+			}
+			fmt.Fprintf(g.stdout, "connector %s now writes to %s/%s/ (%s)\n", v.Name, v.Warehouse, v.Name, v.StorageMode)
+			return nil
+		},
+	}
+}
+
+func connectorDeleteCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a connector, its tables and its data (admins; only under its own prefix)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			rep, err := c.DeleteConnector(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(rep)
+			}
+			fmt.Fprintf(g.stdout, "deleted connector %s: %d tables (%s), %d objects under %s\n", rep.Connector, len(rep.Tables), strings.Join(rep.Tables, ", "), rep.ObjectsDeleted, rep.Location)
+			return nil
+		},
+	}
+}

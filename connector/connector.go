@@ -1,0 +1,345 @@
+// Package connector is what an organization does with its connectors: create one from a
+// source and a config, discover its streams, sync it (as a queued job), read its run
+// history, bind it again to the organization's current storage, and delete it with its
+// data. The API and so the CLI call this package; nothing here speaks HTTP.
+package connector
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lakeport/lakeport/auth"
+	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/owner"
+	"github.com/lakeport/lakeport/protocol"
+	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/source"
+	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/syncer"
+	"github.com/lakeport/lakeport/warehouse"
+)
+
+// Service runs connectors for every organization.
+type Service struct {
+	Store   store.Store
+	Secrets *secrets.Box
+	// DB holds the Iceberg SQL catalog (one catalog per organization, named by its ID).
+	DB      *sql.DB
+	DataDir string
+	// Access returns how to reach an organization's customer-hosted bucket.
+	Access func(store.Org) storage.Access
+	// Sources opens source references; nil means source.Default.
+	Sources *source.Registry
+	// Enqueue queues a sync job; the server sets it to its job queue.
+	Enqueue func(context.Context, jobs.SyncArgs) error
+	Logger  *slog.Logger
+	// SyncOptions tune every sync (tests shrink batches).
+	SyncOptions syncer.Options
+
+	mu sync.Mutex // serialises lake.Open of new catalogs
+}
+
+func (s *Service) sources() *source.Registry {
+	if s.Sources != nil {
+		return s.Sources
+	}
+	return source.Default
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// CheckName validates a connector name: it becomes the SQL schema of its tables and
+// the folder of its data.
+func CheckName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%q: use 1-63 lowercase letters, digits and underscores, starting with a letter (e.g. crm or stripe_prod); it names the SQL schema <name>.<stream> and the data folder", name)
+	}
+	return nil
+}
+
+// CreateRequest creates a connector.
+type CreateRequest struct {
+	Name   string          `json:"name"`
+	Source string          `json:"source"`
+	Config json.RawMessage `json:"config"`
+	// Streams selects streams and modes ("events", "events:incremental:append");
+	// empty selects every stream with lakeport's defaults.
+	Streams []string `json:"streams,omitempty"`
+}
+
+// Create validates the request (name, source, config against the source's spec),
+// discovers the streams, binds the connector to the organization's current storage
+// (claiming its prefix with an owner marker) and stores it with the config sealed.
+func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) (View, error) {
+	var fields []FieldError
+	if err := CheckName(req.Name); err != nil {
+		fields = append(fields, FieldError{Field: "name", Message: err.Error()})
+	}
+	if req.Source == "" {
+		fields = append(fields, FieldError{Field: "source", Message: "required: sample, exec:/path/to/connector or image:REF (see lakeport sources)"})
+	}
+	if len(req.Config) == 0 {
+		req.Config = json.RawMessage(`{}`)
+	}
+	if len(fields) > 0 {
+		return View{}, &InvalidError{Fields: fields}
+	}
+	if _, err := s.Store.Connector(ctx, org.ID, req.Name); err == nil {
+		return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
+	}
+	src, err := s.sources().Open(req.Source)
+	if err != nil {
+		return View{}, invalid("source", err.Error())
+	}
+	spec, err := src.Spec(ctx)
+	if err != nil {
+		return View{}, fmt.Errorf("connector: %s: spec: %w", req.Source, err)
+	}
+	if err := source.ValidateConfig(spec, req.Config); err != nil {
+		var ce *source.ConfigError
+		if errors.As(err, &ce) {
+			ie := &InvalidError{}
+			for _, f := range ce.Fields {
+				ie.Fields = append(ie.Fields, FieldError{Field: "config." + f.Path, Message: f.Message})
+			}
+			return View{}, ie
+		}
+		return View{}, invalid("config", err.Error())
+	}
+	disc, err := src.Discover(ctx, req.Config)
+	if err != nil {
+		return View{}, fmt.Errorf("connector: %s: discover: %w", req.Source, err)
+	}
+	cat, err := syncer.Select(disc, req.Streams)
+	if err != nil {
+		return View{}, invalid("streams", err.Error())
+	}
+	catJSON, err := json.Marshal(cat)
+	if err != nil {
+		return View{}, err
+	}
+	now := time.Now().UTC()
+	c := store.Connector{ID: auth.NewID("con_"), OrgID: org.ID, Name: req.Name, Source: req.Source, Catalog: catJSON, CreatedAt: now, UpdatedAt: now}
+	if c.ConfigSealed, err = s.Secrets.Seal(string(req.Config), sealContext(c)); err != nil {
+		return View{}, err
+	}
+	loc, err := s.bind(ctx, org, &c)
+	if err != nil {
+		return View{}, err
+	}
+	_ = loc
+	if err := s.Store.CreateConnector(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
+		}
+		return View{}, err
+	}
+	return s.view(ctx, org, c, spec)
+}
+
+func sealContext(c store.Connector) string { return c.OrgID + "/connector/" + c.ID + "/config" }
+
+// bind points c at the organization's current storage and claims its prefix there.
+func (s *Service) bind(ctx context.Context, org store.Org, c *store.Connector) (warehouse.Location, error) {
+	loc, err := s.current(ctx, org)
+	if err != nil {
+		return loc, err
+	}
+	err = owner.Claim(ctx, loc.Bucket, c.Name, owner.Marker{OrgID: org.ID, ConnectorID: c.ID, ConnectorName: c.Name, CreatedAt: time.Now().UTC()})
+	if err != nil {
+		return loc, fmt.Errorf("connector: claim %s/%s/: %w", loc.Root, c.Name, err)
+	}
+	c.Warehouse, c.StorageMode = loc.Root, string(loc.Mode)
+	return loc, nil
+}
+
+// current resolves the organization's current storage.
+func (s *Service) current(ctx context.Context, org store.Org) (warehouse.Location, error) {
+	st, err := s.Store.StorageSetting(ctx, org.ID)
+	if err != nil {
+		return warehouse.Location{}, err
+	}
+	set := storage.Setting{Bucket: st.Bucket, Region: st.Region, RoleARN: st.RoleARN, KMSKeyARN: st.KMSKeyARN, Endpoint: st.Endpoint, AccessKeyID: st.AccessKeyID}
+	if st.SecretAccessKeySealed != "" {
+		if set.SecretAccessKey, err = s.Secrets.Open(st.SecretAccessKeySealed, org.ID+"/storage/secret_access_key"); err != nil {
+			return warehouse.Location{}, err
+		}
+	}
+	var access storage.Access
+	if s.Access != nil {
+		access = s.Access(org)
+	}
+	return warehouse.Resolve(ctx, s.DataDir, org.ID, storage.Mode(st.Mode), set, access)
+}
+
+// locate returns the location c is bound to, which must still be the organization's
+// current storage.
+func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) (warehouse.Location, error) {
+	loc, err := s.current(ctx, org)
+	if err != nil {
+		return loc, err
+	}
+	if loc.Root != c.Warehouse {
+		return loc, fmt.Errorf("%w: connector %s writes to %s but the organization's storage is now %s; run `lakeport connector setup %s` to bind it to the new storage",
+			ErrStorageChanged, c.Name, c.Warehouse, loc.Root, c.Name)
+	}
+	return loc, nil
+}
+
+func (s *Service) openLake(ctx context.Context, org store.Org, loc warehouse.Location) (*lake.Lake, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return lake.Open(ctx, lake.Config{DB: s.DB, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props})
+}
+
+func (s *Service) connector(ctx context.Context, org store.Org, name string) (store.Connector, error) {
+	c, err := s.Store.Connector(ctx, org.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("%w: no connector named %q in this organization (lakeport connector list shows them)", ErrNotFound, name)
+	}
+	return c, err
+}
+
+func (s *Service) config(c store.Connector) (json.RawMessage, error) {
+	raw, err := s.Secrets.Open(c.ConfigSealed, sealContext(c))
+	return json.RawMessage(raw), err
+}
+
+func catalogOf(c store.Connector) (*protocol.ConfiguredCatalog, error) {
+	var cat protocol.ConfiguredCatalog
+	if err := json.Unmarshal(c.Catalog, &cat); err != nil {
+		return nil, fmt.Errorf("connector %s: stored catalog: %w", c.Name, err)
+	}
+	return &cat, nil
+}
+
+// Discover asks the connector's source which streams it offers now.
+func (s *Service) Discover(ctx context.Context, org store.Org, name string) (*protocol.Catalog, error) {
+	c, err := s.connector(ctx, org, name)
+	if err != nil {
+		return nil, err
+	}
+	src, err := s.sources().Open(c.Source)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.config(c)
+	if err != nil {
+		return nil, err
+	}
+	return src.Discover(ctx, cfg)
+}
+
+// Setup binds the connector again to the organization's current storage, as the setup
+// guide asks after a storage change. Its data in the previous storage stays there.
+func (s *Service) Setup(ctx context.Context, org store.Org, name string) (View, error) {
+	c, err := s.connector(ctx, org, name)
+	if err != nil {
+		return View{}, err
+	}
+	if _, err := s.bind(ctx, org, &c); err != nil {
+		return View{}, err
+	}
+	c.UpdatedAt = time.Now().UTC()
+	if err := s.Store.UpdateConnector(ctx, c); err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, org, c, nil)
+}
+
+// DeleteReport says what Delete removed.
+type DeleteReport struct {
+	Connector      string   `json:"connector"`
+	Tables         []string `json:"tables"`
+	Location       string   `json:"location"`
+	ObjectsDeleted int      `json:"objects_deleted"`
+}
+
+// Delete drops the connector's tables from the catalog and deletes its objects: only
+// under its own prefix, and only after reading its owner marker there.
+func (s *Service) Delete(ctx context.Context, org store.Org, name string) (DeleteReport, error) {
+	c, err := s.connector(ctx, org, name)
+	if err != nil {
+		return DeleteReport{}, err
+	}
+	if err := s.idle(ctx, c); err != nil {
+		return DeleteReport{}, err
+	}
+	rep := DeleteReport{Connector: c.Name, Location: strings.TrimSuffix(c.Warehouse, "/") + "/" + c.Name + "/"}
+	loc, err := s.locate(ctx, org, c)
+	if errors.Is(err, ErrStorageChanged) {
+		return rep, fmt.Errorf("%w: its data is in %s, which lakeport no longer reaches; switch the storage back or run setup first", ErrStorageChanged, c.Warehouse)
+	}
+	if err != nil {
+		return rep, err
+	}
+	l, err := s.openLake(ctx, org, loc)
+	if err != nil {
+		return rep, err
+	}
+	defer l.Close()
+	tables, err := l.ListTables(ctx, c.Name)
+	if err != nil && !lake.IsNotFound(err) {
+		return rep, err
+	}
+	for _, t := range tables {
+		if err := l.DropTable(ctx, c.Name, t); err != nil && !lake.IsNotFound(err) {
+			return rep, err
+		}
+		rep.Tables = append(rep.Tables, c.Name+"."+t)
+	}
+	if err := l.DropNamespace(ctx, c.Name); err != nil && !lake.IsNotFound(err) {
+		return rep, err
+	}
+	if rep.ObjectsDeleted, err = owner.Cleanup(ctx, loc.Bucket, c.Name, org.ID, c.ID); err != nil {
+		return rep, err
+	}
+	if err := s.Store.DeleteConnector(ctx, org.ID, c.ID); err != nil {
+		return rep, err
+	}
+	s.logger().Info("connector deleted", "org", org.ID, "connector", c.Name, "tables", len(rep.Tables), "objects", rep.ObjectsDeleted)
+	return rep, nil
+}
+
+// idle fails with ErrBusy while a sync of c is queued or running.
+func (s *Service) idle(ctx context.Context, c store.Connector) error {
+	runs, err := s.Store.Runs(ctx, c.OrgID, c.ID, 1)
+	if err != nil {
+		return err
+	}
+	if len(runs) > 0 && (runs[0].Status == store.RunQueued || runs[0].Status == store.RunRunning) {
+		return fmt.Errorf("%w: run %s of connector %s is %s; wait for it to finish", ErrBusy, runs[0].ID, c.Name, runs[0].Status)
+	}
+	return nil
+}
+
+// Lake opens the catalog and warehouse of the organization's connector name, for
+// reading its tables; the caller closes it.
+func (s *Service) Lake(ctx context.Context, org store.Org, name string) (*lake.Lake, error) {
+	c, err := s.connector(ctx, org, name)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := s.locate(ctx, org, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.openLake(ctx, org, loc)
+}

@@ -1,0 +1,38 @@
+package connector
+
+import (
+	"errors"
+	"strings"
+)
+
+var (
+	// ErrNotFound: no connector or run of that name in the caller's organization.
+	ErrNotFound = errors.New("connector: not found")
+	// ErrExists: the organization already has a connector of that name.
+	ErrExists = errors.New("connector: already exists")
+	// ErrBusy: a sync of the connector is queued or running.
+	ErrBusy = errors.New("connector: a sync is queued or running")
+	// ErrStorageChanged: the organization's storage changed since the connector was set up.
+	ErrStorageChanged = errors.New("connector: the organization's storage changed since setup")
+)
+
+// FieldError names one bad input field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// InvalidError is bad input: every problem, each naming its field.
+type InvalidError struct{ Fields []FieldError }
+
+func (e *InvalidError) Error() string {
+	var parts []string
+	for _, f := range e.Fields {
+		parts = append(parts, f.Field+": "+f.Message)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func invalid(field, msg string) error {
+	return &InvalidError{Fields: []FieldError{{Field: field, Message: msg}}}
+}

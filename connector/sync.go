@@ -1,0 +1,162 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lakeport/lakeport/auth"
+	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/syncer"
+)
+
+// StartSync queues a sync of the connector and returns its run.
+func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (RunView, error) {
+	c, err := s.connector(ctx, org, name)
+	if err != nil {
+		return RunView{}, err
+	}
+	if err := s.idle(ctx, c); err != nil {
+		return RunView{}, err
+	}
+	if _, err := s.locate(ctx, org, c); err != nil {
+		return RunView{}, err
+	}
+	r := store.Run{ID: auth.NewID("run_"), OrgID: org.ID, ConnectorID: c.ID, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
+	if err := s.Store.CreateRun(ctx, r); err != nil {
+		return RunView{}, err
+	}
+	if s.Enqueue == nil {
+		return RunView{}, errors.New("connector: no job queue: this process does not run syncs")
+	}
+	err = s.Enqueue(ctx, jobs.SyncArgs{OrgID: org.ID, ConnectorID: c.ID, RunID: r.ID})
+	// The queue records a finished job's completion a moment after the run row says
+	// so; give it that moment before calling the connector busy.
+	for wait := 0; errors.Is(err, jobs.ErrAlreadyQueued) && wait < 40; wait++ {
+		time.Sleep(50 * time.Millisecond)
+		err = s.Enqueue(ctx, jobs.SyncArgs{OrgID: org.ID, ConnectorID: c.ID, RunID: r.ID})
+	}
+	if err != nil {
+		r.Status, r.Error, r.FinishedAt = store.RunFailed, err.Error(), time.Now().UTC()
+		_ = s.Store.UpdateRun(ctx, r)
+		if errors.Is(err, jobs.ErrAlreadyQueued) {
+			return RunView{}, fmt.Errorf("%w: %v", ErrBusy, err)
+		}
+		return RunView{}, err
+	}
+	return runView(r, c.Name), nil
+}
+
+// Run returns one run of the organization.
+func (s *Service) Run(ctx context.Context, org store.Org, id string) (RunView, error) {
+	r, err := s.Store.Run(ctx, org.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return RunView{}, fmt.Errorf("%w: no run %s in this organization", ErrNotFound, id)
+	}
+	if err != nil {
+		return RunView{}, err
+	}
+	name := ""
+	if c, err := s.Store.ConnectorByID(ctx, org.ID, r.ConnectorID); err == nil {
+		name = c.Name
+	}
+	return runView(r, name), nil
+}
+
+// Runs returns the connector's runs, newest first.
+func (s *Service) Runs(ctx context.Context, org store.Org, name string, limit int) ([]RunView, error) {
+	c, err := s.connector(ctx, org, name)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := s.Store.Runs(ctx, org.ID, c.ID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := []RunView{}
+	for _, r := range runs {
+		out = append(out, runView(r, c.Name))
+	}
+	return out, nil
+}
+
+// RunSync is the job worker: it runs one queued sync and records its outcome.
+func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
+	r, err := s.Store.Run(ctx, a.OrgID, a.RunID)
+	if err != nil {
+		return err
+	}
+	r.Status, r.StartedAt = store.RunRunning, time.Now().UTC()
+	if err := s.Store.UpdateRun(ctx, r); err != nil {
+		return err
+	}
+	res, err := s.sync(ctx, a, &r)
+	r.Records, r.Bytes = res.Records, res.Bytes
+	if raw, jerr := json.Marshal(res.Streams); jerr == nil {
+		r.Streams = raw
+	}
+	r.FinishedAt = time.Now().UTC()
+	r.Status = store.RunSucceeded
+	if err != nil {
+		r.Status, r.Error = store.RunFailed, err.Error()
+		s.logger().Warn("sync failed", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "err", err)
+	} else {
+		s.logger().Info("sync finished", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "records", r.Records, "bytes", r.Bytes)
+	}
+	// The run's outcome is recorded even when ctx ended (shutdown).
+	if uerr := s.Store.UpdateRun(context.WithoutCancel(ctx), r); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	return nil // a failed sync is a recorded run, not a job to retry
+}
+
+func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (syncer.Result, error) {
+	org, err := s.Store.Org(ctx, a.OrgID)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	c, err := s.Store.ConnectorByID(ctx, a.OrgID, a.ConnectorID)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	loc, err := s.locate(ctx, org, c)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	l, err := s.openLake(ctx, org, loc)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	defer l.Close()
+	src, err := s.sources().Open(c.Source)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	cfg, err := s.config(c)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	cat, err := catalogOf(c)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	opts := s.SyncOptions
+	opts.Logger = s.logger().With("org", org.ID, "connector", c.Name, "run", r.ID)
+	last := time.Time{}
+	opts.Progress = func(p syncer.Progress) {
+		if time.Since(last) < 300*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		r.Records, r.Bytes = p.Records, p.Bytes
+		if raw, err := json.Marshal(p.Streams); err == nil {
+			r.Streams = raw
+		}
+		_ = s.Store.UpdateRun(ctx, *r)
+	}
+	return syncer.Run(ctx, syncer.Job{Source: src, Config: cfg, Catalog: cat, Lake: l, Namespace: c.Name,
+		Location: loc.Root + "/" + c.Name, SyncID: r.ID}, opts)
+}
