@@ -19,9 +19,9 @@ import (
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
-	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
 )
