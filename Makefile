@@ -7,10 +7,10 @@ export PATH := $(BIN):$(PATH)
 .PHONY: run build test tools lint bench
 
 run:
-	go run ./cmd/lakeport serve
+	go run -tags duckdb_arrow ./cmd/lakeport serve
 
 build:
-	go build -o $(BIN)/lakeport ./cmd/lakeport
+	go build -tags duckdb_arrow -o $(BIN)/lakeport ./cmd/lakeport
 
 # tools installs what the tests need from the Go module proxy: the S3-compatible server.
 tools: $(BIN)/versitygw
@@ -20,10 +20,10 @@ $(BIN)/versitygw:
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
-	go vet ./...
+	go vet -tags duckdb_arrow ./...
 
 test: tools lint
-	go test -race -count=1 -timeout 20m ./...
+	go test -tags duckdb_arrow -race -count=1 -timeout 25m ./...
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

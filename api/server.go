@@ -19,6 +19,7 @@ import (
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
+	"github.com/lakeport/lakeport/query"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
@@ -44,6 +45,8 @@ type Server struct {
 
 	// Connectors runs connectors; nil in a server that only manages storage.
 	Connectors *connector.Service
+	// Engine answers SQL; nil in a server without a query path.
+	Engine query.Engine
 
 	// Validate runs Test connection; nil means validation.Run. Tests replace it only to
 	// count calls, never to fake results.
@@ -96,6 +99,8 @@ func (s *Server) Handler() http.Handler {
 				r.With(adminOnly).Delete("/{name}", s.deleteConnector)
 			})
 			r.With(s.needConnectors).Get("/runs/{id}", s.getRun)
+			r.With(s.needConnectors).Get("/tables", s.listTables)
+			r.With(s.needConnectors).Post("/query", s.runQuery)
 		})
 	})
 	return r

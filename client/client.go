@@ -51,7 +51,31 @@ func AsError(err error) (*Error, bool) {
 	return e, ok
 }
 
+// stream copies a successful response body into w.
+func (c *Client) stream(ctx context.Context, method, path string, in any, w io.Writer) error {
+	return c.send(ctx, method, path, in, func(resp *http.Response) error {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	})
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.send(ctx, method, path, in, func(resp *http.Response) error {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+		if err != nil {
+			return fmt.Errorf("reading lakeport's answer: %w", err)
+		}
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("lakeport answered %s %s with something that is not the expected JSON: %w", method, path, err)
+		}
+		return nil
+	})
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in any, ok func(*http.Response) error) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -75,24 +99,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("cannot reach lakeport at %s: %w\ncheck that `lakeport serve` is running there, or set --url / LAKEPORT_URL", c.URL, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("reading lakeport's answer: %w", err)
-	}
 	if resp.StatusCode >= 400 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		e := &Error{Status: resp.StatusCode}
 		if json.Unmarshal(data, &e.Body) != nil || e.Body.Code == "" {
 			e.Body.Code, e.Body.Message = "http_"+fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(data))
 		}
 		return e
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("lakeport answered %s %s with something that is not the expected JSON: %w", method, path, err)
-	}
-	return nil
+	return ok(resp)
 }
 
 func (c *Client) WhoAmI(ctx context.Context) (api.WhoAmI, error) {

@@ -23,11 +23,13 @@ type Config struct {
 	DataDir     string
 	Addr        string
 	Platform    Platform
-	STSEndpoint string        // empty: AWS's own STS endpoint
-	STSRegion   string        // region used to sign STS calls
-	SecretKey   string        // base64 key for secrets at rest; empty: DataDir/secret.key
-	StepTimeout time.Duration // per step of Test connection
-	Sample      bool          // create and sync the sample connector on first start
+	STSEndpoint string            // empty: AWS's own STS endpoint
+	STSRegion   string            // region used to sign STS calls
+	SecretKey   string            // base64 key for secrets at rest; empty: DataDir/secret.key
+	StepTimeout time.Duration     // per step of Test connection
+	Sample      bool              // create and sync the sample connector on first start
+	QueryEngine string            // "duckdb" (embedded) or "athena"
+	QueryProps  map[string]string // the engine's settings (e.g. memory_limit)
 }
 
 const (
@@ -46,6 +48,7 @@ func FromEnv() Config {
 		SecretKey:   os.Getenv("LAKEPORT_SECRET_KEY"),
 		StepTimeout: 15 * time.Second,
 		Sample:      os.Getenv("LAKEPORT_SAMPLE") != "false",
+		QueryEngine: envOr("LAKEPORT_QUERY_ENGINE", "duckdb"),
 		Platform: Platform{
 			AccountID:          os.Getenv("LAKEPORT_AWS_ACCOUNT_ID"),
 			WorkerPrincipalARN: os.Getenv("LAKEPORT_WORKER_PRINCIPAL_ARN"),

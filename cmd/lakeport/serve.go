@@ -19,6 +19,8 @@ import (
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/query"
+	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
@@ -106,7 +108,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		}
 	}
 
-	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc,
+	engine, err := query.Open(cfg.QueryEngine, cfg.QueryProps)
+	if err != nil {
+		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
+	}
+	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc, Engine: engine,
 		STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)

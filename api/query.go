@@ -1,0 +1,195 @@
+package api
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/lakeport/lakeport/query"
+)
+
+// QueryRequest is the body of POST /api/v1/query.
+type QueryRequest struct {
+	SQL       string `json:"sql"`
+	MaxRows   int    `json:"max_rows,omitempty"`
+	TimeoutMS int    `json:"timeout_ms,omitempty"`
+	Format    string `json:"format,omitempty"` // json (default) or csv
+}
+
+// QueryResponse is the JSON answer of POST /api/v1/query. It is streamed: columns
+// first, then rows as they are read, then the trailer fields.
+type QueryResponse struct {
+	Columns   []query.Column `json:"columns"`
+	Rows      [][]any        `json:"rows"`
+	Truncated bool           `json:"truncated"`
+	RowCount  int            `json:"row_count"`
+	ElapsedMS int64          `json:"elapsed_ms"`
+	// Error is set when the query failed after rows were already sent.
+	Error *Error `json:"error,omitempty"`
+}
+
+func (s *Server) listTables(w http.ResponseWriter, r *http.Request) {
+	out, err := s.Connectors.Tables(r.Context(), callerOf(r).Org)
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	if out == nil {
+		writeJSON(w, http.StatusOK, []any{})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
+	if s.Engine == nil {
+		writeError(w, http.StatusNotImplemented, "not_available", "this lakeport server has no query engine")
+		return
+	}
+	var req QueryRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	switch {
+	case req.SQL == "":
+		writeError(w, http.StatusBadRequest, "invalid_input", "sql: required: the SELECT to run, e.g. SELECT count(*) FROM sample.events")
+		return
+	case req.Format != "" && req.Format != "json" && req.Format != "csv":
+		writeError(w, http.StatusBadRequest, "invalid_input", "format: must be json or csv")
+		return
+	case req.MaxRows < 0 || req.TimeoutMS < 0:
+		writeError(w, http.StatusBadRequest, "invalid_input", "max_rows and timeout_ms must not be negative")
+		return
+	}
+	start := time.Now()
+	org := callerOf(r).Org
+	// Only the caller's organization's tables exist for this query; a table of another
+	// organization is "does not exist", exactly like one that does not exist at all.
+	tables, closeTables, err := s.Connectors.QueryTables(r.Context(), org)
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	defer closeTables()
+	res, err := s.Engine.Query(r.Context(), tables, query.Request{SQL: req.SQL, MaxRows: req.MaxRows, Timeout: time.Duration(req.TimeoutMS) * time.Millisecond})
+	if err != nil {
+		s.queryError(w, r, err)
+		return
+	}
+	defer res.Close()
+	// Read the first batch before answering, so an error that comes at once still gets
+	// its own status.
+	first, err := res.Next()
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.queryError(w, r, err)
+		return
+	}
+	if req.Format == "csv" {
+		s.streamCSV(w, res, first, err)
+		return
+	}
+	s.streamJSON(w, res, first, err, start)
+}
+
+func (s *Server) queryError(w http.ResponseWriter, r *http.Request, err error) {
+	if !query.IsClientError(err) {
+		s.internal(w, r, err)
+		return
+	}
+	status := http.StatusBadRequest
+	switch query.Code(err) {
+	case "timeout":
+		status = http.StatusRequestTimeout
+	case "canceled":
+		status = 499
+	case "resources":
+		status = http.StatusUnprocessableEntity
+	}
+	writeError(w, status, query.Code(err), err.Error())
+}
+
+func (s *Server) streamJSON(w http.ResponseWriter, res query.Result, batch [][]any, err error, start time.Time) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	cols, _ := json.Marshal(res.Columns())
+	fmt.Fprintf(w, "{\"columns\": %s,\n\"rows\": [", cols)
+	n := 0
+	var failed error
+	for {
+		for _, row := range batch {
+			b, merr := json.Marshal(row)
+			if merr != nil {
+				b, _ = json.Marshal(fmt.Sprint(row))
+			}
+			if n > 0 {
+				io.WriteString(w, ",")
+			}
+			io.WriteString(w, "\n")
+			w.Write(b)
+			n++
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				failed = err
+			}
+			break
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		batch, err = res.Next()
+	}
+	trailer := map[string]any{"truncated": res.Truncated(), "row_count": n, "elapsed_ms": time.Since(start).Milliseconds()}
+	if failed != nil {
+		trailer["error"] = Error{Code: query.Code(failed), Message: failed.Error()}
+	}
+	tb, _ := json.Marshal(trailer)
+	// splice the trailer's fields after the rows array
+	fmt.Fprintf(w, "\n],\n%s\n", tb[1:])
+}
+
+func (s *Server) streamCSV(w http.ResponseWriter, res query.Result, batch [][]any, err error) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="query.csv"`)
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	var header []string
+	for _, c := range res.Columns() {
+		header = append(header, c.Name)
+	}
+	cw.Write(header)
+	for {
+		for _, row := range batch {
+			rec := make([]string, len(row))
+			for i, v := range row {
+				rec[i] = csvValue(v)
+			}
+			cw.Write(rec)
+		}
+		if err != nil {
+			break
+		}
+		batch, err = res.Next()
+	}
+	cw.Flush()
+}
+
+func csvValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case map[string]any, []any:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}

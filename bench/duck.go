@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	duck "github.com/duckdb/duckdb-go/v2"
+)
+
+// eventColumns are the sample events' fields with the types the synced
+// Iceberg table gives them (properties, a nested object, is JSON text).
+const eventColumns = `{id: 'BIGINT', type: 'VARCHAR', customer_id: 'BIGINT', session_id: 'VARCHAR', created_at: 'TIMESTAMPTZ', properties: 'JSON'}`
+
+// eventStruct is the same as a STRUCT type, for the data inside a RECORD.
+const eventStruct = `STRUCT(id BIGINT, type VARCHAR, customer_id BIGINT, session_id VARCHAR, created_at TIMESTAMPTZ, properties JSON)`
+
+// DuckDBRun is DuckDB converting the input's records to one Parquet file.
+type DuckDBRun struct {
+	Name    string  `json:"name"`
+	SQL     string  `json:"sql"`
+	Seconds float64 `json:"seconds"`
+	// Ratio is the lakeport sync's time over this one.
+	Ratio float64 `json:"ratio"`
+}
+
+// openDuckDB opens an in-memory DuckDB with threads threads (0: DuckDB's
+// default, every core) and extensions kept from the network.
+func openDuckDB(threads int) (*sql.DB, error) {
+	dsn := "?autoinstall_known_extensions=false&autoload_known_extensions=false"
+	if threads > 0 {
+		dsn += "&threads=" + strconv.Itoa(threads)
+	}
+	c, err := duck.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bench: duckdb: %w", err)
+	}
+	return sql.OpenDB(c), nil
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// duckDBConversions are the two ways DuckDB is timed: from the data objects
+// alone, and from the very protocol file the sync reads.
+func duckDBConversions(in *Input, outDir string) []DuckDBRun {
+	return []DuckDBRun{
+		{Name: "data lines → Parquet", SQL: "COPY (SELECT * FROM read_json(" + sqlString(in.Data) +
+			", format = 'newline_delimited', columns = " + eventColumns + ")) TO " +
+			sqlString(outDir+"/duckdb-data.parquet") + " (FORMAT parquet, COMPRESSION zstd)"},
+		{Name: "protocol lines → Parquet", SQL: "COPY (SELECT unnest(record.data) FROM read_json(" + sqlString(in.Protocol) +
+			", format = 'newline_delimited', columns = {type: 'VARCHAR', record: 'STRUCT(stream VARCHAR, data " + eventStruct + ", emitted_at BIGINT)'}) WHERE type = 'RECORD') TO " +
+			sqlString(outDir+"/duckdb-protocol.parquet") + " (FORMAT parquet, COMPRESSION zstd)"},
+	}
+}
+
+// runDuckDB times each conversion once, in a fresh database each.
+func runDuckDB(ctx context.Context, runs []DuckDBRun, threads int) ([]DuckDBRun, error) {
+	for i := range runs {
+		db, err := openDuckDB(threads)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		_, err = db.ExecContext(ctx, runs[i].SQL)
+		runs[i].Seconds = time.Since(start).Seconds()
+		db.Close()
+		if err != nil {
+			return nil, fmt.Errorf("bench: duckdb %s: %w", runs[i].Name, err)
+		}
+	}
+	return runs, nil
+}
