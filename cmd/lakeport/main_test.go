@@ -22,10 +22,12 @@ func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
 
 // startServer runs `lakeport serve` in process on a free port and returns its URL and
 // data dir.
-func startServer(t *testing.T) (string, string) {
+func startServer(t *testing.T) (string, string) { return startServerWith(t, false) }
+
+func startServerWith(t *testing.T, sample bool) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := config.Config{DataDir: dir, Addr: "127.0.0.1:0", StepTimeout: 5 * time.Second, STSRegion: "us-east-1",
+	cfg := config.Config{DataDir: dir, Addr: "127.0.0.1:0", StepTimeout: 5 * time.Second, STSRegion: "us-east-1", Sample: sample, QueryEngine: "duckdb",
 		Platform: config.Platform{AccountID: "111122223333", WorkerPrincipalARN: "arn:aws:iam::111122223333:role/lakeport-sync-worker"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFirstStartSyncsSampleAndQueries is the README's promise: start lakeport, and the
+// sample connector is synced and queryable at once, for this organization only.
+func TestFirstStartSyncsSampleAndQueries(t *testing.T) {
+	url, dir := startServerWith(t, true)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _ := run(t, url, dir, "connector", "runs", "sample", "--json")
+		if strings.Contains(out, `"status": "succeeded"`) {
+			break
+		}
+		if strings.Contains(out, `"status": "failed"`) || time.Now().After(deadline) {
+			t.Fatalf("the sample's first sync did not succeed:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, code := run(t, url, dir, "query", "SELECT count(*) AS n FROM sample.events", "--json")
+	var res struct {
+		Rows [][]any `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || len(res.Rows) != 1 || res.Rows[0][0] != float64(1000) {
+		t.Fatalf("count of sample.events: exit %d\n%s", code, out)
+	}
+
+	// A second sync adds the next 1000 events; customers stay one row per id.
+	out, code = run(t, url, dir, "connector", "sync", "sample")
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("connector sync: exit %d\n%s", code, out)
+	}
+	out, _ = run(t, url, dir, "query", "SELECT count(*), count(DISTINCT id) FROM sample.events", "--format", "csv")
+	if !strings.Contains(out, "2000,2000") {
+		t.Fatalf("after two syncs events = %q, want 2000 distinct rows", out)
+	}
+	out, _ = run(t, url, dir, "query", "SELECT count(*) = count(DISTINCT id) FROM sample.customers", "--format", "csv")
+	if !strings.Contains(out, "true") {
+		t.Fatalf("customers are not one row per id: %q", out)
+	}
+	out, code = run(t, url, dir, "tables")
+	if code != 0 || !strings.Contains(out, "sample.events") || !strings.Contains(out, "2000") {
+		t.Fatalf("tables: exit %d\n%s", code, out)
+	}
+
+	// Another organization sees none of it: its query answers "does not exist", exactly
+	// as for a table that does not exist at all.
+	out, _ = run(t, url, dir, "org", "create", "globex", "--json")
+	var created struct {
+		AdminToken string `json:"admin_token"`
+	}
+	json.Unmarshal([]byte(out), &created)
+	other, missing := "", ""
+	other, code = run(t, url, dir, "--token", created.AdminToken, "query", "SELECT count(*) FROM sample.events")
+	if code == 0 || !strings.Contains(other, "does not exist") {
+		t.Fatalf("org globex reading default's table: exit %d\n%s", code, other)
+	}
+	missing, _ = run(t, url, dir, "--token", created.AdminToken, "query", "SELECT count(*) FROM nosuch.events")
+	strip := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "sample", "X"), "nosuch", "X") }
+	if strip(other) != strip(missing) {
+		t.Fatalf("another org's table and a missing one answer differently:\n%s\n%s", other, missing)
+	}
+	out, _ = run(t, url, dir, "--token", created.AdminToken, "tables", "--json")
+	if strings.Contains(out, "sample") {
+		t.Fatalf("org globex lists default's tables: %s", out)
+	}
+	out, code = run(t, url, dir, "--token", created.AdminToken, "connector", "delete", "sample")
+	if code == 0 || !strings.Contains(out, "no connector named") {
+		t.Fatalf("org globex deleting default's connector: exit %d\n%s", code, out)
+	}
+
+	// A member may query and sync but not delete.
+	out, _ = run(t, url, dir, "token", "create", "--role", "member", "--json")
+	var tok struct {
+		Token string `json:"token"`
+	}
+	json.Unmarshal([]byte(out), &tok)
+	if out, code = run(t, url, dir, "--token", tok.Token, "connector", "delete", "sample"); code == 0 || !strings.Contains(out, "admin") {
+		t.Fatalf("a member deleted a connector: exit %d\n%s", code, out)
+	}
+	out, code = run(t, url, dir, "connector", "delete", "sample")
+	if code != 0 || !strings.Contains(out, "3 tables") {
+		t.Fatalf("connector delete: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "warehouse")); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ = run(t, url, dir, "query", "SELECT 1 FROM sample.events"); !strings.Contains(out, "does not exist") {
+		t.Fatalf("a deleted connector's table is still queryable:\n%s", out)
+	}
+}
