@@ -6,8 +6,8 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: run build test tools lint bench
 
-run:
-	go run -tags duckdb_arrow ./cmd/lakeport serve
+run: build
+	$(BIN)/lakeport serve
 
 build:
 	go build -tags duckdb_arrow -o $(BIN)/lakeport ./cmd/lakeport
