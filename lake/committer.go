@@ -69,7 +69,7 @@ func (c *committer) CommitTable(ctx context.Context, id table.Identifier, reqs [
 
 // wrap binds tbl to a committer for commitID.
 func (l *Lake) wrap(tbl *table.Table, commitID string) *table.Table {
-	c := &committer{cat: l.commitCat, commitID: commitID}
+	c := &committer{cat: l.committerCatalog(), commitID: commitID}
 	return c.bind(tbl)
 }
 

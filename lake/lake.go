@@ -98,6 +98,11 @@ type Lake struct {
 	commitCat table.CatalogIO
 	warehouse string
 	retries   int
+
+	mu    sync.RWMutex // guards cat and commitCat, replaced by SetProps
+	db    *sql.DB
+	name  string
+	props iceberg.Properties
 }
 
 // Open opens the SQL catalog in cfg.DB, creating its tables when missing.
@@ -135,14 +140,45 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lake: open catalog %s: %w", name, err)
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries}, nil
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, db: cfg.DB, name: name, props: props}, nil
+}
+
+// SetProps replaces the file IO properties that later table loads and commits use, for
+// example temporary S3 credentials renewed before they expire during a long sync.
+func (l *Lake) SetProps(props iceberg.Properties) error {
+	merged := iceberg.Properties{}
+	maps.Copy(merged, l.props)
+	maps.Copy(merged, props)
+	cat, err := sqlcat.NewCatalog(l.name, l.db, sqlcat.SQLite, merged)
+	if err != nil {
+		return fmt.Errorf("lake: reopen catalog %s: %w", l.name, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.commitCat == table.CatalogIO(l.cat) {
+		l.commitCat = cat
+	}
+	l.cat, l.props = cat, merged
+	return nil
+}
+
+func (l *Lake) catalog() *sqlcat.Catalog {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cat
+}
+
+func (l *Lake) committerCatalog() table.CatalogIO {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.commitCat
 }
 
 // Close releases the catalog; the DB stays open (it is the caller's).
-func (l *Lake) Close() error { return l.cat.Close() }
+func (l *Lake) Close() error { return l.catalog().Close() }
 
 // Catalog is the underlying Iceberg catalog, for the query path.
-func (l *Lake) Catalog() catalog.Catalog { return l.cat }
+func (l *Lake) Catalog() catalog.Catalog { return l.catalog() }
 
 // Warehouse is the warehouse root, normalized (file:// or s3://, no
 // trailing slash).
@@ -157,7 +193,7 @@ func (l *Lake) EnsureNamespace(ctx context.Context, ns string, location string) 
 	if ns == "" {
 		return fmt.Errorf("lake: ensure namespace: empty name")
 	}
-	exists, err := l.cat.CheckNamespaceExists(ctx, table.Identifier{ns})
+	exists, err := l.catalog().CheckNamespaceExists(ctx, table.Identifier{ns})
 	if err != nil {
 		return fmt.Errorf("lake: check namespace %s: %w", ns, err)
 	}
@@ -167,7 +203,7 @@ func (l *Lake) EnsureNamespace(ctx context.Context, ns string, location string) 
 	if location == "" {
 		location = l.warehouse + "/" + ns
 	}
-	err = l.cat.CreateNamespace(ctx, table.Identifier{ns}, iceberg.Properties{"location": strings.TrimSuffix(location, "/")})
+	err = l.catalog().CreateNamespace(ctx, table.Identifier{ns}, iceberg.Properties{"location": strings.TrimSuffix(location, "/")})
 	if err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 		return fmt.Errorf("lake: create namespace %s: %w", ns, err)
 	}
@@ -197,13 +233,13 @@ func (l *Lake) tableProps() iceberg.Properties {
 func (l *Lake) EnsureTable(ctx context.Context, ns, name string, sc *iceberg.Schema, location string) (*Table, error) {
 	id := ident(ns, name)
 	for attempt := 0; ; attempt++ {
-		tbl, err := l.cat.LoadTable(ctx, id)
+		tbl, err := l.catalog().LoadTable(ctx, id)
 		if errors.Is(err, catalog.ErrNoSuchTable) {
 			opts := []catalog.CreateTableOpt{catalog.WithProperties(l.tableProps())}
 			if location != "" {
 				opts = append(opts, catalog.WithLocation(location))
 			}
-			tbl, err = l.cat.CreateTable(ctx, id, sc, opts...)
+			tbl, err = l.catalog().CreateTable(ctx, id, sc, opts...)
 			if errors.Is(err, catalog.ErrTableAlreadyExists) && attempt < 3 {
 				continue // created concurrently: evolve that one
 			}
@@ -262,7 +298,7 @@ func (l *Lake) evolve(ctx context.Context, tbl *table.Table, sc *iceberg.Schema)
 
 // LoadTable returns the existing table ns.name.
 func (l *Lake) LoadTable(ctx context.Context, ns, name string) (*Table, error) {
-	tbl, err := l.cat.LoadTable(ctx, ident(ns, name))
+	tbl, err := l.catalog().LoadTable(ctx, ident(ns, name))
 	if err != nil {
 		return nil, fmt.Errorf("lake: load table %s.%s: %w", ns, name, err)
 	}
@@ -274,7 +310,7 @@ func (l *Lake) LoadTable(ctx context.Context, ns, name string) (*Table, error) {
 // marker is checked (see docs/ARCHITECTURE.md). A missing table is not an
 // error.
 func (l *Lake) DropTable(ctx context.Context, ns, name string) error {
-	err := l.cat.DropTable(ctx, ident(ns, name))
+	err := l.catalog().DropTable(ctx, ident(ns, name))
 	if err != nil && !IsNotFound(err) {
 		return fmt.Errorf("lake: drop table %s.%s: %w", ns, name, err)
 	}
@@ -285,7 +321,7 @@ func (l *Lake) DropTable(ctx context.Context, ns, name string) error {
 // (files stay, as with DropTable). A missing namespace is not an error.
 func (l *Lake) DropNamespace(ctx context.Context, ns string) error {
 	var names []string
-	for id, err := range l.cat.ListTables(ctx, table.Identifier{ns}) {
+	for id, err := range l.catalog().ListTables(ctx, table.Identifier{ns}) {
 		if IsNotFound(err) {
 			return nil
 		}
@@ -299,7 +335,7 @@ func (l *Lake) DropNamespace(ctx context.Context, ns string) error {
 			return err
 		}
 	}
-	err := l.cat.DropNamespace(ctx, table.Identifier{ns})
+	err := l.catalog().DropNamespace(ctx, table.Identifier{ns})
 	if err != nil && !IsNotFound(err) {
 		return fmt.Errorf("lake: drop namespace %s: %w", ns, err)
 	}
@@ -309,7 +345,7 @@ func (l *Lake) DropNamespace(ctx context.Context, ns string) error {
 // ListTables lists the names of the tables in namespace ns.
 func (l *Lake) ListTables(ctx context.Context, ns string) ([]string, error) {
 	var names []string
-	for id, err := range l.cat.ListTables(ctx, table.Identifier{ns}) {
+	for id, err := range l.catalog().ListTables(ctx, table.Identifier{ns}) {
 		if err != nil {
 			return nil, fmt.Errorf("lake: list tables of %s: %w", ns, err)
 		}
