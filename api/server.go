@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
+	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/query"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
@@ -45,6 +47,11 @@ type Server struct {
 
 	// Connectors runs connectors; nil in a server that only manages storage.
 	Connectors *connector.Service
+	// Metrics, when set, are counted and served at /metrics.
+	Metrics *metrics.Metrics
+	// Ready reports whether the server can serve (/readyz); nil means always.
+	Ready func(context.Context) error
+
 	// Engine answers SQL; nil in a server without a query path.
 	Engine query.Engine
 
@@ -62,7 +69,22 @@ func (s *Server) Handler() http.Handler {
 		s.Validate = validation.Run
 	}
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, s.logRequests)
+	r.Use(middleware.RequestID, middleware.Recoverer, s.logRequests)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.Ready != nil {
+			if err := s.Ready(r.Context()); err != nil {
+				writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics.Handler())
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API path: "+r.URL.Path)
 	})
@@ -169,7 +191,11 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 		// Only method, path and status: bodies carry secrets and are never logged.
-		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(), "duration_ms", time.Since(start).Milliseconds())
+		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", middleware.GetReqID(r.Context()))
+		if s.Metrics != nil {
+			s.Metrics.Requests.WithLabelValues(r.Method, strconv.Itoa(ww.Status())).Inc()
+		}
 	})
 }
 

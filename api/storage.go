@@ -130,7 +130,9 @@ func (s *Server) testStorage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := callerOf(r)
-	writeJSON(w, http.StatusOK, s.Validate(r.Context(), set, s.validationOptions(c.Org)))
+	report := s.Validate(r.Context(), set, s.validationOptions(c.Org))
+	s.Metrics.Validated(report.OK, firstCause(report))
+	writeJSON(w, http.StatusOK, report)
 }
 
 // SaveResponse is PUT /api/v1/storage's answer: the saved setting and the passing report
@@ -152,6 +154,7 @@ func (s *Server) saveStorage(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	// Save only with a passing Test connection of exactly these settings.
 	report := s.Validate(r.Context(), set, s.validationOptions(c.Org))
+	s.Metrics.Validated(report.OK, firstCause(report))
 	if !report.OK {
 		writeJSON(w, http.StatusUnprocessableEntity, Error{Code: "validation_failed",
 			Message: "Test connection failed, so the setting was not saved: " + firstFailure(report), Report: &report})
@@ -193,6 +196,15 @@ func firstFailure(r validation.Report) string {
 		}
 	}
 	return "no step passed"
+}
+
+func firstCause(r validation.Report) string {
+	for _, st := range r.Steps {
+		if st.Status == validation.StatusFailed {
+			return st.Cause
+		}
+	}
+	return ""
 }
 
 func fieldErr(field string, err error) []storage.FieldError {

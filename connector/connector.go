@@ -19,6 +19,7 @@ import (
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/owner"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/secrets"
@@ -45,6 +46,8 @@ type Service struct {
 	Logger  *slog.Logger
 	// SyncOptions tune every sync (tests shrink batches).
 	SyncOptions syncer.Options
+	// Metrics, when set, counts finished runs.
+	Metrics *metrics.Metrics
 
 	mu sync.Mutex // serialises lake.Open of new catalogs
 }

@@ -108,6 +108,7 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 	} else {
 		s.logger().Info("sync finished", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "records", r.Records, "bytes", r.Bytes)
 	}
+	s.Metrics.SyncFinished(r.Status, r.Records, r.Bytes, r.FinishedAt.Sub(r.StartedAt))
 	// The run's outcome is recorded even when ctx ended (shutdown).
 	if uerr := s.Store.UpdateRun(context.WithoutCancel(ctx), r); uerr != nil {
 		return errors.Join(err, uerr)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +96,25 @@ func TestFirstStartSyncsSampleAndQueries(t *testing.T) {
 	}
 	if out, _ = run(t, url, dir, "query", "SELECT 1 FROM sample.events"); !strings.Contains(out, "does not exist") {
 		t.Fatalf("a deleted connector's table is still queryable:\n%s", out)
+	}
+}
+
+func TestOperationsEndpoints(t *testing.T) {
+	url, dir := startServer(t)
+	run(t, url, dir, "storage", "test", "--bucket", "Bad_Bucket", "--region", "us-east-1", "--role-arn", "arn:aws:iam::123456789012:role/x")
+	for path, want := range map[string]string{
+		"/healthz": `"ok"`,
+		"/readyz":  `"ready"`,
+		"/metrics": `lakeport_storage_validations_total{cause="invalid_input",result="failed"} 1`,
+	} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, want %q in:\n%.2000s", path, resp.StatusCode, want, body)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
 	"github.com/lakeport/lakeport/secrets"
@@ -30,6 +31,7 @@ import (
 
 func newServeCmd(g *globals) *cobra.Command {
 	cfg := config.FromEnv()
+	logFormat := envOr("LAKEPORT_LOG_FORMAT", "text")
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the lakeport server (HTTP JSON API) on its embedded defaults",
@@ -38,11 +40,21 @@ func newServeCmd(g *globals) *cobra.Command {
 			cfg.DataDir = g.dataDir
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, slog.New(slog.NewTextHandler(g.stderr, nil)), nil)
+			var h slog.Handler = slog.NewTextHandler(g.stderr, nil)
+			switch logFormat {
+			case "json":
+				h = slog.NewJSONHandler(g.stderr, nil)
+			case "text":
+			default:
+				return fmt.Errorf("--log-format must be text or json")
+			}
+			return serve(ctx, cfg, slog.New(h), nil)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (LAKEPORT_ADDR)")
+	f.StringVar(&logFormat, "log-format", logFormat, "text or json (LAKEPORT_LOG_FORMAT)")
+	f.StringVar(&cfg.QueryEngine, "query-engine", cfg.QueryEngine, "duckdb (embedded) or athena (LAKEPORT_QUERY_ENGINE)")
 	f.StringVar(&cfg.Platform.AccountID, "aws-account-id", cfg.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
 	f.StringVar(&cfg.Platform.WorkerPrincipalARN, "worker-principal-arn", cfg.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
 	f.StringVar(&cfg.STSEndpoint, "sts-endpoint", cfg.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
@@ -87,7 +99,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	} else if n > 0 {
 		log.Warn("marked runs interrupted by the last stop as failed", "runs", n)
 	}
-	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: cfg.DataDir, Logger: log,
+	mets := metrics.New(nil)
+	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: cfg.DataDir, Logger: log, Metrics: mets,
 		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
 	queue, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
@@ -112,7 +125,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
 	}
-	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc, Engine: engine,
+	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc, Engine: engine, Metrics: mets,
+		Ready:       func(ctx context.Context) error { return st.DB().PingContext(ctx) },
 		STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
