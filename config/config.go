@@ -30,6 +30,7 @@ type Config struct {
 	Sample      bool              // create and sync the sample connector on first start
 	QueryEngine string            // "duckdb" (embedded) or "athena"
 	QueryProps  map[string]string // the engine's settings (e.g. memory_limit)
+	LogFormat   string            // text or json
 }
 
 const (
@@ -38,26 +39,34 @@ const (
 	DefaultURL     = "http://127.0.0.1:8080"
 )
 
-// FromEnv fills a Config from LAKEPORT_* variables over the defaults.
+// FromEnv is Load without a file: the defaults overlaid with LAKEPORT_* variables.
 func FromEnv() Config {
-	c := Config{
-		DataDir:     envOr("LAKEPORT_DATA_DIR", DefaultDataDir),
-		Addr:        envOr("LAKEPORT_ADDR", DefaultAddr),
-		STSEndpoint: os.Getenv("LAKEPORT_STS_ENDPOINT"),
-		STSRegion:   envOr("LAKEPORT_STS_REGION", "us-east-1"),
-		SecretKey:   os.Getenv("LAKEPORT_SECRET_KEY"),
-		StepTimeout: 15 * time.Second,
-		Sample:      os.Getenv("LAKEPORT_SAMPLE") != "false",
-		QueryEngine: envOr("LAKEPORT_QUERY_ENGINE", "duckdb"),
-		Platform: Platform{
-			AccountID:          os.Getenv("LAKEPORT_AWS_ACCOUNT_ID"),
-			WorkerPrincipalARN: os.Getenv("LAKEPORT_WORKER_PRINCIPAL_ARN"),
-		},
+	c, _ := Load("")
+	return c
+}
+
+func defaults() Config {
+	return Config{DataDir: DefaultDataDir, Addr: DefaultAddr, STSRegion: "us-east-1", StepTimeout: 15 * time.Second,
+		Sample: true, QueryEngine: "duckdb", LogFormat: "text"}
+}
+
+func applyEnv(c *Config) {
+	for k, dst := range map[string]*string{
+		"LAKEPORT_DATA_DIR": &c.DataDir, "LAKEPORT_ADDR": &c.Addr, "LAKEPORT_STS_ENDPOINT": &c.STSEndpoint,
+		"LAKEPORT_STS_REGION": &c.STSRegion, "LAKEPORT_SECRET_KEY": &c.SecretKey, "LAKEPORT_QUERY_ENGINE": &c.QueryEngine,
+		"LAKEPORT_AWS_ACCOUNT_ID": &c.Platform.AccountID, "LAKEPORT_WORKER_PRINCIPAL_ARN": &c.Platform.WorkerPrincipalARN,
+		"LAKEPORT_LOG_FORMAT": &c.LogFormat,
+	} {
+		if v := os.Getenv(k); v != "" {
+			*dst = v
+		}
+	}
+	if v := os.Getenv("LAKEPORT_SAMPLE"); v != "" {
+		c.Sample = v != "false"
 	}
 	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_STEP_TIMEOUT")); err == nil && d > 0 {
 		c.StepTimeout = d
 	}
-	return c
 }
 
 var (
@@ -84,10 +93,3 @@ func (c Config) Access(orgID, externalID string) storage.Access {
 
 // Configured reports whether both principals are known, which the trust policy needs.
 func (p Platform) Configured() bool { return p.AccountID != "" && p.WorkerPrincipalARN != "" }
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}

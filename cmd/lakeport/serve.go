@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/lakeport/lakeport/api"
 	"github.com/lakeport/lakeport/config"
@@ -30,36 +31,65 @@ import (
 )
 
 func newServeCmd(g *globals) *cobra.Command {
-	cfg := config.FromEnv()
-	logFormat := envOr("LAKEPORT_LOG_FORMAT", "text")
+	flags := config.FromEnv() // flag defaults, for --help
+	configPath := os.Getenv("LAKEPORT_CONFIG")
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the lakeport server (HTTP JSON API) on its embedded defaults",
+		Short: "Run the lakeport server (API, sync workers) on its embedded defaults",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.DataDir = g.dataDir
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			var h slog.Handler = slog.NewTextHandler(g.stderr, nil)
-			switch logFormat {
+			// defaults < config file < LAKEPORT_* environment < flags
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				switch f.Name {
+				case "addr":
+					cfg.Addr = flags.Addr
+				case "log-format":
+					cfg.LogFormat = flags.LogFormat
+				case "query-engine":
+					cfg.QueryEngine = flags.QueryEngine
+				case "aws-account-id":
+					cfg.Platform.AccountID = flags.Platform.AccountID
+				case "worker-principal-arn":
+					cfg.Platform.WorkerPrincipalARN = flags.Platform.WorkerPrincipalARN
+				case "sts-endpoint":
+					cfg.STSEndpoint = flags.STSEndpoint
+				case "sample":
+					cfg.Sample = flags.Sample
+				case "step-timeout":
+					cfg.StepTimeout = flags.StepTimeout
+				}
+			})
+			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
+				cfg.DataDir = g.dataDir
+			}
+			var h slog.Handler
+			switch cfg.LogFormat {
 			case "json":
 				h = slog.NewJSONHandler(g.stderr, nil)
-			case "text":
+			case "text", "":
+				h = slog.NewTextHandler(g.stderr, nil)
 			default:
 				return fmt.Errorf("--log-format must be text or json")
 			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			return serve(ctx, cfg, slog.New(h), nil)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (LAKEPORT_ADDR)")
-	f.StringVar(&logFormat, "log-format", logFormat, "text or json (LAKEPORT_LOG_FORMAT)")
-	f.StringVar(&cfg.QueryEngine, "query-engine", cfg.QueryEngine, "duckdb (embedded) or athena (LAKEPORT_QUERY_ENGINE)")
-	f.StringVar(&cfg.Platform.AccountID, "aws-account-id", cfg.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
-	f.StringVar(&cfg.Platform.WorkerPrincipalARN, "worker-principal-arn", cfg.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
-	f.StringVar(&cfg.STSEndpoint, "sts-endpoint", cfg.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
-	f.BoolVar(&cfg.Sample, "sample", true, "on first start, create the connector sample (built-in demo source) and sync it once")
-	f.DurationVar(&cfg.StepTimeout, "step-timeout", cfg.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.StringVar(&configPath, "config", configPath, "config file (LAKEPORT_CONFIG); lakeport.example.yaml documents every setting")
+	f.StringVar(&flags.Addr, "addr", flags.Addr, "address to listen on (LAKEPORT_ADDR)")
+	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "text or json (LAKEPORT_LOG_FORMAT)")
+	f.StringVar(&flags.QueryEngine, "query-engine", flags.QueryEngine, "duckdb (embedded) or athena (LAKEPORT_QUERY_ENGINE)")
+	f.StringVar(&flags.Platform.AccountID, "aws-account-id", flags.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
+	f.StringVar(&flags.Platform.WorkerPrincipalARN, "worker-principal-arn", flags.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
+	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
+	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
+	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
 	return cmd
 }
 

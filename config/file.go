@@ -1,0 +1,89 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// file is lakeport.yaml; lakeport.example.yaml documents every key.
+type file struct {
+	DataDir     string `yaml:"data_dir"`
+	Addr        string `yaml:"addr"`
+	LogFormat   string `yaml:"log_format"`
+	Sample      *bool  `yaml:"sample"`
+	StepTimeout string `yaml:"step_timeout"`
+	Platform    struct {
+		AWSAccountID       string `yaml:"aws_account_id"`
+		WorkerPrincipalARN string `yaml:"worker_principal_arn"`
+	} `yaml:"platform"`
+	STS struct {
+		Endpoint string `yaml:"endpoint"`
+		Region   string `yaml:"region"`
+	} `yaml:"sts"`
+	Query struct {
+		Engine   string            `yaml:"engine"`
+		Settings map[string]string `yaml:"settings"`
+	} `yaml:"query"`
+}
+
+// Load returns the defaults, overlaid with the file at path (when not empty), overlaid
+// with LAKEPORT_* environment variables. Command-line flags go over all of them.
+func Load(path string) (Config, error) {
+	c := defaults()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		var f file
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config: %s: %w (lakeport.example.yaml lists every setting)", path, err)
+		}
+		if err := f.apply(&c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	applyEnv(&c)
+	return c, nil
+}
+
+func (f *file) apply(c *Config) error {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.DataDir, f.DataDir)
+	set(&c.Addr, f.Addr)
+	set(&c.LogFormat, f.LogFormat)
+	set(&c.Platform.AccountID, f.Platform.AWSAccountID)
+	set(&c.Platform.WorkerPrincipalARN, f.Platform.WorkerPrincipalARN)
+	set(&c.STSEndpoint, f.STS.Endpoint)
+	set(&c.STSRegion, f.STS.Region)
+	set(&c.QueryEngine, f.Query.Engine)
+	if f.Sample != nil {
+		c.Sample = *f.Sample
+	}
+	if len(f.Query.Settings) > 0 {
+		c.QueryProps = f.Query.Settings
+	}
+	if f.StepTimeout != "" {
+		d, err := time.ParseDuration(f.StepTimeout)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("step_timeout %q: give a duration such as 15s", f.StepTimeout)
+		}
+		c.StepTimeout = d
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)
+	}
+	return nil
+}
