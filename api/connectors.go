@@ -54,6 +54,10 @@ func (s *Server) connectorError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusConflict, "connector_exists", "a connector with that name already exists in this organization: choose another name")
 	case errors.Is(err, connector.ErrBusy):
 		writeError(w, http.StatusConflict, "sync_in_progress", err.Error())
+	case errors.Is(err, connector.ErrStoragePaused):
+		writeError(w, http.StatusConflict, "storage_paused", err.Error())
+	case errors.Is(err, connector.ErrNoSchedules):
+		writeError(w, http.StatusNotImplemented, "not_available", err.Error())
 	case errors.Is(err, connector.ErrStorageChanged):
 		writeError(w, http.StatusConflict, "storage_changed", err.Error())
 	case errors.Is(err, owner.ErrOwnedByAnother), errors.Is(err, owner.ErrNotOwned):
@@ -144,6 +148,24 @@ func (s *Server) setupConnector(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteConnector(w http.ResponseWriter, r *http.Request) {
 	v, err := s.Connectors.Delete(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// ScheduleRequest is the body of PUT /api/v1/connectors/{name}/schedule.
+type ScheduleRequest struct {
+	Schedule string `json:"schedule"` // "every 6h", a cron expression, or "" for none
+}
+
+func (s *Server) scheduleConnector(w http.ResponseWriter, r *http.Request) {
+	var req ScheduleRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	v, err := s.Connectors.SetSchedule(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"), req.Schedule)
 	if err != nil {
 		s.connectorError(w, r, err)
 		return

@@ -75,7 +75,10 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer closeTables()
-	res, err := s.Engine.Query(r.Context(), tables, query.Request{SQL: req.SQL, MaxRows: req.MaxRows, Timeout: time.Duration(req.TimeoutMS) * time.Millisecond})
+	// Engines that name per-organization resources (Athena's Glue databases) read the
+	// organization from the context.
+	ctx := query.WithOrg(r.Context(), org.ID)
+	res, err := s.Engine.Query(ctx, tables, query.Request{SQL: req.SQL, MaxRows: req.MaxRows, Timeout: time.Duration(req.TimeoutMS) * time.Millisecond})
 	if err != nil {
 		s.queryError(w, r, err)
 		return

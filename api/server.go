@@ -118,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/{name}/sync", s.syncConnector)
 				r.Get("/{name}/runs", s.connectorRuns)
 				r.Post("/{name}/setup", s.setupConnector)
+				r.Put("/{name}/schedule", s.scheduleConnector)
 				r.With(adminOnly).Delete("/{name}", s.deleteConnector)
 			})
 			r.With(s.needConnectors).Get("/runs/{id}", s.getRun)

@@ -11,6 +11,15 @@ import (
 	"github.com/lakeport/lakeport/validation"
 )
 
+// HealthView is the last background check of customer-hosted storage.
+type HealthView struct {
+	OK        bool      `json:"ok"`
+	Cause     string    `json:"cause,omitempty"`
+	Message   string    `json:"message,omitempty"`
+	CheckedAt time.Time `json:"checked_at"`
+	Paused    bool      `json:"syncs_paused"`
+}
+
 // StorageView is GET /api/v1/storage: the org's setting and the values an admin needs
 // from lakeport to set up a customer-hosted bucket. The secret access key is never shown.
 type StorageView struct {
@@ -21,6 +30,7 @@ type StorageView struct {
 	UpdatedAt          *time.Time       `json:"updated_at,omitempty"`
 	Platform           config.Platform  `json:"platform"`
 	PlatformConfigured bool             `json:"platform_configured"`
+	Health             *HealthView      `json:"health,omitempty"`
 	ExternalID         string           `json:"external_id"`
 }
 
@@ -49,7 +59,13 @@ func (s *Server) showStorage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.storageView(st, c.Org))
+	v := s.storageView(st, c.Org)
+	if hs, ok := s.Store.(store.Health); ok && v.Mode == storage.ModeCustomerHosted {
+		if h, err := hs.StorageHealth(r.Context(), c.Org.ID); err == nil {
+			v.Health = &HealthView{OK: h.OK, Cause: h.Cause, Message: h.Message, CheckedAt: h.CheckedAt, Paused: !h.OK}
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // PolicyView is GET /api/v1/storage/policy: both IAM documents, filled in.
@@ -172,6 +188,11 @@ func (s *Server) saveStorage(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.PutStorageSetting(r.Context(), st); err != nil {
 		s.internal(w, r, err)
 		return
+	}
+	if hs, ok := s.Store.(store.Health); ok {
+		// The passing test is the newest check: syncs to this storage may run.
+		_ = hs.PutStorageHealth(r.Context(), store.StorageHealth{OrgID: c.Org.ID, OK: true, CheckedAt: now})
+		s.Metrics.Health(c.Org.ID, true)
 	}
 	s.Logger.Info("storage setting saved", "org", c.Org.ID, "bucket", set.Bucket, "region", set.Region)
 	writeJSON(w, http.StatusOK, SaveResponse{Storage: s.storageView(st, c.Org), Report: report})

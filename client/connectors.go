@@ -60,3 +60,8 @@ func (c *Client) DeleteConnector(ctx context.Context, name string) (connector.De
 	var out connector.DeleteReport
 	return out, c.do(ctx, http.MethodDelete, "/api/v1/connectors/"+url.PathEscape(name), nil, &out)
 }
+
+func (c *Client) ScheduleConnector(ctx context.Context, name, spec string) (connector.View, error) {
+	var out connector.View
+	return out, c.do(ctx, http.MethodPut, "/api/v1/connectors/"+url.PathEscape(name)+"/schedule", api.ScheduleRequest{Schedule: spec}, &out)
+}

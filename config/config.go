@@ -31,6 +31,9 @@ type Config struct {
 	QueryEngine string            // "duckdb" (embedded) or "athena"
 	QueryProps  map[string]string // the engine's settings (e.g. memory_limit)
 	LogFormat   string            // text or json
+	// HealthInterval is how often customer-hosted storage is re-validated in the
+	// background; a failing check pauses the organization's syncs.
+	HealthInterval time.Duration
 }
 
 const (
@@ -47,7 +50,7 @@ func FromEnv() Config {
 
 func defaults() Config {
 	return Config{DataDir: DefaultDataDir, Addr: DefaultAddr, STSRegion: "us-east-1", StepTimeout: 15 * time.Second,
-		Sample: true, QueryEngine: "duckdb", LogFormat: "text"}
+		Sample: true, QueryEngine: "duckdb", LogFormat: "text", HealthInterval: 30 * time.Minute}
 }
 
 func applyEnv(c *Config) {
@@ -66,6 +69,9 @@ func applyEnv(c *Config) {
 	}
 	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_STEP_TIMEOUT")); err == nil && d > 0 {
 		c.StepTimeout = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_HEALTH_INTERVAL")); err == nil && d > 0 {
+		c.HealthInterval = d
 	}
 }
 

@@ -13,12 +13,13 @@ import (
 
 // file is lakeport.yaml; lakeport.example.yaml documents every key.
 type file struct {
-	DataDir     string `yaml:"data_dir"`
-	Addr        string `yaml:"addr"`
-	LogFormat   string `yaml:"log_format"`
-	Sample      *bool  `yaml:"sample"`
-	StepTimeout string `yaml:"step_timeout"`
-	Platform    struct {
+	DataDir        string `yaml:"data_dir"`
+	Addr           string `yaml:"addr"`
+	LogFormat      string `yaml:"log_format"`
+	Sample         *bool  `yaml:"sample"`
+	StepTimeout    string `yaml:"step_timeout"`
+	HealthInterval string `yaml:"health_interval"`
+	Platform       struct {
 		AWSAccountID       string `yaml:"aws_account_id"`
 		WorkerPrincipalARN string `yaml:"worker_principal_arn"`
 	} `yaml:"platform"`
@@ -81,6 +82,13 @@ func (f *file) apply(c *Config) error {
 			return fmt.Errorf("step_timeout %q: give a duration such as 15s", f.StepTimeout)
 		}
 		c.StepTimeout = d
+	}
+	if f.HealthInterval != "" {
+		d, err := time.ParseDuration(f.HealthInterval)
+		if err != nil || d < time.Minute {
+			return fmt.Errorf("health_interval %q: give a duration of at least 1m, such as 30m", f.HealthInterval)
+		}
+		c.HealthInterval = d
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)

@@ -173,23 +173,33 @@ func (s *Service) bind(ctx context.Context, org store.Org, c *store.Connector) (
 	return loc, nil
 }
 
-// current resolves the organization's current storage.
-func (s *Service) current(ctx context.Context, org store.Org) (warehouse.Location, error) {
-	st, err := s.Store.StorageSetting(ctx, org.ID)
-	if err != nil {
-		return warehouse.Location{}, err
-	}
-	set := storage.Setting{Bucket: st.Bucket, Region: st.Region, RoleARN: st.RoleARN, KMSKeyARN: st.KMSKeyARN, Endpoint: st.Endpoint, AccessKeyID: st.AccessKeyID}
-	if st.SecretAccessKeySealed != "" {
-		if set.SecretAccessKey, err = s.Secrets.Open(st.SecretAccessKeySealed, org.ID+"/storage/secret_access_key"); err != nil {
-			return warehouse.Location{}, err
-		}
-	}
+// SavedSetting returns the organization's storage mode and saved setting, with its
+// secret opened, and how to reach it.
+func (s *Service) SavedSetting(ctx context.Context, org store.Org) (storage.Mode, storage.Setting, storage.Access, error) {
 	var access storage.Access
 	if s.Access != nil {
 		access = s.Access(org)
 	}
-	return warehouse.Resolve(ctx, s.DataDir, org.ID, storage.Mode(st.Mode), set, access)
+	st, err := s.Store.StorageSetting(ctx, org.ID)
+	if err != nil {
+		return "", storage.Setting{}, access, err
+	}
+	set := storage.Setting{Bucket: st.Bucket, Region: st.Region, RoleARN: st.RoleARN, KMSKeyARN: st.KMSKeyARN, Endpoint: st.Endpoint, AccessKeyID: st.AccessKeyID}
+	if st.SecretAccessKeySealed != "" {
+		if set.SecretAccessKey, err = s.Secrets.Open(st.SecretAccessKeySealed, org.ID+"/storage/secret_access_key"); err != nil {
+			return "", storage.Setting{}, access, err
+		}
+	}
+	return storage.Mode(st.Mode), set, access, nil
+}
+
+// current resolves the organization's current storage.
+func (s *Service) current(ctx context.Context, org store.Org) (warehouse.Location, error) {
+	mode, set, access, err := s.SavedSetting(ctx, org)
+	if err != nil {
+		return warehouse.Location{}, err
+	}
+	return warehouse.Resolve(ctx, s.DataDir, org.ID, mode, set, access)
 }
 
 // locate returns the location c is bound to, which must still be the organization's

@@ -12,6 +12,11 @@ var (
 	ErrExists = errors.New("connector: already exists")
 	// ErrBusy: a sync of the connector is queued or running.
 	ErrBusy = errors.New("connector: a sync is queued or running")
+	// ErrStoragePaused: the organization's storage failed its last background check, so
+	// nothing is written to it until it passes again.
+	ErrStoragePaused = errors.New("connector: syncs are paused: the storage failed its last check")
+	// ErrNoSchedules: the metadata store cannot keep schedules.
+	ErrNoSchedules = errors.New("connector: this metadata store does not keep schedules")
 	// ErrStorageChanged: the organization's storage changed since the connector was set up.
 	ErrStorageChanged = errors.New("connector: the organization's storage changed since setup")
 )

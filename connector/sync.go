@@ -27,7 +27,10 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	if _, err := s.locate(ctx, org, c); err != nil {
 		return RunView{}, err
 	}
-	r := store.Run{ID: auth.NewID("run_"), OrgID: org.ID, ConnectorID: c.ID, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
+	if err := s.checkHealth(ctx, org, c); err != nil {
+		return RunView{}, err
+	}
+	r := store.Run{ID: newRunID(), OrgID: org.ID, ConnectorID: c.ID, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
 	if err := s.Store.CreateRun(ctx, r); err != nil {
 		return RunView{}, err
 	}
@@ -51,6 +54,8 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	}
 	return runView(r, c.Name), nil
 }
+
+func newRunID() string { return auth.NewID("run_") }
 
 // Run returns one run of the organization.
 func (s *Service) Run(ctx context.Context, org store.Org, id string) (RunView, error) {
@@ -128,6 +133,11 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 	loc, err := s.locate(ctx, org, c)
 	if err != nil {
 		return syncer.Result{}, err
+	}
+	if h, ok := s.Store.(store.Health); ok && c.StorageMode == "customer_hosted" {
+		if last, err := h.StorageHealth(ctx, org.ID); err == nil && !last.OK {
+			return syncer.Result{}, fmt.Errorf("%w: %s (%s); nothing was written", ErrStoragePaused, last.Message, last.Cause)
+		}
 	}
 	l, err := s.openLake(ctx, org, loc)
 	if err != nil {

@@ -30,6 +30,8 @@ type View struct {
 	StorageMode string          `json:"storage_mode"`
 	CreatedAt   time.Time       `json:"created_at"`
 	LastRun     *RunView        `json:"last_run,omitempty"`
+	Schedule    string          `json:"schedule,omitempty"`
+	NextRunAt   *time.Time      `json:"next_run_at,omitempty"`
 }
 
 // RunView is a sync run as the API shows it.
@@ -91,6 +93,13 @@ func (s *Service) view(ctx context.Context, org store.Org, c store.Connector, sp
 	v := View{ID: c.ID, Name: c.Name, Source: c.Source, Streams: streamViews(cat), Warehouse: c.Warehouse, StorageMode: c.StorageMode, CreatedAt: c.CreatedAt}
 	if cfg, err := s.config(c); err == nil {
 		v.Config = s.redact(ctx, c, spec, cfg)
+	}
+	if scheds, ok := s.Store.(store.Schedules); ok {
+		if sc, err := scheds.Schedule(ctx, org.ID, c.ID); err == nil {
+			v.Schedule = sc.Spec
+			next := sc.NextRunAt
+			v.NextRunAt = &next
+		}
 	}
 	if runs, err := s.Store.Runs(ctx, org.ID, c.ID, 1); err == nil && len(runs) > 0 {
 		rv := runView(runs[0], c.Name)

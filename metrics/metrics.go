@@ -20,6 +20,7 @@ type Metrics struct {
 	SyncDuration   *prometheus.HistogramVec
 	Validations    *prometheus.CounterVec
 	Requests       *prometheus.CounterVec
+	StorageHealthy *prometheus.GaugeVec
 }
 
 // New registers lakeport's metrics; queueDepth (may be nil) reports jobs waiting.
@@ -36,10 +37,12 @@ func New(queueDepth func() float64) *Metrics {
 			Help: "Duration of finished sync runs.", Buckets: prometheus.ExponentialBuckets(0.1, 3, 10)}, []string{"status"}),
 		Validations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lakeport_storage_validations_total",
 			Help: "Test connection runs, by result (passed, failed) and the first failing cause."}, []string{"result", "cause"}),
+		StorageHealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lakeport_storage_healthy",
+			Help: "1 when the organization's customer-hosted storage passed its last background check, 0 when its syncs are paused."}, []string{"org"}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lakeport_http_requests_total",
 			Help: "API requests, by method and status code."}, []string{"method", "code"}),
 	}
-	m.Registry.MustRegister(m.SyncRuns, m.RecordsWritten, m.BytesWritten, m.SyncDuration, m.Validations, m.Requests,
+	m.Registry.MustRegister(m.SyncRuns, m.RecordsWritten, m.BytesWritten, m.SyncDuration, m.Validations, m.Requests, m.StorageHealthy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queueDepth != nil {
 		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lakeport_queue_depth",
@@ -74,4 +77,16 @@ func (m *Metrics) Validated(ok bool, cause string) {
 		result = "failed"
 	}
 	m.Validations.WithLabelValues(result, cause).Inc()
+}
+
+// Health records an organization's storage health.
+func (m *Metrics) Health(orgID string, ok bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.StorageHealthy.WithLabelValues(orgID).Set(v)
 }

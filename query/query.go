@@ -108,3 +108,17 @@ func Collect(res Result) (rows [][]any, err error) {
 		rows = append(rows, batch...)
 	}
 }
+
+type orgKey struct{}
+
+// WithOrg returns ctx carrying the caller's organization ID, for engines that name
+// per-organization resources (Athena's Glue databases).
+func WithOrg(ctx context.Context, orgID string) context.Context {
+	return context.WithValue(ctx, orgKey{}, orgID)
+}
+
+// OrgFrom returns the organization ID WithOrg put in ctx.
+func OrgFrom(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(orgKey{}).(string)
+	return id, ok && id != ""
+}

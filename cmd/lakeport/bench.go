@@ -124,7 +124,14 @@ func printSync(w io.Writer, r bench.SyncResult) {
 			thousands(rps), thousands(rps/float64(r.Cores)), float64(r.DataBytes)/1e6/d.Seconds, d.Ratio)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\npeak RSS: %s\n", r.PeakRSSOf)
+	fmt.Fprintf(w, "\npeak RSS: %s; of it anonymous (sampled): %.0f MiB, Go heap in use at most %.0f MiB\n",
+		r.PeakRSSOf, float64(r.AnonRSSPeak)/(1<<20), float64(r.GoHeapPeak)/(1<<20))
+	if r.GoMemLimit != "" {
+		fmt.Fprintf(w, "GOMEMLIMIT=%s\n", r.GoMemLimit)
+	}
+	if r.LoadAvg != "" {
+		fmt.Fprintf(w, "load average at the start: %s (other work on the machine skews the times)\n", r.LoadAvg)
+	}
 	fmt.Fprintln(w, "targets:")
 	fmt.Fprintf(w, "  ≥ %s records/s per core: %s\n", thousands(bench.TargetRecordsPerSecPerCore), verdict(r.RecordsPerSecPerCore >= bench.TargetRecordsPerSecPerCore))
 	if len(r.DuckDB) > 0 {

@@ -55,7 +55,7 @@ func compactJSON(raw json.RawMessage) string {
 func newConnectorCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "connector", Aliases: []string{"connectors"}, Short: "Create, sync and manage connectors"}
 	cmd.AddCommand(connectorCreateCmd(g), connectorListCmd(g), connectorShowCmd(g), connectorDiscoverCmd(g),
-		newSyncCmd(g), connectorRunsCmd(g), connectorSetupCmd(g), connectorDeleteCmd(g))
+		newSyncCmd(g), connectorRunsCmd(g), connectorSetupCmd(g), connectorDeleteCmd(g), connectorScheduleCmd(g))
 	return cmd
 }
 
@@ -157,6 +157,9 @@ func connectorShowCmd(g *globals) *cobra.Command {
 				return g.printJSON(v)
 			}
 			fmt.Fprintf(g.stdout, "connector %s (%s)\nsource:   %s\nconfig:   %s\nwrites to: %s/%s/ (%s)\n", v.Name, v.ID, v.Source, compactJSON(v.Config), v.Warehouse, v.Name, v.StorageMode)
+			if v.Schedule != "" {
+				fmt.Fprintf(g.stdout, "schedule: %s (next %s)\n", v.Schedule, v.NextRunAt.Local().Format(time.RFC3339))
+			}
 			printStreams(g, v)
 			if v.LastRun != nil {
 				printRun(g, *v.LastRun)
@@ -385,4 +388,43 @@ func connectorDeleteCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func connectorScheduleCmd(g *globals) *cobra.Command {
+	var off bool
+	cmd := &cobra.Command{
+		Use:   `schedule NAME ["every 6h" | "CRON"] [--off]`,
+		Short: "Sync a connector on its own: an interval (every 6h) or a cron expression (0 */6 * * *)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec := ""
+			switch {
+			case off && len(args) == 2:
+				return fmt.Errorf("give a schedule or --off, not both")
+			case !off && len(args) == 1:
+				return fmt.Errorf(`give a schedule, e.g. lakeport connector schedule %s "every 6h", or --off`, args[0])
+			case !off:
+				spec = args[1]
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			v, err := c.ScheduleConnector(cmd.Context(), args[0], spec)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(v)
+			}
+			if v.Schedule == "" {
+				fmt.Fprintf(g.stdout, "connector %s has no schedule: it syncs only when asked\n", v.Name)
+			} else {
+				fmt.Fprintf(g.stdout, "connector %s syncs %s; next run %s\n", v.Name, v.Schedule, v.NextRunAt.Local().Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&off, "off", false, "remove the schedule")
+	return cmd
 }

@@ -19,10 +19,13 @@ import (
 	"github.com/lakeport/lakeport/api"
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
+	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/query"
+	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
+	"github.com/lakeport/lakeport/schedule"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
@@ -145,6 +148,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		defer cancel()
 		_ = queue.Stop(stopCtx)
 	}()
+	sched := &schedule.Scheduler{Store: st, Start: svc.StartScheduled, Logger: log.With("component", "scheduler")}
+	go sched.Run(ctx)
+	checker := &health.Checker{Store: st, Setting: svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
+		Metrics: mets, Logger: log.With("component", "storage-health")}
+	go checker.Run(ctx)
 	if tokenPath != "" && cfg.Sample {
 		if err := startSample(ctx, st, svc, log); err != nil {
 			log.Warn("could not set up the sample connector", "err", err)

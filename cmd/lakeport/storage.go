@@ -54,6 +54,14 @@ func storageShowCmd(g *globals) *cobra.Command {
 			if v.ValidatedAt != nil {
 				fmt.Fprintf(w, "last validated:\t%s\n", v.ValidatedAt.Local().Format(time.RFC3339))
 			}
+			if h := v.Health; h != nil {
+				if h.OK {
+					fmt.Fprintf(w, "health:\tok (checked %s)\n", h.CheckedAt.Local().Format(time.RFC3339))
+				} else {
+					fmt.Fprintf(w, "health:\tFAILING since the check at %s: %s (%s)\n", h.CheckedAt.Local().Format(time.RFC3339), h.Message, h.Cause)
+					fmt.Fprintf(w, "\tsyncs are paused until it passes; lakeport storage test shows the details\n")
+				}
+			}
 			fmt.Fprintf(w, "\nfor your IAM role's trust policy:\t\n")
 			fmt.Fprintf(w, "  platform AWS account ID:\t%s\n", orUnset(v.Platform.AccountID))
 			fmt.Fprintf(w, "  sync workers' principal ARN:\t%s\n", orUnset(v.Platform.WorkerPrincipalARN))

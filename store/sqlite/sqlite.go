@@ -100,6 +100,30 @@ var migrations = []string{
 		finished_at TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX runs_connector ON runs (org_id, connector_id, created_at);`,
+	// 3: web console users (name + bcrypt password hash)
+	`CREATE TABLE users (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id),
+		name TEXT NOT NULL UNIQUE,
+		role TEXT NOT NULL CHECK (role IN ('admin','member')),
+		password_hash BLOB NOT NULL,
+		created_at TEXT NOT NULL
+	);`,
+	// 4: connector schedules and storage health
+	`CREATE TABLE schedules (
+		connector_id TEXT PRIMARY KEY REFERENCES connectors(id) ON DELETE CASCADE,
+		org_id TEXT NOT NULL REFERENCES orgs(id),
+		spec TEXT NOT NULL,
+		next_run_at TEXT NOT NULL
+	);
+	CREATE INDEX schedules_due ON schedules (next_run_at);
+	CREATE TABLE storage_health (
+		org_id TEXT PRIMARY KEY REFERENCES orgs(id),
+		ok INTEGER NOT NULL,
+		cause TEXT NOT NULL DEFAULT '',
+		message TEXT NOT NULL DEFAULT '',
+		checked_at TEXT NOT NULL
+	);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

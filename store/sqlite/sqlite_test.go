@@ -36,3 +36,12 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 		t.Fatalf("after reopen CountOrgs = %d, %v; want 2", n, err)
 	}
 }
+
+func TestSchedulesConformance(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunSchedules(t, s)
+}

@@ -1,0 +1,110 @@
+// Package health re-validates every customer-hosted storage setting in the background,
+// with the same Test connection an admin runs. A failing result pauses the
+// organization's syncs (the connector package refuses to write to storage whose last
+// check failed); a passing one resumes them.
+package health
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/validation"
+)
+
+// Checker checks storage health.
+type Checker struct {
+	Store interface {
+		store.Store
+		store.Health
+	}
+	// Setting returns an org's saved setting (secret opened) and how to reach it.
+	Setting     func(ctx context.Context, org store.Org) (storage.Mode, storage.Setting, storage.Access, error)
+	Interval    time.Duration // default 30m
+	StepTimeout time.Duration
+	Metrics     *metrics.Metrics
+	Logger      *slog.Logger
+	// Validate runs Test connection; nil means validation.Run.
+	Validate func(context.Context, storage.Setting, validation.Options) validation.Report
+}
+
+// Run checks every customer-hosted organization every Interval until ctx ends.
+func (c *Checker) Run(ctx context.Context) {
+	if c.Interval <= 0 {
+		c.Interval = 30 * time.Minute
+	}
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	for {
+		c.CheckAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// CheckAll checks every customer-hosted organization once.
+func (c *Checker) CheckAll(ctx context.Context) {
+	orgs, err := c.Store.CustomerHostedOrgs(ctx)
+	if err != nil {
+		c.logger().Warn("storage health: list organizations", "err", err)
+		return
+	}
+	for _, id := range orgs {
+		if _, err := c.Check(ctx, id); err != nil && ctx.Err() == nil {
+			c.logger().Warn("storage health: check", "org", id, "err", err)
+		}
+	}
+}
+
+// Check runs Test connection for one organization and records the result.
+func (c *Checker) Check(ctx context.Context, orgID string) (store.StorageHealth, error) {
+	org, err := c.Store.Org(ctx, orgID)
+	if err != nil {
+		return store.StorageHealth{}, err
+	}
+	mode, set, access, err := c.Setting(ctx, org)
+	if err != nil {
+		return store.StorageHealth{}, err
+	}
+	if mode != storage.ModeCustomerHosted {
+		return store.StorageHealth{OrgID: orgID, OK: true}, nil
+	}
+	validate := c.Validate
+	if validate == nil {
+		validate = validation.Run
+	}
+	report := validate(ctx, set, validation.Options{Access: access, StepTimeout: c.StepTimeout})
+	h := store.StorageHealth{OrgID: orgID, OK: report.OK, CheckedAt: time.Now().UTC()}
+	for _, st := range report.Steps {
+		if st.Status == validation.StatusFailed {
+			h.Cause, h.Message = st.Cause, st.Name+": "+st.Message
+			break
+		}
+	}
+	prev, perr := c.Store.StorageHealth(ctx, orgID)
+	if err := c.Store.PutStorageHealth(ctx, h); err != nil {
+		return h, err
+	}
+	c.Metrics.Validated(h.OK, h.Cause)
+	c.Metrics.Health(orgID, h.OK)
+	switch {
+	case !h.OK && (perr != nil || prev.OK):
+		c.logger().Warn("storage health: the organization's storage fails its check; its syncs are paused", "org", orgID, "cause", h.Cause, "message", h.Message)
+	case h.OK && perr == nil && !prev.OK:
+		c.logger().Info("storage health: the organization's storage passes again; its syncs resume", "org", orgID)
+	}
+	return h, nil
+}
+
+func (c *Checker) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
