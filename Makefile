@@ -4,7 +4,7 @@ BIN := $(CURDIR)/bin
 VERSITYGW_VERSION := v1.8.0
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run build test tools lint bench
+.PHONY: run build test tools lint bench postgres postgres-stop
 
 run: build
 	$(BIN)/lakeport serve
@@ -27,3 +27,10 @@ test: tools lint
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+
+# A throwaway PostgreSQL on 127.0.0.1:54329 for the PostgreSQL tests (installs it from
+# Debian's packages when missing).
+postgres:
+	@scripts/postgres.sh
+postgres-stop:
+	scripts/postgres.sh stop
