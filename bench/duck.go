@@ -28,11 +28,15 @@ type DuckDBRun struct {
 }
 
 // openDuckDB opens an in-memory DuckDB with threads threads (0: DuckDB's
-// default, every core) and extensions kept from the network.
-func openDuckDB(threads int) (*sql.DB, error) {
+// default, every core), extensions kept from the network, and settings
+// ("name=value") in its startup configuration.
+func openDuckDB(threads int, settings ...string) (*sql.DB, error) {
 	dsn := "?autoinstall_known_extensions=false&autoload_known_extensions=false"
 	if threads > 0 {
 		dsn += "&threads=" + strconv.Itoa(threads)
+	}
+	for _, s := range settings {
+		dsn += "&" + s
 	}
 	c, err := duck.NewConnector(dsn, nil)
 	if err != nil {

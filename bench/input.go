@@ -32,7 +32,7 @@ type Input struct {
 	// MB/s figures are of these bytes.
 	DataBytes int64 `json:"data_bytes"`
 	// ProtocolBytes is the size of the protocol file.
-	ProtocolBytes int64                      `json:"protocol_bytes"`
+	ProtocolBytes int64                       `json:"protocol_bytes"`
 	Catalog       *protocol.ConfiguredCatalog `json:"catalog"`
 }
 

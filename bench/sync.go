@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,10 @@ type SyncRun struct {
 	// GoHeapPeak is the largest Go heap in use seen by a sampler (every
 	// 50 ms), in bytes; Arrow buffers are on the Go heap.
 	GoHeapPeak uint64 `json:"go_heap_peak_bytes"`
+	// AnonRSSPeak is the largest anonymous resident memory the sampler saw
+	// (RssAnon in /proc/self/status; 0 where there is none): the RSS without
+	// the pages of the program file itself.
+	AnonRSSPeak int64 `json:"anon_rss_peak_bytes"`
 }
 
 // OpenLake opens (creating) the bench lake in dir. Close the returned
@@ -114,7 +119,7 @@ func RunSync(ctx context.Context, spec SyncSpec) (SyncRun, error) {
 		BatchRows: spec.BatchRows, BatchBytes: spec.BatchBytes,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	stop := sampleHeap(&run.GoHeapPeak)
+	stop := sampleMemory(&run.GoHeapPeak, &run.AnonRSSPeak)
 	start := time.Now()
 	res, err := syncer.Run(ctx, job, opts)
 	run.Seconds = time.Since(start).Seconds()
@@ -132,8 +137,9 @@ func RunSync(ctx context.Context, spec SyncSpec) (SyncRun, error) {
 	return run, nil
 }
 
-// sampleHeap records the peak of runtime heap-in-use until stop is called.
-func sampleHeap(peak *uint64) (stop func()) {
+// sampleMemory records the peaks of the Go heap in use and of anonymous RSS
+// until stop is called.
+func sampleMemory(heap *uint64, anon *int64) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -143,7 +149,8 @@ func sampleHeap(peak *uint64) (stop func()) {
 		var ms runtime.MemStats
 		for {
 			runtime.ReadMemStats(&ms)
-			*peak = max(*peak, ms.HeapInuse)
+			*heap = max(*heap, ms.HeapInuse)
+			*anon = max(*anon, anonRSS())
 			select {
 			case <-done:
 				return
@@ -152,6 +159,21 @@ func sampleHeap(peak *uint64) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// anonRSS reads RssAnon from /proc/self/status, in bytes; 0 when absent.
+func anonRSS() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 func openSource(spec SyncSpec) (source.Source, error) {

@@ -195,6 +195,7 @@ func Run(ctx context.Context, job Job, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	msgs = prefetch(msgs)
 	r := &run{job: job, opts: opts, streams: streams, res: &res, start: start}
 	err = r.loop(ctx, msgs)
 	closeErr := msgs.Close()
