@@ -34,6 +34,9 @@ type Config struct {
 	// HealthInterval is how often customer-hosted storage is re-validated in the
 	// background; a failing check pauses the organization's syncs.
 	HealthInterval time.Duration
+	// Database is the metadata store: empty for SQLite in the data dir, or a
+	// postgres:// URL shared by several lakeport processes.
+	Database string
 }
 
 const (
@@ -58,7 +61,7 @@ func applyEnv(c *Config) {
 		"LAKEPORT_DATA_DIR": &c.DataDir, "LAKEPORT_ADDR": &c.Addr, "LAKEPORT_STS_ENDPOINT": &c.STSEndpoint,
 		"LAKEPORT_STS_REGION": &c.STSRegion, "LAKEPORT_SECRET_KEY": &c.SecretKey, "LAKEPORT_QUERY_ENGINE": &c.QueryEngine,
 		"LAKEPORT_AWS_ACCOUNT_ID": &c.Platform.AccountID, "LAKEPORT_WORKER_PRINCIPAL_ARN": &c.Platform.WorkerPrincipalARN,
-		"LAKEPORT_LOG_FORMAT": &c.LogFormat,
+		"LAKEPORT_LOG_FORMAT": &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database,
 	} {
 		if v := os.Getenv(k); v != "" {
 			*dst = v

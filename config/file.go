@@ -14,6 +14,7 @@ import (
 // file is lakeport.yaml; lakeport.example.yaml documents every key.
 type file struct {
 	DataDir        string `yaml:"data_dir"`
+	Database       string `yaml:"database"`
 	Addr           string `yaml:"addr"`
 	LogFormat      string `yaml:"log_format"`
 	Sample         *bool  `yaml:"sample"`
@@ -63,6 +64,7 @@ func (f *file) apply(c *Config) error {
 		}
 	}
 	set(&c.DataDir, f.DataDir)
+	set(&c.Database, f.Database)
 	set(&c.Addr, f.Addr)
 	set(&c.LogFormat, f.LogFormat)
 	set(&c.Platform.AccountID, f.Platform.AWSAccountID)

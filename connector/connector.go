@@ -34,8 +34,10 @@ import (
 type Service struct {
 	Store   store.Store
 	Secrets *secrets.Box
-	// DB holds the Iceberg SQL catalog (one catalog per organization, named by its ID).
+	// DB holds the Iceberg SQL catalog (one catalog per organization, named by its ID);
+	// Dialect is its SQL dialect: "sqlite" (default) or "postgres".
 	DB      *sql.DB
+	Dialect string
 	DataDir string
 	// Access returns how to reach an organization's customer-hosted bucket.
 	Access func(store.Org) storage.Access
@@ -219,7 +221,7 @@ func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) 
 func (s *Service) openLake(ctx context.Context, org store.Org, loc warehouse.Location) (*lake.Lake, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return lake.Open(ctx, lake.Config{DB: s.DB, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props})
+	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props})
 }
 
 func (s *Service) connector(ctx context.Context, org store.Org, name string) (store.Connector, error) {

@@ -84,6 +84,8 @@ type Config struct {
 	// Props are the file IO properties (s3.* for an S3 warehouse), also
 	// stored with nothing else in the catalog.
 	Props iceberg.Properties
+	// Dialect is the SQL dialect of DB: "sqlite" (default) or "postgres".
+	Dialect string
 	// CommitRetries bounds retries of a conflicting commit, both inside
 	// iceberg-go (the table property commit.retry.num-retries of tables
 	// lakeport creates) and in lakeport's own loop. 0 means
@@ -99,10 +101,11 @@ type Lake struct {
 	warehouse string
 	retries   int
 
-	mu    sync.RWMutex // guards cat and commitCat, replaced by SetProps
-	db    *sql.DB
-	name  string
-	props iceberg.Properties
+	mu      sync.RWMutex // guards cat and commitCat, replaced by SetProps
+	db      *sql.DB
+	name    string
+	props   iceberg.Properties
+	dialect sqlcat.SupportedDialect
 }
 
 // Open opens the SQL catalog in cfg.DB, creating its tables when missing.
@@ -136,11 +139,19 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cat, err := sqlcat.NewCatalog(name, cfg.DB, sqlcat.SQLite, props)
+	dialect := sqlcat.SQLite
+	switch cfg.Dialect {
+	case "", "sqlite":
+	case "postgres":
+		dialect = sqlcat.Postgres
+	default:
+		return nil, fmt.Errorf("%w: dialect %q: use sqlite or postgres", ErrInvalidConfig, cfg.Dialect)
+	}
+	cat, err := sqlcat.NewCatalog(name, cfg.DB, dialect, props)
 	if err != nil {
 		return nil, fmt.Errorf("lake: open catalog %s: %w", name, err)
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, db: cfg.DB, name: name, props: props}, nil
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, db: cfg.DB, name: name, props: props, dialect: dialect}, nil
 }
 
 // SetProps replaces the file IO properties that later table loads and commits use, for
@@ -149,7 +160,7 @@ func (l *Lake) SetProps(props iceberg.Properties) error {
 	merged := iceberg.Properties{}
 	maps.Copy(merged, l.props)
 	maps.Copy(merged, props)
-	cat, err := sqlcat.NewCatalog(l.name, l.db, sqlcat.SQLite, merged)
+	cat, err := sqlcat.NewCatalog(l.name, l.db, l.dialect, merged)
 	if err != nil {
 		return fmt.Errorf("lake: reopen catalog %s: %w", l.name, err)
 	}

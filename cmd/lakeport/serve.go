@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,16 +31,27 @@ import (
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/store/postgres"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
+	return processCmd(g, "serve", "Run the lakeport server (API, sync workers) on its embedded defaults",
+		func(ctx context.Context, cfg config.Config, log *slog.Logger) error { return serve(ctx, cfg, log, nil) })
+}
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	return processCmd(g, "worker", "Run sync workers only (no API), next to lakeport serve on one PostgreSQL (--database)", work)
+}
+
+// processCmd is a command that runs a lakeport process with the install's settings.
+func processCmd(g *globals, use, short string, run func(context.Context, config.Config, *slog.Logger) error) *cobra.Command {
 	flags := config.FromEnv() // flag defaults, for --help
 	configPath := os.Getenv("LAKEPORT_CONFIG")
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the lakeport server (API, sync workers) on its embedded defaults",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// defaults < config file < LAKEPORT_* environment < flags
@@ -64,6 +77,8 @@ func newServeCmd(g *globals) *cobra.Command {
 					cfg.Sample = flags.Sample
 				case "step-timeout":
 					cfg.StepTimeout = flags.StepTimeout
+				case "database":
+					cfg.Database = flags.Database
 				}
 			})
 			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
@@ -80,12 +95,13 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, slog.New(h), nil)
+			return run(ctx, cfg, slog.New(h))
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", configPath, "config file (LAKEPORT_CONFIG); lakeport.example.yaml documents every setting")
 	f.StringVar(&flags.Addr, "addr", flags.Addr, "address to listen on (LAKEPORT_ADDR)")
+	f.StringVar(&flags.Database, "database", flags.Database, "metadata store: empty for SQLite in the data dir, or postgres://… shared by several processes (LAKEPORT_DATABASE_URL)")
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "text or json (LAKEPORT_LOG_FORMAT)")
 	f.StringVar(&flags.QueryEngine, "query-engine", flags.QueryEngine, "duckdb (embedded) or athena (LAKEPORT_QUERY_ENGINE)")
 	f.StringVar(&flags.Platform.AccountID, "aws-account-id", flags.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
@@ -96,28 +112,111 @@ func newServeCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// serve runs the server until ctx ends. ready, when not nil, receives the bound address.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
+// backend is what every lakeport process shares: the metadata store (and in it the job
+// queue and, for the SQL catalog, the Iceberg catalog tables).
+type backend interface {
+	store.Store
+	store.Schedules
+	store.Health
+	DB() *sql.DB
+}
+
+// node is one lakeport process's share of the work: the store, the connectors service,
+// the sync workers, the scheduler and the storage health checks.
+type node struct {
+	store backend
+	svc   *connector.Service
+	box   *secrets.Box
+	mets  *metrics.Metrics
+	queue *jobs.Queue
+}
+
+// startNode opens the metadata store named by cfg.Database (SQLite in the data dir by
+// default, or PostgreSQL) and starts the workers; stop ends them.
+func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *node, stop func(), err error) {
 	if err := cfg.Platform.Check(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
+		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "lakeport.db"))
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	key, err := secrets.LoadOrCreateKey(cfg.SecretKey, filepath.Join(cfg.DataDir, "secret.key"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	box, err := secrets.NewBox(key)
 	if err != nil {
+		return nil, nil, err
+	}
+	n = &node{box: box, mets: metrics.New(nil)}
+	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets,
+		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+	qcfg := jobs.Config{Logger: log.With("component", "jobs")}
+	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
+		pg, err := postgres.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, nil, err
+		}
+		n.store, n.svc.Dialect = pg, "postgres"
+		n.queue, err = jobs.OpenPostgres(ctx, pg.Pool(), n.svc.RunSync, qcfg)
+		if err != nil {
+			pg.Close()
+			return nil, nil, err
+		}
+	} else {
+		if cfg.Database != "" {
+			return nil, nil, fmt.Errorf("database %q: give a postgres:// URL, or nothing for SQLite in the data dir", cfg.Database)
+		}
+		sq, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "lakeport.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		n.store = sq
+		// One process owns a SQLite file: a run still marked running was cut short by
+		// the last stop. (With PostgreSQL, other processes may be running them.)
+		if k, err := sq.FailRunning(ctx, "lakeport stopped during this run; the next sync resumes from the last committed state"); err != nil {
+			sq.Close()
+			return nil, nil, err
+		} else if k > 0 {
+			log.Warn("marked runs interrupted by the last stop as failed", "runs", k)
+		}
+		n.queue, err = jobs.OpenSQLite(ctx, sq.DB(), n.svc.RunSync, qcfg)
+		if err != nil {
+			sq.Close()
+			return nil, nil, err
+		}
+	}
+	n.svc.Store, n.svc.DB, n.svc.Enqueue = n.store, n.store.DB(), n.queue.EnqueueSync
+	if err := n.queue.Start(ctx); err != nil {
+		n.store.Close()
+		return nil, nil, fmt.Errorf("start the job queue: %w", err)
+	}
+	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
+	go sched.Run(ctx)
+	checker := &health.Checker{Store: n.store, Setting: n.svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
+		Metrics: n.mets, Logger: log.With("component", "storage-health")}
+	go checker.Run(ctx)
+	stop = func() {
+		// Running syncs get time to finish; those that do not are handed back to the
+		// queue (River rescues them) and resume from their last committed state.
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := n.queue.Stop(stopCtx); err != nil {
+			log.Warn("sync workers did not stop in time; their jobs resume elsewhere from the last committed state", "err", err)
+		}
+		n.store.Close()
+	}
+	return n, stop, nil
+}
+
+// serve runs the server until ctx ends. ready, when not nil, receives the bound address.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
+	n, stop, err := startNode(ctx, cfg, log)
+	if err != nil {
 		return err
 	}
-	tokenPath, err := tenant.Bootstrap(ctx, st, cfg.DataDir)
+	defer stop()
+	tokenPath, err := tenant.Bootstrap(ctx, n.store, cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -127,44 +226,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if !cfg.Platform.Configured() {
 		log.Warn("no platform AWS identity is configured: customer-hosted buckets with an IAM role need LAKEPORT_AWS_ACCOUNT_ID and LAKEPORT_WORKER_PRINCIPAL_ARN; S3-compatible endpoints with access keys work without them")
 	}
-	if n, err := st.FailRunning(ctx, "lakeport stopped during this run; the next sync resumes from the last committed state"); err != nil {
-		return err
-	} else if n > 0 {
-		log.Warn("marked runs interrupted by the last stop as failed", "runs", n)
-	}
-	mets := metrics.New(nil)
-	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: cfg.DataDir, Logger: log, Metrics: mets,
-		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
-	queue, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: log.With("component", "jobs")})
-	if err != nil {
-		return err
-	}
-	svc.Enqueue = queue.EnqueueSync
-	if err := queue.Start(ctx); err != nil {
-		return fmt.Errorf("start the job queue: %w", err)
-	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = queue.Stop(stopCtx)
-	}()
-	sched := &schedule.Scheduler{Store: st, Start: svc.StartScheduled, Logger: log.With("component", "scheduler")}
-	go sched.Run(ctx)
-	checker := &health.Checker{Store: st, Setting: svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
-		Metrics: mets, Logger: log.With("component", "storage-health")}
-	go checker.Run(ctx)
 	if tokenPath != "" && cfg.Sample {
-		if err := startSample(ctx, st, svc, log); err != nil {
+		if err := startSample(ctx, n.store, n.svc, log); err != nil {
 			log.Warn("could not set up the sample connector", "err", err)
 		}
 	}
-
 	engine, err := query.Open(cfg.QueryEngine, cfg.QueryProps)
 	if err != nil {
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
 	}
-	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc, Engine: engine, Metrics: mets,
-		Ready:       func(ctx context.Context) error { return st.DB().PingContext(ctx) },
+	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
+		Ready:       func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
 		STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -190,6 +262,32 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}
 	log.Info("lakeport stopped")
 	return nil
+}
+
+// work runs sync workers, the scheduler and storage health checks (no API) until ctx
+// ends: `lakeport worker`, for scale-out next to `lakeport serve` on one PostgreSQL.
+func work(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	_, stop, err := startNode(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	log.Info("lakeport worker is running sync jobs", "database", redactURL(cfg.Database))
+	<-ctx.Done()
+	log.Info("lakeport worker stopping")
+	return nil
+}
+
+func redactURL(u string) string {
+	if u == "" {
+		return "sqlite (data dir)"
+	}
+	if i := strings.Index(u, "@"); i > 0 {
+		if j := strings.Index(u, "://"); j > 0 && j < i {
+			return u[:j+3] + "…" + u[i:]
+		}
+	}
+	return u
 }
 
 // startSample gives a new install something to look at: the connector "sample" of the
