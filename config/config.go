@@ -34,6 +34,15 @@ type Config struct {
 	// HealthInterval is how often customer-hosted storage is re-validated in the
 	// background; a failing check pauses the organization's syncs.
 	HealthInterval time.Duration
+	// Managed is where managed storage lives: empty for the data dir, or the
+	// platform's bucket "s3://bucket/prefix" (a prefix per organization), reached with
+	// ManagedRegion, ManagedEndpoint (S3-compatible servers) and ManagedAccessKeyID /
+	// ManagedSecretAccessKey, or the default AWS credential chain.
+	Managed                string
+	ManagedRegion          string
+	ManagedEndpoint        string
+	ManagedAccessKeyID     string
+	ManagedSecretAccessKey string
 	// Database is the metadata store: empty for SQLite in the data dir, or a
 	// postgres:// URL shared by several lakeport processes.
 	Database string
@@ -62,6 +71,9 @@ func applyEnv(c *Config) {
 		"LAKEPORT_STS_REGION": &c.STSRegion, "LAKEPORT_SECRET_KEY": &c.SecretKey, "LAKEPORT_QUERY_ENGINE": &c.QueryEngine,
 		"LAKEPORT_AWS_ACCOUNT_ID": &c.Platform.AccountID, "LAKEPORT_WORKER_PRINCIPAL_ARN": &c.Platform.WorkerPrincipalARN,
 		"LAKEPORT_LOG_FORMAT": &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database,
+		"LAKEPORT_MANAGED_WAREHOUSE": &c.Managed, "LAKEPORT_MANAGED_REGION": &c.ManagedRegion,
+		"LAKEPORT_MANAGED_ENDPOINT": &c.ManagedEndpoint, "LAKEPORT_MANAGED_ACCESS_KEY_ID": &c.ManagedAccessKeyID,
+		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
 	} {
 		if v := os.Getenv(k); v != "" {
 			*dst = v

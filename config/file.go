@@ -28,6 +28,13 @@ type file struct {
 		Endpoint string `yaml:"endpoint"`
 		Region   string `yaml:"region"`
 	} `yaml:"sts"`
+	Managed struct {
+		Warehouse       string `yaml:"warehouse"`
+		Region          string `yaml:"region"`
+		Endpoint        string `yaml:"endpoint"`
+		AccessKeyID     string `yaml:"access_key_id"`
+		SecretAccessKey string `yaml:"secret_access_key"`
+	} `yaml:"managed"`
 	Query struct {
 		Engine   string            `yaml:"engine"`
 		Settings map[string]string `yaml:"settings"`
@@ -65,6 +72,11 @@ func (f *file) apply(c *Config) error {
 	}
 	set(&c.DataDir, f.DataDir)
 	set(&c.Database, f.Database)
+	set(&c.Managed, f.Managed.Warehouse)
+	set(&c.ManagedRegion, f.Managed.Region)
+	set(&c.ManagedEndpoint, f.Managed.Endpoint)
+	set(&c.ManagedAccessKeyID, f.Managed.AccessKeyID)
+	set(&c.ManagedSecretAccessKey, f.Managed.SecretAccessKey)
 	set(&c.Addr, f.Addr)
 	set(&c.LogFormat, f.LogFormat)
 	set(&c.Platform.AccountID, f.Platform.AWSAccountID)

@@ -41,6 +41,9 @@ type Service struct {
 	DataDir string
 	// Access returns how to reach an organization's customer-hosted bucket.
 	Access func(store.Org) storage.Access
+	// ManagedS3, when set, puts managed storage in the platform's bucket (a prefix per
+	// organization) instead of the data dir, for installs on several machines.
+	ManagedS3 *warehouse.ManagedS3
 	// Sources opens source references; nil means source.Default.
 	Sources *source.Registry
 	// Enqueue queues a sync job; the server sets it to its job queue.
@@ -200,6 +203,9 @@ func (s *Service) current(ctx context.Context, org store.Org) (warehouse.Locatio
 	mode, set, access, err := s.SavedSetting(ctx, org)
 	if err != nil {
 		return warehouse.Location{}, err
+	}
+	if mode == storage.ModeManaged && s.ManagedS3 != nil {
+		return warehouse.ResolveManagedS3(ctx, *s.ManagedS3, org.ID)
 	}
 	return warehouse.Resolve(ctx, s.DataDir, org.ID, mode, set, access)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
+	"github.com/lakeport/lakeport/warehouse"
 )
 
 func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
@@ -295,5 +296,39 @@ func TestStorageChangeNeedsSetup(t *testing.T) {
 	}
 	if r := e.sync("crm"); r.Status != store.RunSucceeded {
 		t.Fatalf("sync after setup: %+v", r)
+	}
+}
+
+// Managed storage in the platform's bucket: each organization's tables live under its
+// own prefix, and nothing is written elsewhere.
+func TestManagedStorageOnS3(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	srv := s3test.Shared(t)
+	bucket := srv.NewBucket(t, "platform")
+	e.svc.ManagedS3 = &warehouse.ManagedS3{Bucket: bucket, Prefix: "wh", Region: srv.Region, Endpoint: srv.Endpoint,
+		AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}
+	v, err := e.svc.Create(ctx, e.org, connector.CreateRequest{Name: "crm", Source: "sample", Config: []byte(sampleConfig),
+		Streams: []string{"events:incremental:append"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "s3://" + bucket + "/wh/" + e.org.ID; v.Warehouse != want || v.StorageMode != "managed" {
+		t.Fatalf("bound to %s (%s), want %s", v.Warehouse, v.StorageMode, want)
+	}
+	if r := e.sync("crm"); r.Status != store.RunSucceeded {
+		t.Fatalf("sync: %+v", r)
+	}
+	list, err := srv.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range list.Contents {
+		if !strings.HasPrefix(aws.ToString(o.Key), "wh/"+e.org.ID+"/crm/") {
+			t.Fatalf("managed storage wrote %s outside the organization's prefix", aws.ToString(o.Key))
+		}
+	}
+	if len(list.Contents) < 3 || len(e.ids("crm", "events")) != 500 {
+		t.Fatalf("%d objects; events %d", len(list.Contents), len(e.ids("crm", "events")))
 	}
 }

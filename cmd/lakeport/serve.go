@@ -34,6 +34,7 @@ import (
 	"github.com/lakeport/lakeport/store/postgres"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
+	"github.com/lakeport/lakeport/warehouse"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -151,6 +152,14 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	n = &node{box: box, mets: metrics.New(nil)}
 	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets,
 		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+	if cfg.Managed != "" {
+		m, err := warehouse.ParseManaged(cfg.Managed)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.Region, m.Endpoint, m.AccessKeyID, m.SecretAccessKey = cfg.ManagedRegion, cfg.ManagedEndpoint, cfg.ManagedAccessKeyID, cfg.ManagedSecretAccessKey
+		n.svc.ManagedS3 = &m
+	}
 	qcfg := jobs.Config{Logger: log.With("component", "jobs")}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
 		pg, err := postgres.Open(ctx, cfg.Database)
