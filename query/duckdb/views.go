@@ -31,7 +31,14 @@ func (s *session) createViews(ctx context.Context, tables []query.Table, referen
 			if err := s.registerScan(ctx, t, name); err != nil {
 				return err
 			}
-			source = quoteIdent(name)
+			// DuckDB pushes a query's projection into an Arrow scan, but the scan hands
+			// back every column, which would misalign them: read it whole, once, into a
+			// table of this query's private database (spilled to its temp dir if large).
+			copyName := "lakeport_table_" + strconv.Itoa(i)
+			if err := s.exec(ctx, "CREATE TABLE "+quoteIdent(copyName)+" AS SELECT * FROM "+quoteIdent(name)); err != nil {
+				return fmt.Errorf("duckdb: read table %s: %w", t.QualifiedName(), err)
+			}
+			source = quoteIdent(copyName)
 		default:
 			empty, err := emptySource(t.ArrowSchema)
 			if err != nil {
