@@ -12,8 +12,10 @@ run: build
 build:
 	go build -tags duckdb_arrow -o $(BIN)/lakeport ./cmd/lakeport
 
-# tools installs what the tests need from the Go module proxy: the S3-compatible server.
+# tools installs what the tests need: the S3-compatible server (Go module proxy) and
+# chromium for the console's browser tests (Debian's packages).
 tools: $(BIN)/versitygw
+	@scripts/chromium.sh
 
 $(BIN)/versitygw:
 	GOBIN=$(BIN) go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)

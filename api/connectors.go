@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -171,4 +172,23 @@ func (s *Server) scheduleConnector(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// DiscoverSourceRequest is the body of POST /api/v1/sources/discover.
+type DiscoverSourceRequest struct {
+	Source string          `json:"source"`
+	Config json.RawMessage `json:"config"`
+}
+
+func (s *Server) discoverSource(w http.ResponseWriter, r *http.Request) {
+	var req DiscoverSourceRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	cat, err := s.Connectors.DiscoverSource(r.Context(), req.Source, req.Config)
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cat)
 }

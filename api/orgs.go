@@ -101,3 +101,48 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, CreateTokenResponse{Token: tok, Role: req.Role, Org: OrgView{ID: c.Org.ID, Name: c.Org.Name}})
 }
+
+// CreateUserRequest is the body of POST /api/v1/users: a console user of the caller's
+// organization.
+type CreateUserRequest struct {
+	Name     string     `json:"name"`
+	Password string     `json:"password"`
+	Role     store.Role `json:"role"`
+}
+
+// UserView is a console user as the API shows it (never the password or its hash).
+type UserView struct {
+	ID   string     `json:"id"`
+	Name string     `json:"name"`
+	Role store.Role `json:"role"`
+	Org  OrgView    `json:"org"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	users, ok := s.Store.(store.Users)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_available", "this metadata store does not keep console users; sign in to the console with an API token")
+		return
+	}
+	var req CreateUserRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Role == "" {
+		req.Role = store.RoleMember
+	}
+	c := callerOf(r)
+	u, err := tenant.CreateUser(r.Context(), users, c.Org.ID, req.Name, req.Password, req.Role)
+	switch {
+	case errors.Is(err, tenant.ErrWeakPassword):
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: err.Error(), Fields: fieldErr("password", err)})
+	case errors.Is(err, tenant.ErrInvalidUser):
+		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: err.Error()})
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, "user_exists", "a user named "+req.Name+" already exists: user names are unique in the install")
+	case err != nil:
+		s.internal(w, r, err)
+	default:
+		writeJSON(w, http.StatusCreated, UserView{ID: u.ID, Name: u.Name, Role: u.Role, Org: OrgView{ID: c.Org.ID, Name: c.Org.Name}})
+	}
+}

@@ -101,6 +101,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/orgs", s.createOrg)
 			r.Get("/orgs/{id}", s.getOrg)
 			r.With(adminOnly).Post("/tokens", s.createToken)
+			r.With(adminOnly).Post("/users", s.createUser)
 
 			r.Get("/storage", s.showStorage)
 			r.Get("/storage/policy", s.storagePolicy)
@@ -109,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 			r.With(adminOnly).Post("/storage/use-managed", s.useManaged)
 
 			r.Get("/sources", s.listSources)
+			r.With(s.needConnectors).Post("/sources/discover", s.discoverSource)
 			r.Route("/connectors", func(r chi.Router) {
 				r.Use(s.needConnectors)
 				r.Get("/", s.listConnectors)

@@ -158,3 +158,8 @@ func (c *Client) UseManaged(ctx context.Context) (api.StorageView, error) {
 	var out api.StorageView
 	return out, c.do(ctx, http.MethodPost, "/api/v1/storage/use-managed", nil, &out)
 }
+
+func (c *Client) CreateUser(ctx context.Context, req api.CreateUserRequest) (api.UserView, error) {
+	var out api.UserView
+	return out, c.do(ctx, http.MethodPost, "/api/v1/users", req, &out)
+}

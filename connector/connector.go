@@ -120,16 +120,8 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 	if err != nil {
 		return View{}, fmt.Errorf("connector: %s: spec: %w", req.Source, err)
 	}
-	if err := source.ValidateConfig(spec, req.Config); err != nil {
-		var ce *source.ConfigError
-		if errors.As(err, &ce) {
-			ie := &InvalidError{}
-			for _, f := range ce.Fields {
-				ie.Fields = append(ie.Fields, FieldError{Field: "config." + f.Path, Message: f.Message})
-			}
-			return View{}, ie
-		}
-		return View{}, invalid("config", err.Error())
+	if err := checkConfig(spec, req.Config); err != nil {
+		return View{}, err
 	}
 	disc, err := src.Discover(ctx, req.Config)
 	if err != nil {
@@ -249,6 +241,45 @@ func catalogOf(c store.Connector) (*protocol.ConfiguredCatalog, error) {
 		return nil, fmt.Errorf("connector %s: stored catalog: %w", c.Name, err)
 	}
 	return &cat, nil
+}
+
+// DiscoverSource checks a config against a source's spec and asks the source which
+// streams it offers with it: what the console shows before a connector exists.
+func (s *Service) DiscoverSource(ctx context.Context, ref string, config json.RawMessage) (*protocol.Catalog, error) {
+	if ref == "" {
+		return nil, invalid("source", "required: sample, exec:/path/to/connector or image:REF")
+	}
+	src, err := s.sources().Open(ref)
+	if err != nil {
+		return nil, invalid("source", err.Error())
+	}
+	if len(config) == 0 {
+		config = json.RawMessage(`{}`)
+	}
+	spec, err := src.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connector: %s: spec: %w", ref, err)
+	}
+	if err := checkConfig(spec, config); err != nil {
+		return nil, err
+	}
+	return src.Discover(ctx, config)
+}
+
+func checkConfig(spec *protocol.ConnectorSpecification, config json.RawMessage) error {
+	err := source.ValidateConfig(spec, config)
+	if err == nil {
+		return nil
+	}
+	var ce *source.ConfigError
+	if errors.As(err, &ce) {
+		ie := &InvalidError{}
+		for _, f := range ce.Fields {
+			ie.Fields = append(ie.Fields, FieldError{Field: "config." + f.Path, Message: f.Message})
+		}
+		return ie
+	}
+	return invalid("config", err.Error())
 }
 
 // Discover asks the connector's source which streams it offers now.

@@ -115,13 +115,14 @@ func printSync(w io.Writer, r bench.SyncResult) {
 	fmt.Fprintf(w, "%s events: %.1f MB of record JSON (%.1f MB of protocol lines), %d commits, %d cores\n\n",
 		thousands(float64(r.Records)), float64(r.DataBytes)/1e6, float64(r.ProtocolBytes)/1e6, r.Commits, r.Cores)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\ttime\trecords/s\tper core\tMB/s\tpeak RSS\tlakeport ÷ this\t")
-	fmt.Fprintf(tw, "lakeport sync (%s source)\t%.2f s\t%s\t%s\t%.1f\t%.0f MiB\t\t\n", r.Source, r.Seconds,
-		thousands(r.RecordsPerSec), thousands(r.RecordsPerSecPerCore), r.MBPerSec, float64(r.PeakRSS)/(1<<20))
+	fmt.Fprintln(tw, "\ttime\trecords/s\tper core\tMB/s\tCPU time\trecords/CPU-s\tpeak RSS\tlakeport ÷ this (time, CPU)\t")
+	fmt.Fprintf(tw, "lakeport sync (%s source)\t%.2f s\t%s\t%s\t%.1f\t%.2f s\t%s\t%.0f MiB\t\t\n", r.Source, r.Seconds,
+		thousands(r.RecordsPerSec), thousands(r.RecordsPerSecPerCore), r.MBPerSec, r.CPUSeconds, thousands(r.RecordsPerCPUSec), float64(r.PeakRSS)/(1<<20))
 	for _, d := range r.DuckDB {
 		rps := float64(r.Records) / d.Seconds
-		fmt.Fprintf(tw, "DuckDB %s\t%.2f s\t%s\t%s\t%.1f\t\t%.2f×\t\n", d.Name, d.Seconds,
-			thousands(rps), thousands(rps/float64(r.Cores)), float64(r.DataBytes)/1e6/d.Seconds, d.Ratio)
+		fmt.Fprintf(tw, "DuckDB %s\t%.2f s\t%s\t%s\t%.1f\t%.2f s\t%s\t\t%.2f×, %.2f×\t\n", d.Name, d.Seconds,
+			thousands(rps), thousands(rps/float64(r.Cores)), float64(r.DataBytes)/1e6/d.Seconds,
+			d.CPUSeconds, thousands(float64(r.Records)/d.CPUSeconds), d.Ratio, d.CPURatio)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\npeak RSS: %s; of it anonymous (sampled): %.0f MiB, Go heap in use at most %.0f MiB\n",

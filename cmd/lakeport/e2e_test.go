@@ -118,3 +118,30 @@ func TestOperationsEndpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestUserCreate(t *testing.T) {
+	url, dir := startServer(t)
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("correct horse battery\n"), 0o600)
+	out, code := run(t, url, dir, "user", "create", "ann", "--role", "admin", "--password-file", pw)
+	if code != 0 || !strings.Contains(out, "created admin ann") || strings.Contains(out, "correct horse") {
+		t.Fatalf("user create: exit %d\n%s", code, out)
+	}
+	if out, code = run(t, url, dir, "user", "create", "ann", "--password-file", pw); code == 0 || !strings.Contains(out, "already exists") {
+		t.Fatalf("duplicate user: exit %d\n%s", code, out)
+	}
+	os.WriteFile(pw, []byte("short\n"), 0o600)
+	if out, code = run(t, url, dir, "user", "create", "bob", "--password-file", pw); code == 0 || !strings.Contains(out, "at least 12") {
+		t.Fatalf("weak password: exit %d\n%s", code, out)
+	}
+	// The console is served at / next to the API.
+	resp, err := http.Get(url + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<form") {
+		t.Fatalf("GET /signin: %d\n%.500s", resp.StatusCode, body)
+	}
+}

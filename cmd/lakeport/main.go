@@ -59,7 +59,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.dataDir, "data-dir", envOr("LAKEPORT_DATA_DIR", config.DefaultDataDir), "data directory (LAKEPORT_DATA_DIR)")
 	pf.BoolVar(&g.json, "json", false, "print machine-readable JSON")
 
-	root.AddCommand(newServeCmd(g), newWorkerCmd(g), newOrgCmd(g), newTokenCmd(g), newStorageCmd(g), newSourcesCmd(g), newConnectorCmd(g), newSyncCmd(g),
+	root.AddCommand(newServeCmd(g), newWorkerCmd(g), newOrgCmd(g), newTokenCmd(g), newUserCmd(g), newStorageCmd(g), newSourcesCmd(g), newConnectorCmd(g), newSyncCmd(g),
 		newTablesCmd(g), newQueryCmd(g))
 	return root
 }

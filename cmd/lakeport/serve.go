@@ -35,6 +35,7 @@ import (
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
 	"github.com/lakeport/lakeport/warehouse"
+	"github.com/lakeport/lakeport/web"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -252,8 +253,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another lakeport running? choose another with --addr)", cfg.Addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	log.Info("lakeport is serving", "url", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
+	// The console at / acts through the same API handler as the CLI; no WriteTimeout,
+	// since live sync progress is a long-lived stream.
+	apiHandler := srv.Handler()
+	users, _ := n.store.(store.Users)
+	console := web.New(web.Config{API: apiHandler, Store: n.store, Users: users, Logger: log})
+	mux := http.NewServeMux()
+	mux.Handle("/", console)
+	for _, p := range []string{"/api/", "/metrics", "/healthz", "/readyz"} {
+		mux.Handle(p, apiHandler)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("lakeport is serving: console and API", "url", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -1,0 +1,104 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/lakeport/lakeport/client"
+	"github.com/lakeport/lakeport/protocol"
+)
+
+// inProcess is an http.RoundTripper that answers requests with the API handler in
+// this process: the console calls exactly the API the CLI calls, with the same
+// authentication and organization scoping, without a network hop.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	// The API gets a context of its own, cancelled with the caller's, but without the
+	// console's values: its router must not see the console's route context.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := context.AfterFunc(req.Context(), cancel)
+	defer stop()
+	in := req.Clone(ctx)
+	in.RequestURI = req.URL.RequestURI()
+	in.RemoteAddr = "127.0.0.1:0" // the console itself
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, in)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+// apiURL is the base URL of the in-process API; nothing listens there.
+const apiURL = "http://lakeport.console"
+
+// apiClient returns a client of the in-process API acting with token.
+func (h *handler) apiClient(token string) *client.Client {
+	return &client.Client{URL: apiURL, Token: token, HTTP: &http.Client{Transport: inProcess{h.cfg.API}}}
+}
+
+// The calls below are ones package client does not have (yet). They use only the
+// public API, with the same error shape as package client.
+
+// discoverSource asks the API which streams a source offers with config, before a
+// connector exists (POST /api/v1/sources/discover). The endpoint is optional: a server
+// without it answers 404 or 405 and the create form falls back to typed stream names.
+func discoverSource(ctx context.Context, c *client.Client, source string, config json.RawMessage) (protocol.Catalog, error) {
+	if len(config) == 0 {
+		config = json.RawMessage(`{}`)
+	}
+	var out protocol.Catalog
+	err := doJSON(ctx, c, http.MethodPost, "/api/v1/sources/discover", map[string]any{"source": source, "config": config}, &out)
+	return out, err
+}
+
+// doJSON sends in as JSON and decodes the answer into out; an error answer is a
+// *client.Error like package client's.
+func doJSON(ctx context.Context, c *client.Client, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		e := &client.Error{Status: resp.StatusCode}
+		if json.Unmarshal(data, &e.Body) != nil || e.Body.Code == "" {
+			e.Body.Code, e.Body.Message = fmt.Sprintf("http_%d", resp.StatusCode), strings.TrimSpace(string(data))
+		}
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}

@@ -1,0 +1,245 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/lakeport/lakeport/api"
+	"github.com/lakeport/lakeport/client"
+	"github.com/lakeport/lakeport/connector"
+	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/validation"
+)
+
+// stepLabels name Test connection's steps for people, in the order they run.
+var stepLabels = []struct{ Name, Label string }{
+	{validation.StepCheckInputs, "Check the values"},
+	{validation.StepAssumeRole, "Assume the role with this organization's external ID"},
+	{validation.StepHeadBucket, "Reach the bucket and confirm its region"},
+	{validation.StepPutObject, "Write .lakeport/validation.txt"},
+	{validation.StepGetObject, "Read it back"},
+	{validation.StepListObjects, "List .lakeport/"},
+	{validation.StepDeleteObject, "Delete it"},
+}
+
+func stepLabel(name string) string {
+	for _, s := range stepLabels {
+		if s.Name == name {
+			return s.Label
+		}
+	}
+	return name
+}
+
+// storageForm is what the Data Storage form shows and posts.
+type storageForm struct {
+	Mode          storage.Mode
+	Setting       storage.Setting
+	SecretSet     bool // a secret access key is saved (never shown)
+	S3Compatible  bool
+	TestedOK      bool // the shown values passed Test connection in this session: Save is on
+	ReportVisible bool
+	Report        *validation.Report
+	Error         string
+}
+
+type storageData struct {
+	View       api.StorageView
+	Form       storageForm
+	Regions    []string
+	Steps      []struct{ Name, Label string }
+	StepLabels map[string]string
+	Policy     *policyJSON
+	PolicyErr  string
+	Stale      []connector.View
+	Current    string
+}
+
+type policyJSON struct {
+	Bucket     string `json:"bucket"`
+	Permission string `json:"permission_policy"`
+	Trust      string `json:"trust_policy"`
+	Error      string `json:"error,omitempty"`
+}
+
+func settingFromForm(r *http.Request) (storage.Mode, storage.Setting) {
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	set := storage.Setting{Bucket: f("bucket"), Region: f("region"), RoleARN: f("role_arn"), KMSKeyARN: f("kms_key_arn"),
+		Endpoint: f("endpoint"), AccessKeyID: f("access_key_id"), SecretAccessKey: r.PostFormValue("secret_access_key")}
+	if set.Endpoint == "" {
+		// Access keys belong to an S3-compatible endpoint only; a role reaches AWS.
+		set.AccessKeyID, set.SecretAccessKey = "", ""
+	} else {
+		set.RoleARN = ""
+	}
+	return storage.Mode(f("mode")), set
+}
+
+// sameSetting reports whether a and b are the same values, secret included.
+func sameSetting(a, b storage.Setting) bool { return a == b }
+
+func (h *handler) storagePage(w http.ResponseWriter, r *http.Request) {
+	h.showStorage(w, r, http.StatusOK, nil)
+}
+
+// showStorage renders the page; form is nil for the saved values.
+func (h *handler) showStorage(w http.ResponseWriter, r *http.Request, status int, form *storageForm) {
+	ctx := r.Context()
+	c := h.apiFor(r)
+	view, err := c.Storage(ctx)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	if form == nil {
+		form = &storageForm{Mode: view.Mode, SecretSet: view.SecretAccessKeySet}
+		if view.Setting != nil {
+			form.Setting = *view.Setting
+		}
+		form.S3Compatible = form.Setting.Endpoint != ""
+	}
+	d := storageData{View: view, Form: *form, Regions: storage.Regions(), Steps: stepLabels, StepLabels: map[string]string{}}
+	for _, s := range stepLabels {
+		d.StepLabels[s.Name] = s.Label
+	}
+	if form.Setting.Region != "" && storage.PartitionOf(form.Setting.Region) == "" {
+		d.Regions = append([]string{form.Setting.Region}, d.Regions...)
+	}
+	d.Policy = h.policyFor(r, c, form.Setting.Bucket, form.Setting.KMSKeyARN)
+	d.Current = "Managed by lakeport"
+	if view.Mode == storage.ModeCustomerHosted && view.Setting != nil {
+		d.Current = "s3://" + view.Setting.Bucket + " (" + view.Setting.Region + ")"
+	}
+	// Connectors still bound to the storage the organization used before.
+	if list, err := c.Connectors(ctx); err == nil {
+		for _, cv := range list {
+			if boundElsewhere(view, cv) {
+				d.Stale = append(d.Stale, cv)
+			}
+		}
+	}
+	h.render(w, r, status, "storage", page{Title: "Data Storage", Nav: "storage", Data: d})
+}
+
+// boundElsewhere reports whether connector cv still writes to storage other than the
+// organization's current one (it then needs `setup` before it syncs again).
+func boundElsewhere(v api.StorageView, cv connector.View) bool {
+	if v.Mode == storage.ModeCustomerHosted && v.Setting != nil {
+		return strings.TrimSuffix(cv.Warehouse, "/") != "s3://"+v.Setting.Bucket
+	}
+	return cv.StorageMode != string(storage.ModeManaged)
+}
+
+// policyFor fills both IAM documents for bucket; a nil answer with no bucket.
+func (h *handler) policyFor(r *http.Request, c *client.Client, bucket, kms string) *policyJSON {
+	if bucket == "" {
+		return nil
+	}
+	p, err := c.StoragePolicy(r.Context(), bucket, kms)
+	if err != nil {
+		msg := err.Error()
+		if e, ok := client.AsError(err); ok && len(e.Body.Fields) > 0 {
+			msg = e.Body.Fields[0].Error()
+		}
+		return &policyJSON{Bucket: bucket, Error: msg}
+	}
+	perm, _ := json.MarshalIndent(p.PermissionPolicy, "", "  ")
+	trust, _ := json.MarshalIndent(p.TrustPolicy, "", "  ")
+	return &policyJSON{Bucket: p.Bucket, Permission: string(perm), Trust: string(trust)}
+}
+
+// storagePolicy answers the policy documents for the typed bucket (fetch, as you type).
+func (h *handler) storagePolicy(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p := h.policyFor(r, h.apiFor(r), strings.TrimSpace(q.Get("bucket")), strings.TrimSpace(q.Get("kms_key_arn")))
+	if p == nil {
+		p = &policyJSON{Error: "bucket: type the bucket's name to fill in the policies"}
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// testResult is the JSON answer of Test connection for the page's script.
+type testResult struct {
+	Report  *validation.Report `json:"report,omitempty"`
+	Labels  map[string]string  `json:"labels"`
+	CanSave bool               `json:"can_save"`
+	Message string             `json:"message,omitempty"`
+}
+
+func (h *handler) storageTest(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	_, set := settingFromForm(r)
+	report, err := h.apiFor(r).TestStorage(r.Context(), set)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	h.sessions.update(func() {
+		if report.OK {
+			tested := set
+			s.tested = &tested
+		} else {
+			s.tested = nil
+		}
+	})
+	if wantsJSON(r) {
+		labels := map[string]string{}
+		for _, st := range stepLabels {
+			labels[st.Name] = st.Label
+		}
+		writeJSON(w, http.StatusOK, testResult{Report: &report, Labels: labels, CanSave: report.OK})
+		return
+	}
+	set.SecretAccessKey = "" // never echoed into the page; Save takes it from the session
+	h.showStorage(w, r, http.StatusOK, &storageForm{Mode: storage.ModeCustomerHosted, Setting: set, S3Compatible: set.Endpoint != "",
+		TestedOK: report.OK, ReportVisible: true, Report: &report})
+}
+
+func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	mode, set := settingFromForm(r)
+	if mode == storage.ModeManaged {
+		h.storageUseManaged(w, r)
+		return
+	}
+	var tested *storage.Setting
+	h.sessions.update(func() { tested = s.tested })
+	if tested != nil && set.SecretAccessKey == "" && set.Endpoint != "" {
+		set.SecretAccessKey = tested.SecretAccessKey // the no-script page does not echo it
+	}
+	// A member's save goes on to the API, which refuses it for every client alike.
+	if s.Admin() && (tested == nil || !sameSetting(*tested, set)) {
+		shown := set
+		shown.SecretAccessKey = ""
+		h.showStorage(w, r, http.StatusConflict, &storageForm{Mode: storage.ModeCustomerHosted, Setting: shown, S3Compatible: set.Endpoint != "",
+			Error: "Run Test connection with exactly these values first: Save is allowed only after a passing test of the values shown."})
+		return
+	}
+	resp, err := h.apiFor(r).SaveStorage(r.Context(), set)
+	if err != nil {
+		if e, ok := client.AsError(err); ok && e.Body.Report != nil {
+			h.sessions.update(func() { s.tested = nil })
+			shown := set
+			shown.SecretAccessKey = ""
+			h.showStorage(w, r, http.StatusUnprocessableEntity, &storageForm{Mode: storage.ModeCustomerHosted, Setting: shown, S3Compatible: set.Endpoint != "",
+				ReportVisible: true, Report: e.Body.Report, Error: e.Body.Message})
+			return
+		}
+		h.apiError(w, r, err)
+		return
+	}
+	h.sessions.update(func() { s.tested = nil })
+	h.log.Info("console saved a storage setting", "org", s.OrgID, "bucket", resp.Storage.Setting.Bucket)
+	h.flash(r, "Saved: new syncs write to s3://"+set.Bucket+". Connectors set up on the previous storage are listed below until you re-run their setup.")
+	http.Redirect(w, r, "/settings/storage", http.StatusSeeOther)
+}
+
+func (h *handler) storageUseManaged(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.apiFor(r).UseManaged(r.Context()); err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	h.flash(r, "Saved: new syncs write to the managed warehouse.")
+	http.Redirect(w, r, "/settings/storage", http.StatusSeeOther)
+}
