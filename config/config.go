@@ -43,6 +43,14 @@ type Config struct {
 	ManagedEndpoint        string
 	ManagedAccessKeyID     string
 	ManagedSecretAccessKey string
+	// Catalog is the Iceberg catalog: "sql" (default: in the metadata store), "glue"
+	// (AWS Glue, one database per organization's connector) or "rest".
+	Catalog       string
+	CatalogRegion string // glue
+	CatalogID     string // glue: the account owning the Data Catalog
+	CatalogPrefix string // glue, rest: database name prefix (default lakeport_)
+	CatalogURI    string // rest
+	CatalogToken  string // rest: bearer token
 	// Database is the metadata store: empty for SQLite in the data dir, or a
 	// postgres:// URL shared by several lakeport processes.
 	Database string
@@ -74,6 +82,8 @@ func applyEnv(c *Config) {
 		"LAKEPORT_MANAGED_WAREHOUSE": &c.Managed, "LAKEPORT_MANAGED_REGION": &c.ManagedRegion,
 		"LAKEPORT_MANAGED_ENDPOINT": &c.ManagedEndpoint, "LAKEPORT_MANAGED_ACCESS_KEY_ID": &c.ManagedAccessKeyID,
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
+		"LAKEPORT_CATALOG":                   &c.Catalog, "LAKEPORT_CATALOG_REGION": &c.CatalogRegion, "LAKEPORT_CATALOG_ID": &c.CatalogID,
+		"LAKEPORT_CATALOG_URI": &c.CatalogURI, "LAKEPORT_CATALOG_TOKEN": &c.CatalogToken,
 	} {
 		if v := os.Getenv(k); v != "" {
 			*dst = v

@@ -35,6 +35,14 @@ type file struct {
 		AccessKeyID     string `yaml:"access_key_id"`
 		SecretAccessKey string `yaml:"secret_access_key"`
 	} `yaml:"managed"`
+	Catalog struct {
+		Kind      string `yaml:"kind"`
+		Region    string `yaml:"region"`
+		CatalogID string `yaml:"catalog_id"`
+		Prefix    string `yaml:"prefix"`
+		URI       string `yaml:"uri"`
+		Token     string `yaml:"token"`
+	} `yaml:"catalog"`
 	Query struct {
 		Engine   string            `yaml:"engine"`
 		Settings map[string]string `yaml:"settings"`
@@ -72,6 +80,12 @@ func (f *file) apply(c *Config) error {
 	}
 	set(&c.DataDir, f.DataDir)
 	set(&c.Database, f.Database)
+	set(&c.Catalog, f.Catalog.Kind)
+	set(&c.CatalogRegion, f.Catalog.Region)
+	set(&c.CatalogID, f.Catalog.CatalogID)
+	set(&c.CatalogPrefix, f.Catalog.Prefix)
+	set(&c.CatalogURI, f.Catalog.URI)
+	set(&c.CatalogToken, f.Catalog.Token)
 	set(&c.Managed, f.Managed.Warehouse)
 	set(&c.ManagedRegion, f.Managed.Region)
 	set(&c.ManagedEndpoint, f.Managed.Endpoint)

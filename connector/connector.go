@@ -38,6 +38,9 @@ type Service struct {
 	// Dialect is its SQL dialect: "sqlite" (default) or "postgres".
 	DB      *sql.DB
 	Dialect string
+	// Catalog chooses the Iceberg catalog (the zero value: the SQL catalog in DB;
+	// or AWS Glue, or an Iceberg REST catalog), passed to lake.Config.Catalog.
+	Catalog lake.CatalogConfig
 	DataDir string
 	// Access returns how to reach an organization's customer-hosted bucket.
 	Access func(store.Org) storage.Access
@@ -219,7 +222,7 @@ func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) 
 func (s *Service) openLake(ctx context.Context, org store.Org, loc warehouse.Location) (*lake.Lake, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props})
+	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props})
 }
 
 func (s *Service) connector(ctx context.Context, org store.Org, name string) (store.Connector, error) {

@@ -20,11 +20,15 @@ var (
 	ErrNoPrimaryKey = errors.New("lake: merge needs primary key columns present in the batches")
 	// ErrInvalidConfig means Open was given an incomplete configuration.
 	ErrInvalidConfig = errors.New("lake: invalid configuration")
+	// ErrInvalidName means a namespace or catalog name cannot name a
+	// catalog namespace (see [DefaultNamespace]).
+	ErrInvalidName = errors.New("lake: invalid name")
 )
 
 // IsNotFound reports whether err means a namespace or table does not exist.
 func IsNotFound(err error) bool {
-	return errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace)
+	return errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace) ||
+		isGlueNotFound(err)
 }
 
 // IsConflict reports whether err is a commit conflict: nothing landed and

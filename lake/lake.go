@@ -1,5 +1,6 @@
-// Package lake keeps lakeport's Iceberg tables: it opens the catalog (an
-// Iceberg SQL catalog on the metadata store) over a warehouse (a local folder
+// Package lake keeps lakeport's Iceberg tables: it opens the catalog (the
+// Iceberg SQL catalog on the metadata store by default, or AWS Glue, or an
+// Iceberg REST catalog: see [CatalogConfig]) over a warehouse (a local folder
 // or an S3 prefix), creates and evolves tables, and commits record batches
 // together with the sync state they cover in one atomic Iceberg commit.
 //
@@ -13,8 +14,10 @@
 //	lakeport.generation-id  the stream generation
 //	lakeport.record-count   records the caller counted into the commit
 //
-// The catalog swaps the table's metadata pointer in one SQL transaction, so
-// data and state land together or not at all. [Table.LastState] reads the
+// The catalog swaps the table's metadata pointer atomically (one SQL
+// transaction; Glue's UpdateTable conditional on the table's VersionId; a
+// REST commit with requirements), so data and state land together or not at
+// all. [Table.LastState] reads the
 // current snapshot's summary, walking back through parents past snapshots
 // without lakeport's keys (maintenance such as compaction).
 //
@@ -46,7 +49,6 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
-	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
 
 	// iceberg-go finds file systems by URL scheme: file:// is built in,
@@ -66,23 +68,39 @@ const (
 	PropS3ForceVirtualAddressing = "s3.force-virtual-addressing"
 )
 
+// Properties of the namespaces lakeport creates: the lake's catalog name
+// (organization) and the lakeport namespace (connector), so that a Glue
+// database or REST namespace says whose it is.
+const (
+	PropNamespaceOwner  = "lakeport.catalog-name"
+	PropNamespaceSource = "lakeport.namespace"
+)
+
 // DefaultCommitRetries is how often a conflicting commit is retried when
 // Config.CommitRetries is zero.
 const DefaultCommitRetries = 8
 
 // Config opens a [Lake].
 type Config struct {
+	// Catalog chooses the catalog: the SQL catalog in DB (the zero value),
+	// AWS Glue or an Iceberg REST catalog.
+	Catalog CatalogConfig
 	// DB is the metadata store holding the Iceberg SQL catalog's tables
-	// (created when missing). With modernc.org/sqlite use driver "sqlite"
-	// and a DSN with _pragma=journal_mode(WAL)&_pragma=busy_timeout(10000).
+	// (created when missing); only the SQL catalog uses it. With
+	// modernc.org/sqlite use driver "sqlite" and a DSN with
+	// _pragma=journal_mode(WAL)&_pragma=busy_timeout(10000).
 	DB *sql.DB
-	// CatalogName separates catalogs sharing one DB; default "lakeport".
+	// CatalogName separates the lakes sharing one catalog (lakeport uses
+	// the organization ID); default "lakeport". In the SQL catalog it is
+	// the catalog's name; in Glue and REST catalogs it is part of every
+	// namespace's name (see CatalogConfig.Namespace).
 	CatalogName string
 	// Warehouse is the root location: "file:///abs/path" (or an absolute
 	// path) or "s3://bucket/prefix".
 	Warehouse string
-	// Props are the file IO properties (s3.* for an S3 warehouse), also
-	// stored with nothing else in the catalog.
+	// Props are the file IO properties (s3.* for an S3 warehouse). The SQL
+	// catalog stores them with nothing else; Glue and REST catalogs pass
+	// them to the file IO of the tables they load.
 	Props iceberg.Properties
 	// Dialect is the SQL dialect of DB: "sqlite" (default) or "postgres".
 	Dialect string
@@ -95,25 +113,24 @@ type Config struct {
 
 // Lake is an opened catalog over one warehouse. It is safe for concurrent use.
 type Lake struct {
-	cat *sqlcat.Catalog
+	cat icebergCatalog
 	// commitCat receives table commits (the catalog; tests inject faults).
 	commitCat table.CatalogIO
 	warehouse string
 	retries   int
+	kind      string
+	name      string
+	// mapNS names the catalog namespace of a lakeport namespace.
+	mapNS func(catalogName, ns string) (string, error)
+	open  opener
 
-	mu      sync.RWMutex // guards cat and commitCat, replaced by SetProps
-	db      *sql.DB
-	name    string
-	props   iceberg.Properties
-	dialect sqlcat.SupportedDialect
+	mu    sync.RWMutex // guards cat, commitCat and props, replaced by SetProps
+	props iceberg.Properties
 }
 
-// Open opens the SQL catalog in cfg.DB, creating its tables when missing.
-// It does not touch the warehouse.
+// Open opens the configured catalog (for the SQL catalog, creating its
+// tables in cfg.DB when missing). It does not touch the warehouse.
 func Open(ctx context.Context, cfg Config) (*Lake, error) {
-	if cfg.DB == nil {
-		return nil, fmt.Errorf("%w: no database", ErrInvalidConfig)
-	}
 	wh := strings.TrimSuffix(cfg.Warehouse, "/")
 	switch {
 	case strings.HasPrefix(wh, "/"):
@@ -139,41 +156,46 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	dialect := sqlcat.SQLite
-	switch cfg.Dialect {
-	case "", "sqlite":
-	case "postgres":
-		dialect = sqlcat.Postgres
-	default:
-		return nil, fmt.Errorf("%w: dialect %q: use sqlite or postgres", ErrInvalidConfig, cfg.Dialect)
-	}
-	cat, err := sqlcat.NewCatalog(name, cfg.DB, dialect, props)
+	open, mapNS, err := newOpener(ctx, cfg, name)
 	if err != nil {
-		return nil, fmt.Errorf("lake: open catalog %s: %w", name, err)
+		return nil, err
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, db: cfg.DB, name: name, props: props, dialect: dialect}, nil
+	kind := cfg.Catalog.Kind
+	if kind == "" {
+		kind = CatalogSQL
+	}
+	cat, err := open(props)
+	if err != nil {
+		return nil, fmt.Errorf("lake: open %s catalog %s: %w", kind, name, err)
+	}
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, kind: kind, name: name, mapNS: mapNS, open: open, props: props}, nil
 }
 
 // SetProps replaces the file IO properties that later table loads and commits use, for
 // example temporary S3 credentials renewed before they expire during a long sync.
+// It re-creates the catalog client with them (for a REST catalog that
+// fetches its configuration again).
 func (l *Lake) SetProps(props iceberg.Properties) error {
+	l.mu.RLock()
 	merged := iceberg.Properties{}
 	maps.Copy(merged, l.props)
+	l.mu.RUnlock()
 	maps.Copy(merged, props)
-	cat, err := sqlcat.NewCatalog(l.name, l.db, l.dialect, merged)
+	cat, err := l.open(merged)
 	if err != nil {
-		return fmt.Errorf("lake: reopen catalog %s: %w", l.name, err)
+		return fmt.Errorf("lake: reopen %s catalog %s: %w", l.kind, l.name, err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.commitCat == table.CatalogIO(l.cat) {
 		l.commitCat = cat
 	}
+	// The old client is not closed: a commit may still be using it.
 	l.cat, l.props = cat, merged
 	return nil
 }
 
-func (l *Lake) catalog() *sqlcat.Catalog {
+func (l *Lake) catalog() icebergCatalog {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.cat
@@ -185,17 +207,46 @@ func (l *Lake) committerCatalog() table.CatalogIO {
 	return l.commitCat
 }
 
-// Close releases the catalog; the DB stays open (it is the caller's).
-func (l *Lake) Close() error { return l.catalog().Close() }
+// Close releases the catalog client; the DB stays open (it is the caller's).
+func (l *Lake) Close() error {
+	if c, ok := l.catalog().(catalog.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
 
-// Catalog is the underlying Iceberg catalog, for the query path.
+// Catalog is the underlying Iceberg catalog, for the query path. Its
+// namespaces are catalog namespaces: see [Lake.CatalogNamespace].
 func (l *Lake) Catalog() catalog.Catalog { return l.catalog() }
+
+// CatalogKind is the catalog's kind: CatalogSQL, CatalogGlue or CatalogREST.
+func (l *Lake) CatalogKind() string { return l.kind }
+
+// CatalogNamespace is the catalog namespace (for Glue, the database) holding
+// lakeport namespace ns.
+func (l *Lake) CatalogNamespace(ns string) (string, error) {
+	if ns == "" {
+		return "", fmt.Errorf("%w: empty namespace", ErrInvalidName)
+	}
+	cns, err := l.mapNS(l.name, ns)
+	if err != nil {
+		return "", fmt.Errorf("lake: namespace %s: %w", ns, err)
+	}
+	return cns, nil
+}
+
+// ident is the catalog identifier of table ns.name.
+func (l *Lake) ident(ns, name string) (table.Identifier, error) {
+	cns, err := l.CatalogNamespace(ns)
+	if err != nil {
+		return nil, err
+	}
+	return table.Identifier{cns, name}, nil
+}
 
 // Warehouse is the warehouse root, normalized (file:// or s3://, no
 // trailing slash).
 func (l *Lake) Warehouse() string { return l.warehouse }
-
-func ident(ns, name string) table.Identifier { return table.Identifier{ns, name} }
 
 // EnsureNamespace creates namespace ns when it does not exist. Its location
 // is location, or <warehouse>/<ns> when empty. An existing namespace is left
@@ -204,7 +255,11 @@ func (l *Lake) EnsureNamespace(ctx context.Context, ns string, location string) 
 	if ns == "" {
 		return fmt.Errorf("lake: ensure namespace: empty name")
 	}
-	exists, err := l.catalog().CheckNamespaceExists(ctx, table.Identifier{ns})
+	cns, err := l.CatalogNamespace(ns)
+	if err != nil {
+		return err
+	}
+	exists, err := l.catalog().CheckNamespaceExists(ctx, table.Identifier{cns})
 	if err != nil {
 		return fmt.Errorf("lake: check namespace %s: %w", ns, err)
 	}
@@ -214,7 +269,12 @@ func (l *Lake) EnsureNamespace(ctx context.Context, ns string, location string) 
 	if location == "" {
 		location = l.warehouse + "/" + ns
 	}
-	err = l.catalog().CreateNamespace(ctx, table.Identifier{ns}, iceberg.Properties{"location": strings.TrimSuffix(location, "/")})
+	props := iceberg.Properties{
+		"location":          strings.TrimSuffix(location, "/"),
+		PropNamespaceOwner:  l.name,
+		PropNamespaceSource: ns,
+	}
+	err = l.catalog().CreateNamespace(ctx, table.Identifier{cns}, props)
 	if err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 		return fmt.Errorf("lake: create namespace %s: %w", ns, err)
 	}
@@ -242,7 +302,10 @@ func (l *Lake) tableProps() iceberg.Properties {
 // schema.Evolve, which reports those). Field IDs in sc are not used for an
 // existing table: columns match by name.
 func (l *Lake) EnsureTable(ctx context.Context, ns, name string, sc *iceberg.Schema, location string) (*Table, error) {
-	id := ident(ns, name)
+	id, err := l.ident(ns, name)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		tbl, err := l.catalog().LoadTable(ctx, id)
 		if errors.Is(err, catalog.ErrNoSuchTable) {
@@ -257,14 +320,14 @@ func (l *Lake) EnsureTable(ctx context.Context, ns, name string, sc *iceberg.Sch
 			if err != nil {
 				return nil, fmt.Errorf("lake: create table %s.%s: %w", ns, name, err)
 			}
-			return l.newTable(id, tbl), nil
+			return l.newTable(ns, name, id, tbl), nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("lake: load table %s.%s: %w", ns, name, err)
 		}
 		evolved, err := l.evolve(ctx, tbl, sc)
 		if err == nil {
-			return l.newTable(id, evolved), nil
+			return l.newTable(ns, name, id, evolved), nil
 		}
 		if !errors.Is(err, table.ErrCommitFailed) && !errors.Is(err, errRequirementFailed) || attempt >= l.retries {
 			return nil, fmt.Errorf("lake: evolve table %s.%s: %w", ns, name, err)
@@ -309,11 +372,15 @@ func (l *Lake) evolve(ctx context.Context, tbl *table.Table, sc *iceberg.Schema)
 
 // LoadTable returns the existing table ns.name.
 func (l *Lake) LoadTable(ctx context.Context, ns, name string) (*Table, error) {
-	tbl, err := l.catalog().LoadTable(ctx, ident(ns, name))
+	id, err := l.ident(ns, name)
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := l.catalog().LoadTable(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("lake: load table %s.%s: %w", ns, name, err)
 	}
-	return l.newTable(ident(ns, name), tbl), nil
+	return l.newTable(ns, name, id, tbl), nil
 }
 
 // DropTable removes table ns.name from the catalog. Its files stay in the
@@ -321,7 +388,11 @@ func (l *Lake) LoadTable(ctx context.Context, ns, name string) (*Table, error) {
 // marker is checked (see docs/ARCHITECTURE.md). A missing table is not an
 // error.
 func (l *Lake) DropTable(ctx context.Context, ns, name string) error {
-	err := l.catalog().DropTable(ctx, ident(ns, name))
+	id, err := l.ident(ns, name)
+	if err != nil {
+		return err
+	}
+	err = l.catalog().DropTable(ctx, id)
 	if err != nil && !IsNotFound(err) {
 		return fmt.Errorf("lake: drop table %s.%s: %w", ns, name, err)
 	}
@@ -331,8 +402,12 @@ func (l *Lake) DropTable(ctx context.Context, ns, name string) error {
 // DropNamespace removes namespace ns and every table in it from the catalog
 // (files stay, as with DropTable). A missing namespace is not an error.
 func (l *Lake) DropNamespace(ctx context.Context, ns string) error {
+	cns, err := l.CatalogNamespace(ns)
+	if err != nil {
+		return err
+	}
 	var names []string
-	for id, err := range l.catalog().ListTables(ctx, table.Identifier{ns}) {
+	for id, err := range l.catalog().ListTables(ctx, table.Identifier{cns}) {
 		if IsNotFound(err) {
 			return nil
 		}
@@ -346,7 +421,7 @@ func (l *Lake) DropNamespace(ctx context.Context, ns string) error {
 			return err
 		}
 	}
-	err := l.catalog().DropNamespace(ctx, table.Identifier{ns})
+	err = l.catalog().DropNamespace(ctx, table.Identifier{cns})
 	if err != nil && !IsNotFound(err) {
 		return fmt.Errorf("lake: drop namespace %s: %w", ns, err)
 	}
@@ -355,8 +430,12 @@ func (l *Lake) DropNamespace(ctx context.Context, ns string) error {
 
 // ListTables lists the names of the tables in namespace ns.
 func (l *Lake) ListTables(ctx context.Context, ns string) ([]string, error) {
+	cns, err := l.CatalogNamespace(ns)
+	if err != nil {
+		return nil, err
+	}
 	var names []string
-	for id, err := range l.catalog().ListTables(ctx, table.Identifier{ns}) {
+	for id, err := range l.catalog().ListTables(ctx, table.Identifier{cns}) {
 		if err != nil {
 			return nil, fmt.Errorf("lake: list tables of %s: %w", ns, err)
 		}
@@ -365,15 +444,16 @@ func (l *Lake) ListTables(ctx context.Context, ns string) ([]string, error) {
 	return names, nil
 }
 
-func (l *Lake) newTable(id table.Identifier, tbl *table.Table) *Table {
-	return &Table{lake: l, id: id, tbl: tbl}
+func (l *Lake) newTable(ns, name string, cid table.Identifier, tbl *table.Table) *Table {
+	return &Table{lake: l, id: table.Identifier{ns, name}, cid: cid, tbl: tbl}
 }
 
 // Table is one Iceberg table. Its methods are safe for concurrent use; each
 // works on the table's latest metadata.
 type Table struct {
 	lake *Lake
-	id   table.Identifier
+	id   table.Identifier // lakeport's namespace and name
+	cid  table.Identifier // the catalog's
 
 	mu  sync.Mutex
 	tbl *table.Table

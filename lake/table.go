@@ -123,7 +123,7 @@ func (t *Table) ArrowSchema() (*arrow.Schema, error) {
 
 // Refresh reloads the table's metadata from the catalog.
 func (t *Table) Refresh(ctx context.Context) error {
-	tbl, err := t.lake.catalog().LoadTable(ctx, t.id)
+	tbl, err := t.lake.catalog().LoadTable(ctx, t.cid)
 	if err != nil {
 		return fmt.Errorf("lake: reload %s: %w", t.name(), err)
 	}
@@ -159,7 +159,7 @@ func (t *Table) Commit(ctx context.Context, batches []arrow.RecordBatch, c Commi
 				return t.commitErr(c, err, unknown)
 			}
 		}
-		tbl, err := t.lake.catalog().LoadTable(ctx, t.id)
+		tbl, err := t.lake.catalog().LoadTable(ctx, t.cid)
 		if err != nil {
 			if unknown {
 				return t.commitErr(c, err, true)

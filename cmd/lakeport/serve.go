@@ -23,6 +23,7 @@ import (
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
@@ -160,6 +161,17 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		}
 		m.Region, m.Endpoint, m.AccessKeyID, m.SecretAccessKey = cfg.ManagedRegion, cfg.ManagedEndpoint, cfg.ManagedAccessKeyID, cfg.ManagedSecretAccessKey
 		n.svc.ManagedS3 = &m
+	}
+	switch cfg.Catalog {
+	case "", "sql":
+	case "glue":
+		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogGlue, NamespacePrefix: cfg.CatalogPrefix,
+			Glue: lake.GlueConfig{Region: cfg.CatalogRegion, CatalogID: cfg.CatalogID}}
+	case "rest":
+		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogREST, NamespacePrefix: cfg.CatalogPrefix,
+			REST: lake.RESTConfig{URI: cfg.CatalogURI, Token: cfg.CatalogToken}}
+	default:
+		return nil, nil, fmt.Errorf("catalog %q: use sql, glue or rest", cfg.Catalog)
 	}
 	qcfg := jobs.Config{Logger: log.With("component", "jobs")}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
