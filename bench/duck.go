@@ -23,8 +23,12 @@ type DuckDBRun struct {
 	Name    string  `json:"name"`
 	SQL     string  `json:"sql"`
 	Seconds float64 `json:"seconds"`
-	// Ratio is the lakeport sync's time over this one.
-	Ratio float64 `json:"ratio"`
+	// CPUSeconds is this process's CPU time during the conversion.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// Ratio is the lakeport sync's time over this one; CPURatio the same
+	// for CPU time, which other work on the machine skews less.
+	Ratio    float64 `json:"ratio"`
+	CPURatio float64 `json:"cpu_ratio"`
 }
 
 // openDuckDB opens an in-memory DuckDB with threads threads (0: DuckDB's
@@ -60,19 +64,24 @@ func duckDBConversions(in *Input, outDir string) []DuckDBRun {
 	}
 }
 
-// runDuckDB times each conversion once, in a fresh database each.
-func runDuckDB(ctx context.Context, runs []DuckDBRun, threads int) ([]DuckDBRun, error) {
+// runDuckDB times each conversion once, in a fresh database each, and checks
+// that each wrote want rows.
+func runDuckDB(ctx context.Context, runs []DuckDBRun, threads int, want int64) ([]DuckDBRun, error) {
 	for i := range runs {
 		db, err := openDuckDB(threads)
 		if err != nil {
 			return nil, err
 		}
-		start := time.Now()
-		_, err = db.ExecContext(ctx, runs[i].SQL)
+		start, cpu := time.Now(), selfCPU()
+		r, err := db.ExecContext(ctx, runs[i].SQL)
 		runs[i].Seconds = time.Since(start).Seconds()
+		runs[i].CPUSeconds = selfCPU() - cpu
 		db.Close()
 		if err != nil {
 			return nil, fmt.Errorf("bench: duckdb %s: %w", runs[i].Name, err)
+		}
+		if n, err := r.RowsAffected(); err == nil && n != want {
+			return nil, fmt.Errorf("bench: duckdb %s wrote %d rows, the input has %d", runs[i].Name, n, want)
 		}
 	}
 	return runs, nil

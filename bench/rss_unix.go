@@ -33,3 +33,13 @@ func rssBytes(v int64) int64 {
 	}
 	return v * 1024
 }
+
+// selfCPU is the CPU time (user + system) this process has used so far, in
+// seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}

@@ -66,6 +66,9 @@ type SyncRun struct {
 	// (RssAnon in /proc/self/status; 0 where there is none): the RSS without
 	// the pages of the program file itself.
 	AnonRSSPeak int64 `json:"anon_rss_peak_bytes"`
+	// CPUSeconds is the CPU time (user + system) of the sync: of the whole
+	// child process when it ran in one, else of this process during it.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // OpenLake opens (creating) the bench lake in dir. Close the returned
@@ -120,9 +123,10 @@ func RunSync(ctx context.Context, spec SyncSpec) (SyncRun, error) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	stop := sampleMemory(&run.GoHeapPeak, &run.AnonRSSPeak)
-	start := time.Now()
+	start, cpu := time.Now(), selfCPU()
 	res, err := syncer.Run(ctx, job, opts)
 	run.Seconds = time.Since(start).Seconds()
+	run.CPUSeconds = selfCPU() - cpu
 	stop()
 	if err != nil {
 		return run, fmt.Errorf("bench: sync: %w", err)
@@ -243,6 +247,7 @@ func runChild(ctx context.Context, child []string, specPath string) (SyncRun, in
 	if err := json.Unmarshal(stdout.Bytes(), &run); err != nil {
 		return run, 0, fmt.Errorf("bench: sync child printed no report: %w (stdout: %.200q)", err, stdout.String())
 	}
+	run.CPUSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return run, maxRSS(cmd.ProcessState), nil
 }
 
