@@ -40,7 +40,6 @@ install_server() {
 	fi
 	log "installing PostgreSQL from the Debian packages"
 	export DEBIAN_FRONTEND=noninteractive
-	export DEBIAN_FRONTEND=noninteractive
 	apt-get update >&2
 	apt-get install -y --no-install-recommends postgresql >&2
 }
