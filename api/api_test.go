@@ -130,6 +130,17 @@ func TestBootstrapAndTokens(t *testing.T) {
 
 	_, err = client.New(e.url, "").WhoAmI(ctx)
 	wantCode(t, err, 401, "unauthenticated")
+	me, _ = acme.WhoAmI(ctx)
+	expired, err := tenant.CreateTokenUntil(ctx, e.store, me.Org.ID, store.RoleAdmin, false, time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.New(e.url, expired).WhoAmI(ctx)
+	wantCode(t, err, 401, "token_expired")
+	valid, _ := tenant.CreateTokenUntil(ctx, e.store, me.Org.ID, store.RoleAdmin, false, time.Now().Add(time.Hour))
+	if me, err := client.New(e.url, valid).WhoAmI(ctx); err != nil || me.Org.Name != "acme" {
+		t.Fatalf("a token before its expiry: %+v, %v", me, err)
+	}
 	_, err = client.New(e.url, "lpt_not-a-real-token").WhoAmI(ctx)
 	wantCode(t, err, 401, "invalid_token")
 }

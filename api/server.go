@@ -159,6 +159,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.internal(w, r, err)
 			return
 		}
+		if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
+			writeError(w, http.StatusUnauthorized, "token_expired", "the API token expired at "+t.ExpiresAt.Format(time.RFC3339)+": sign in again, or ask an admin for a new token")
+			return
+		}
 		o, err := s.Store.Org(r.Context(), t.OrgID)
 		if err != nil {
 			s.internal(w, r, err)

@@ -35,6 +35,7 @@ type Token struct {
 	Operator  bool // the install's operator (the bootstrap admin) may create organizations
 	Hash      []byte
 	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never (tokens people hold); set for console sign-ins
 }
 
 // StorageSetting is an organization's saved choice of where its data lives.

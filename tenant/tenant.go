@@ -54,11 +54,17 @@ func CreateOrg(ctx context.Context, s store.Store, name string, operator bool) (
 // CreateToken makes a new token for org with role; the secret is returned once and only
 // its hash is stored.
 func CreateToken(ctx context.Context, s store.Store, orgID string, role store.Role, operator bool) (string, error) {
+	return CreateTokenUntil(ctx, s, orgID, role, operator, time.Time{})
+}
+
+// CreateTokenUntil is CreateToken for a token that stops working at expires (zero: never).
+func CreateTokenUntil(ctx context.Context, s store.Store, orgID string, role store.Role, operator bool, expires time.Time) (string, error) {
 	if !role.Valid() {
 		return "", fmt.Errorf("role %q: must be admin or member", role)
 	}
 	tok, hash := auth.NewToken()
-	err := s.CreateToken(ctx, store.Token{ID: auth.NewID("tok_"), OrgID: orgID, Role: role, Operator: operator, Hash: hash, CreatedAt: time.Now().UTC()})
+	err := s.CreateToken(ctx, store.Token{ID: auth.NewID("tok_"), OrgID: orgID, Role: role, Operator: operator, Hash: hash,
+		CreatedAt: time.Now().UTC(), ExpiresAt: expires})
 	if err != nil {
 		return "", err
 	}

@@ -149,6 +149,8 @@ var migrations = []string{
 		message text NOT NULL DEFAULT '',
 		checked_at timestamptz NOT NULL
 	);`,
+	// 5: tokens that expire (the console's password sign-ins)
+	`ALTER TABLE tokens ADD COLUMN expires_at timestamptz;`,
 }
 
 // migrate applies the pending migrations, each in its own transaction, while holding
@@ -267,18 +269,26 @@ func (s *Store) CountOrgs(ctx context.Context) (int, error) {
 }
 
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, t.CreatedAt.UTC())
+	var expires pgtype.Timestamptz
+	if !t.ExpiresAt.IsZero() {
+		expires = pgtype.Timestamptz{Time: t.ExpiresAt.UTC(), Valid: true}
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, t.CreatedAt.UTC(), expires)
 	return wrap(err, "create token for org "+t.OrgID)
 }
 
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	var t store.Token
 	var role string
-	err := s.pool.QueryRow(ctx, `SELECT id, org_id, role, operator, hash, created_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &t.CreatedAt)
+	var expires pgtype.Timestamptz
+	err := s.pool.QueryRow(ctx, `SELECT id, org_id, role, operator, hash, created_at, expires_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &t.CreatedAt, &expires)
 	t.Role = store.Role(role)
 	t.CreatedAt = t.CreatedAt.UTC()
+	if expires.Valid {
+		t.ExpiresAt = expires.Time.UTC()
+	}
 	return t, wrap(err, "token")
 }
 

@@ -124,6 +124,8 @@ var migrations = []string{
 		message TEXT NOT NULL DEFAULT '',
 		checked_at TEXT NOT NULL
 	);`,
+	// 5: tokens that expire (the console's password sign-ins)
+	`ALTER TABLE tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -220,8 +222,8 @@ func (s *Store) CountOrgs(ctx context.Context) (int, error) {
 }
 
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, formatTime(t.CreatedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, formatTime(t.CreatedAt), formatTime(t.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create token for org %s: %w", t.OrgID, err)
 	}
@@ -230,9 +232,9 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	var t store.Token
-	var role, created string
-	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, role, operator, hash, created_at FROM tokens WHERE hash = ?`, hash).
-		Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &created)
+	var role, created, expires string
+	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, role, operator, hash, created_at, expires_at FROM tokens WHERE hash = ?`, hash).
+		Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("sqlite: token: %w", store.ErrNotFound)
 	}
@@ -240,7 +242,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, erro
 		return t, fmt.Errorf("sqlite: token: %w", err)
 	}
 	t.Role = store.Role(role)
-	t.CreatedAt = parseTime(created)
+	t.CreatedAt, t.ExpiresAt = parseTime(created), parseTime(expires)
 	return t, nil
 }
 

@@ -45,6 +45,16 @@ func Run(t *testing.T, s store.Store) {
 	if err != nil || gt.ID != tok.ID || gt.OrgID != a.ID || gt.Role != store.RoleMember || gt.Operator {
 		t.Fatalf("TokenByHash = %+v, %v", gt, err)
 	}
+	exp := store.Token{ID: "tok_2", OrgID: a.ID, Role: store.RoleAdmin, Hash: []byte{4, 5}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateToken(ctx, exp); err != nil {
+		t.Fatalf("CreateToken with an expiry: %v", err)
+	}
+	if gt, err := s.TokenByHash(ctx, []byte{4, 5}); err != nil || !gt.ExpiresAt.Equal(exp.ExpiresAt) {
+		t.Fatalf("TokenByHash of an expiring token = %+v, %v", gt, err)
+	}
+	if !gt.ExpiresAt.IsZero() {
+		t.Fatalf("a token without expiry reads back with one: %v", gt.ExpiresAt)
+	}
 	if _, err := s.TokenByHash(ctx, []byte{9}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("TokenByHash(unknown): got %v, want ErrNotFound", err)
 	}
