@@ -98,8 +98,8 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// The console acts for the user with a token of their organization and role,
-		// held only in this process's memory for the session's life.
-		tok, err := tenant.CreateToken(ctx, h.cfg.Store, u.OrgID, u.Role, false)
+		// held only in this process's memory, that expires with the session.
+		tok, err := tenant.CreateTokenUntil(ctx, h.cfg.Store, u.OrgID, u.Role, false, h.cfg.Now().Add(h.cfg.SessionLifetime))
 		if err != nil {
 			h.log.Error("console sign-in: create token", "user", user, "err", err)
 			h.showSignin(w, r, http.StatusInternalServerError, "lakeport could not sign you in; the server log has the details.", user)
