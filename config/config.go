@@ -51,6 +51,13 @@ type Config struct {
 	CatalogPrefix string // glue, rest: database name prefix (default lakeport_)
 	CatalogURI    string // rest
 	CatalogToken  string // rest: bearer token
+	// SyncTimeout is the longest one sync may run (default 6h); a sync whose process
+	// died is run again SyncRescueAfter after it started (default SyncTimeout + 10m).
+	SyncTimeout     time.Duration
+	SyncRescueAfter time.Duration
+	// SyncBatchRows commits a stream's rows at the next STATE once it holds this many
+	// (default 200,000): smaller means more, smaller commits.
+	SyncBatchRows int
 	// Database is the metadata store: empty for SQLite in the data dir, or a
 	// postgres:// URL shared by several lakeport processes.
 	Database string
@@ -97,6 +104,12 @@ func applyEnv(c *Config) {
 	}
 	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_HEALTH_INTERVAL")); err == nil && d > 0 {
 		c.HealthInterval = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_SYNC_TIMEOUT")); err == nil && d > 0 {
+		c.SyncTimeout = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_SYNC_RESCUE_AFTER")); err == nil && d > 0 {
+		c.SyncRescueAfter = d
 	}
 }
 

@@ -20,6 +20,7 @@ type file struct {
 	Sample         *bool  `yaml:"sample"`
 	StepTimeout    string `yaml:"step_timeout"`
 	HealthInterval string `yaml:"health_interval"`
+	SyncTimeout    string `yaml:"sync_timeout"`
 	Platform       struct {
 		AWSAccountID       string `yaml:"aws_account_id"`
 		WorkerPrincipalARN string `yaml:"worker_principal_arn"`
@@ -117,6 +118,13 @@ func (f *file) apply(c *Config) error {
 			return fmt.Errorf("health_interval %q: give a duration of at least 1m, such as 30m", f.HealthInterval)
 		}
 		c.HealthInterval = d
+	}
+	if f.SyncTimeout != "" {
+		d, err := time.ParseDuration(f.SyncTimeout)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("sync_timeout %q: give a duration such as 6h", f.SyncTimeout)
+		}
+		c.SyncTimeout = d
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/google/uuid"
 
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/protocol"
@@ -196,7 +197,7 @@ func Run(ctx context.Context, job Job, opts Options) (Result, error) {
 		return res, err
 	}
 	msgs = prefetch(msgs)
-	r := &run{job: job, opts: opts, streams: streams, res: &res, start: start}
+	r := &run{job: job, opts: opts, streams: streams, res: &res, start: start, attempt: uuid.NewString()}
 	err = r.loop(ctx, msgs)
 	closeErr := msgs.Close()
 	if err == nil {
@@ -316,6 +317,10 @@ type run struct {
 	res     *Result
 	start   time.Time
 	sinceP  int
+	// attempt tells this Run's commits apart from those of an earlier Run of the same
+	// sync (a job run again after its process died): commit IDs only dedupe retries of
+	// one commit, and a resumed Run's first commits must never pass for the dead one's.
+	attempt string
 }
 
 func (r *run) loop(ctx context.Context, msgs source.MessageStream) error {
@@ -462,7 +467,7 @@ func (r *run) commit(ctx context.Context, s *stream) error {
 	}
 	s.seq++
 	c := lake.Commit{Mode: s.mode, PrimaryKey: s.pk, State: state, SyncID: r.job.SyncID, GenerationID: s.gen,
-		RecordCount: s.rows, CommitID: fmt.Sprintf("%s/%s/%d", r.job.SyncID, s.key, s.seq)}
+		RecordCount: s.rows, CommitID: fmt.Sprintf("%s/%s/%s/%d", r.job.SyncID, r.attempt, s.key, s.seq)}
 	if err := s.table.Commit(ctx, s.batches, c); err != nil {
 		return fmt.Errorf("syncer: commit %d rows of stream %s: %w", s.rows, s.key, err)
 	}

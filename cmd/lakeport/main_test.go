@@ -18,7 +18,13 @@ import (
 	"github.com/lakeport/lakeport/storage/policy"
 )
 
-func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
+func TestMain(m *testing.M) {
+	// The test binary doubles as a `lakeport worker` process for the scale-out tests.
+	if db := os.Getenv(workerChildEnv); db != "" {
+		os.Exit(workerChild(db))
+	}
+	os.Exit(s3test.Main(m))
+}
 
 // startServer runs `lakeport serve` in process on a free port and returns its URL and
 // data dir.

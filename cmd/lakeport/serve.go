@@ -34,6 +34,7 @@ import (
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/postgres"
 	"github.com/lakeport/lakeport/store/sqlite"
+	"github.com/lakeport/lakeport/syncer"
 	"github.com/lakeport/lakeport/tenant"
 	"github.com/lakeport/lakeport/warehouse"
 	"github.com/lakeport/lakeport/web"
@@ -152,7 +153,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		return nil, nil, err
 	}
 	n = &node{box: box, mets: metrics.New(nil)}
-	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets,
+	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
 		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
 	if cfg.Managed != "" {
 		m, err := warehouse.ParseManaged(cfg.Managed)
@@ -173,7 +174,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	default:
 		return nil, nil, fmt.Errorf("catalog %q: use sql, glue or rest", cfg.Catalog)
 	}
-	qcfg := jobs.Config{Logger: log.With("component", "jobs")}
+	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
 		pg, err := postgres.Open(ctx, cfg.Database)
 		if err != nil {
