@@ -144,11 +144,22 @@ func (t *Table) name() string { return strings.Join(t.id, ".") }
 // anything is resent, so a commit lands at most once. When that check
 // cannot be made, Commit returns an error wrapping [ErrCommitUnknown].
 func (t *Table) Commit(ctx context.Context, batches []arrow.RecordBatch, c Commit) error {
-	if c.CommitID == "" {
-		c.CommitID = uuid.NewString()
-	}
 	if c.Mode == Merge && len(c.PrimaryKey) == 0 {
 		return fmt.Errorf("lake: commit to %s: %w", t.name(), ErrNoPrimaryKey)
+	}
+	return t.commit(ctx, c, func(tbl *table.Table, txn *table.Transaction, props iceberg.Properties) error {
+		return t.stage(ctx, tbl, txn, batches, c, props)
+	})
+}
+
+// stageFunc adds a commit's data to txn, a transaction on tbl.
+type stageFunc func(tbl *table.Table, txn *table.Transaction, props iceberg.Properties) error
+
+// commit runs Commit's retry loop; stage adds the commit's data to a
+// transaction on the table's latest metadata (once per attempt).
+func (t *Table) commit(ctx context.Context, c Commit, stage stageFunc) error {
+	if c.CommitID == "" {
+		c.CommitID = uuid.NewString()
 	}
 	props := c.summary()
 	var lastErr error
@@ -171,7 +182,7 @@ func (t *Table) Commit(ctx context.Context, batches []arrow.RecordBatch, c Commi
 			return nil // an earlier attempt landed
 		}
 		unknown = false
-		committed, err := t.attempt(ctx, t.lake.wrap(tbl, c.CommitID), batches, c, props)
+		committed, err := t.attempt(ctx, t.lake.wrap(tbl, c.CommitID), props, stage)
 		if err == nil {
 			t.set(committed)
 			return nil
@@ -209,27 +220,30 @@ type writeError struct{ err error }
 func (e *writeError) Error() string { return "write data: " + e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
 
-// attempt writes the data files and commits once.
-func (t *Table) attempt(ctx context.Context, tbl *table.Table, batches []arrow.RecordBatch, c Commit, props iceberg.Properties) (*table.Table, error) {
-	sc, err := batchSchema(tbl, batches)
-	if err != nil {
-		return nil, &writeError{err}
-	}
+// attempt stages the commit's data in a transaction and commits it once.
+func (t *Table) attempt(ctx context.Context, tbl *table.Table, props iceberg.Properties, stage stageFunc) (*table.Table, error) {
 	txn := tbl.NewTransaction()
-	switch c.Mode {
-	case Append:
-		err = withReader(sc, batches, func(r array.RecordReader) error { return txn.Append(ctx, r, props) })
-	case Overwrite:
-		err = withReader(sc, batches, func(r array.RecordReader) error { return txn.Overwrite(ctx, r, props) })
-	case Merge:
-		err = t.merge(ctx, txn, sc, batches, c.PrimaryKey, props)
-	default:
-		err = fmt.Errorf("unknown mode %v", c.Mode)
-	}
-	if err != nil {
+	if err := stage(tbl, txn, props); err != nil {
 		return nil, &writeError{err}
 	}
 	return txn.Commit(ctx)
+}
+
+// stage writes batches' data files into txn as c.Mode says.
+func (t *Table) stage(ctx context.Context, tbl *table.Table, txn *table.Transaction, batches []arrow.RecordBatch, c Commit, props iceberg.Properties) error {
+	sc, err := batchSchema(tbl, batches)
+	if err != nil {
+		return err
+	}
+	switch c.Mode {
+	case Append:
+		return withReader(sc, batches, func(r array.RecordReader) error { return txn.Append(ctx, r, props) })
+	case Overwrite:
+		return withReader(sc, batches, func(r array.RecordReader) error { return txn.Overwrite(ctx, r, props) })
+	case Merge:
+		return t.merge(ctx, txn, sc, batches, c.PrimaryKey, props)
+	}
+	return fmt.Errorf("unknown mode %v", c.Mode)
 }
 
 func batchSchema(tbl *table.Table, batches []arrow.RecordBatch) (*arrow.Schema, error) {

@@ -32,7 +32,9 @@ type Options struct {
 	BatchRows     int
 	BatchBytes    int64
 	FlushInterval time.Duration
-	// CutRows bounds one Arrow batch; longer buffers hold several batches.
+	// CutRows bounds one Arrow batch. Append streams write each batch into
+	// the open data file as it is cut; the others hold their batches until
+	// the commit.
 	CutRows int
 	// MaxRecordBytes fails the run on a bigger record.
 	MaxRecordBytes int
@@ -55,7 +57,7 @@ func (o *Options) defaults() {
 		o.FlushInterval = 30 * time.Second
 	}
 	if o.CutRows <= 0 {
-		o.CutRows = 16_384
+		o.CutRows = 8_192
 	}
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = 16 << 20
@@ -121,12 +123,16 @@ type stream struct {
 	table   *lake.Table
 	builder *schema.BatchBuilder
 	batches []arrow.RecordBatch
-	rows    int64 // buffered, not committed
-	bytes   int64
-	state   *stateEnvelope // latest state covering every buffered row; nil when none
-	gen     int64
-	mode    lake.Mode
-	pk      []string
+	// Append streams write each cut batch into data files at once (files), and
+	// commit those files at the due STATE; the others hold batches until then.
+	streaming bool
+	files     *lake.FileWriter
+	rows      int64 // buffered, not committed
+	bytes     int64
+	state     *stateEnvelope // latest state covering every buffered row; nil when none
+	gen       int64
+	mode      lake.Mode
+	pk        []string
 	// whole: full refresh streams are committed once, at the end, so a run that dies
 	// leaves the previous generation untouched.
 	whole      bool
@@ -286,6 +292,7 @@ func openStream(ctx context.Context, job Job, cs *protocol.ConfiguredStream, opt
 	if cs.GenerationID != nil {
 		s.gen = *cs.GenerationID
 	}
+	s.streaming = s.mode == lake.Append && !s.whole && t.CanStage()
 	return s, nil
 }
 
@@ -303,6 +310,10 @@ func lastState(ctx context.Context, t *lake.Table) (*stateEnvelope, error) {
 }
 
 func (s *stream) release() {
+	if s.files != nil {
+		s.files.Abort()
+		s.files = nil
+	}
 	for _, b := range s.batches {
 		b.Release()
 	}
@@ -341,7 +352,7 @@ func (r *run) loop(ctx context.Context, msgs source.MessageStream) error {
 		}
 		switch m.Type {
 		case protocol.TypeRecord:
-			if err := r.record(m.Record); err != nil {
+			if err := r.record(ctx, m.Record); err != nil {
 				return err
 			}
 		case protocol.TypeState:
@@ -360,7 +371,7 @@ func (r *run) loop(ctx context.Context, msgs source.MessageStream) error {
 	}
 }
 
-func (r *run) record(rec *protocol.RecordMessage) error {
+func (r *run) record(ctx context.Context, rec *protocol.RecordMessage) error {
 	s := r.streams[streamKey(rec.Stream, rec.Namespace)]
 	if s == nil {
 		return fmt.Errorf("%w: the source sent a record for stream %q, which is not selected in the connector's catalog (selected: %s)",
@@ -380,7 +391,9 @@ func (r *run) record(rec *protocol.RecordMessage) error {
 	r.res.Records++
 	r.res.Bytes += n
 	if s.builder.Len() >= r.opts.CutRows {
-		s.batches = append(s.batches, s.builder.NewRecord())
+		if err := s.cut(ctx); err != nil {
+			return err
+		}
 	}
 	if r.sinceP++; r.sinceP >= r.opts.ProgressEvery {
 		r.sinceP = 0
@@ -449,12 +462,31 @@ func (r *run) due(s *stream) bool {
 	return s.rows >= int64(r.opts.BatchRows) || s.bytes >= r.opts.BatchBytes || time.Since(s.lastCommit) >= r.opts.FlushInterval
 }
 
+// cut ends the builder's batch: a streaming stream writes it into its open
+// data file, the others keep it for the commit.
+func (s *stream) cut(ctx context.Context) error {
+	b := s.builder.NewRecord()
+	if !s.streaming {
+		s.batches = append(s.batches, b)
+		return nil
+	}
+	if s.files == nil {
+		s.files = s.table.NewFileWriter(ctx, b.Schema())
+	}
+	if err := s.files.Write(b); err != nil {
+		return fmt.Errorf("syncer: stream %s: %w", s.key, err)
+	}
+	return nil
+}
+
 // commit writes the stream's buffered rows with its latest state in one commit.
 func (r *run) commit(ctx context.Context, s *stream) error {
 	if s.builder.Len() > 0 {
-		s.batches = append(s.batches, s.builder.NewRecord())
+		if err := s.cut(ctx); err != nil {
+			return err
+		}
 	}
-	if len(s.batches) == 0 && s.state == nil && s.mode != lake.Overwrite {
+	if len(s.batches) == 0 && s.files == nil && s.state == nil && s.mode != lake.Overwrite {
 		return nil
 	}
 	var state json.RawMessage
@@ -468,7 +500,20 @@ func (r *run) commit(ctx context.Context, s *stream) error {
 	s.seq++
 	c := lake.Commit{Mode: s.mode, PrimaryKey: s.pk, State: state, SyncID: r.job.SyncID, GenerationID: s.gen,
 		RecordCount: s.rows, CommitID: fmt.Sprintf("%s/%s/%s/%d", r.job.SyncID, r.attempt, s.key, s.seq)}
-	if err := s.table.Commit(ctx, s.batches, c); err != nil {
+	if s.streaming {
+		var staged lake.Staged
+		if s.files != nil {
+			var err error
+			staged, err = s.files.Close()
+			s.files = nil
+			if err != nil {
+				return fmt.Errorf("syncer: stream %s: %w", s.key, err)
+			}
+		}
+		if err := s.table.CommitFiles(ctx, staged, c); err != nil {
+			return fmt.Errorf("syncer: commit %d rows of stream %s: %w", s.rows, s.key, err)
+		}
+	} else if err := s.table.Commit(ctx, s.batches, c); err != nil {
 		return fmt.Errorf("syncer: commit %d rows of stream %s: %w", s.rows, s.key, err)
 	}
 	for _, b := range s.batches {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -28,13 +28,13 @@ import (
 const (
 	workerChildEnv = "LAKEPORT_TEST_WORKER_DATABASE"
 	workerDirEnv   = "LAKEPORT_TEST_WORKER_DIR"
-	rescueAfter    = 15 * time.Second
+	rescueAfter    = 30 * time.Second
 )
 
 // workerChild runs `lakeport worker` in this (test binary) process until it is killed.
 func workerChild(db string) int {
 	cfg := config.Config{DataDir: os.Getenv(workerDirEnv), Database: db, STSRegion: "us-east-1", HealthInterval: time.Hour,
-		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, QueryEngine: "duckdb", SyncBatchRows: 20_000}
+		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, QueryEngine: "duckdb", SyncBatchRows: batchRows()}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	if err := work(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
@@ -42,6 +42,13 @@ func workerChild(db string) int {
 		return 1
 	}
 	return 0
+}
+
+func batchRows() int {
+	if raceEnabled {
+		return 5_000
+	}
+	return 20_000
 }
 
 func startWorkerChild(t *testing.T, db, dir string) *exec.Cmd {
@@ -82,9 +89,12 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Enqueue = enqueuer.EnqueueSync
-	const events = 300_000
+	events := 300_000
+	if raceEnabled {
+		events = 100_000 // the rescued sync must finish within rescueAfter under -race
+	}
 	if _, err := svc.Create(ctx, org, connector.CreateRequest{Name: "crm", Source: "sample",
-		Config:  []byte(`{"seed": 5, "customers": 0, "invoices": 0, "events": 300000, "state_every": 2000}`),
+		Config:  []byte(fmt.Sprintf(`{"seed": 5, "customers": 0, "invoices": 0, "events": %d, "state_every": 1000}`, events)),
 		Streams: []string{"events:incremental:append"}}); err != nil {
 		t.Fatal(err)
 	}
