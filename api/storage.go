@@ -1,7 +1,10 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lakeport/lakeport/config"
@@ -140,15 +143,75 @@ func (s *Server) validationOptions(org store.Org) validation.Options {
 	}
 }
 
+// testStorage runs Test connection. With "Accept: text/event-stream" it answers
+// Server-Sent Events: an "event: step" per step as it finishes (a validation.Step), then
+// "event: report" with the whole report; otherwise the report as JSON.
 func (s *Server) testStorage(w http.ResponseWriter, r *http.Request) {
 	var set storage.Setting
 	if !decode(w, r, &set) {
 		return
 	}
 	c := callerOf(r)
-	report := s.Validate(r.Context(), set, s.validationOptions(c.Org))
+	o := s.validationOptions(c.Org)
+	var events *eventStream
+	if acceptsEventStream(r) {
+		events = newEventStream(w)
+		o.OnStep = func(st validation.Step) { events.send("step", st) }
+	}
+	report := s.Validate(r.Context(), set, o)
 	s.Metrics.Validated(report.OK, firstCause(report))
+	if events != nil {
+		events.send("report", report)
+		return
+	}
 	writeJSON(w, http.StatusOK, report)
+}
+
+// acceptsEventStream reports whether the request asks for Server-Sent Events.
+func acceptsEventStream(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, _ := strings.Cut(part, ";")
+		if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
+			return true
+		}
+	}
+	return false
+}
+
+// eventStream writes Server-Sent Events, each flushed as it is sent. A client that went
+// away is not an error: the events after it are dropped.
+type eventStream struct {
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	broken bool
+}
+
+// newEventStream answers 200 with the event-stream headers.
+func newEventStream(w http.ResponseWriter) *eventStream {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // a proxy in front must not hold the events back
+	w.WriteHeader(http.StatusOK)
+	return &eventStream{w: w, rc: http.NewResponseController(w)}
+}
+
+// send writes one event whose data is v as JSON (one line: JSON escapes newlines).
+func (e *eventStream) send(event string, v any) {
+	if e.broken {
+		return
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		e.broken = true
+		return
+	}
+	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+		e.broken = true
+		return
+	}
+	if err := e.rc.Flush(); err != nil {
+		e.broken = true
+	}
 }
 
 // SaveResponse is PUT /api/v1/storage's answer: the saved setting and the passing report

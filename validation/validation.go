@@ -106,6 +106,10 @@ type Options struct {
 	S3Options []func(*s3.Options)
 	// Now returns the time written into the validation object; nil means time.Now.
 	Now func() time.Time
+	// OnStep, when set, is called with each step as it finishes, skipped steps
+	// included, in the order of the report, from the goroutine running Run.
+	// The report Run returns is the same with or without it.
+	OnStep func(Step)
 }
 
 // Run tests the setting with real calls and reports each step.
@@ -166,7 +170,7 @@ type outcome struct {
 // step runs fn unless an earlier step failed.
 func (r *run) step(name string, fn func(ctx context.Context) (outcome, error)) {
 	if r.failed {
-		r.report.Steps = append(r.report.Steps, Step{Name: name, Status: StatusSkipped, Message: "skipped: an earlier step failed"})
+		r.record(Step{Name: name, Status: StatusSkipped, Message: "skipped: an earlier step failed"})
 		return
 	}
 	r.always(name, fn)
@@ -189,7 +193,15 @@ func (r *run) always(name string, fn func(ctx context.Context) (outcome, error))
 		r.explain(ctx, &st, err)
 		r.failed = true
 	}
+	r.record(st)
+}
+
+// record adds st to the report and tells Options.OnStep.
+func (r *run) record(st Step) {
 	r.report.Steps = append(r.report.Steps, st)
+	if r.o.OnStep != nil {
+		r.o.OnStep(st)
+	}
 }
 
 func (r *run) warn(format string, args ...any) {

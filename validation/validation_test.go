@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -493,4 +494,43 @@ func TestWrongRegionRedirect(t *testing.T) {
 	if st.RequestID != "0A49CE4060975EAC" {
 		t.Errorf("request ID %q", st.RequestID)
 	}
+}
+
+// OnStep sees every step as it finishes, skipped ones included, in the report's order,
+// and the report is the one Run returns without it.
+func TestOnStepSeesEachStep(t *testing.T) {
+	s := s3test.Shared(t)
+	bucket, ak, sk := userBucket(t, s, "onstep")
+	for _, tc := range []struct {
+		name string
+		set  storage.Setting
+	}{
+		{"passing", keySetting(s, bucket, ak, sk)},
+		{"missing bucket", keySetting(s, "no-such-bucket-here", ak, sk)},
+		{"invalid input", storage.Setting{Bucket: "Bad_Bucket", Region: "us-east-1", RoleARN: "arn:aws:iam::12:role/x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen []validation.Step
+			o := validation.Options{StepTimeout: 10 * time.Second, OnStep: func(st validation.Step) { seen = append(seen, st) }}
+			r := validation.Run(context.Background(), tc.set, o)
+			if !reflect.DeepEqual(seen, r.Steps) {
+				t.Fatalf("OnStep saw %+v\nthe report has %s", seen, dump(r))
+			}
+			plain := validation.Run(context.Background(), tc.set, validation.Options{StepTimeout: 10 * time.Second})
+			if !reflect.DeepEqual(stable(r), stable(plain)) {
+				t.Fatalf("with OnStep the report is %s\nwithout it %s", dump(r), dump(plain))
+			}
+		})
+	}
+}
+
+// stable is r without what differs between two runs (durations, request IDs).
+func stable(r validation.Report) validation.Report {
+	out := r
+	out.Steps = nil
+	for _, st := range r.Steps {
+		st.DurationMS, st.RequestID = 0, ""
+		out.Steps = append(out.Steps, st)
+	}
+	return out
 }

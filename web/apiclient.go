@@ -23,21 +23,81 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	// The API gets a context of its own, cancelled with the caller's, but without the
 	// console's values: its router must not see the console's route context.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	stop := context.AfterFunc(req.Context(), cancel)
-	defer stop()
 	in := req.Clone(ctx)
 	in.RequestURI = req.URL.RequestURI()
 	in.RemoteAddr = "127.0.0.1:0" // the console itself
 	if in.Body == nil {
 		in.Body = http.NoBody
 	}
+	if strings.Contains(req.Header.Get("Accept"), "text/event-stream") {
+		return t.stream(req, in, func() { stop(); cancel() }, cancel), nil
+	}
+	defer cancel()
+	defer stop()
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, in)
 	resp := rec.Result()
 	resp.Request = req
 	return resp, nil
 }
+
+// stream answers req as the API writes it, so that events the API flushes reach the
+// caller while the API is still working: the response comes once the API has written
+// its header, and its body is a pipe the API writes into. done runs when the API
+// returns; closing the body early cancels the API's request.
+func (t inProcess) stream(req, in *http.Request, done, cancel func()) *http.Response {
+	pr, pw := io.Pipe()
+	w := &pipeWriter{header: http.Header{}, body: pw, started: make(chan struct{})}
+	go func() {
+		defer done()
+		defer pw.Close()
+		defer w.WriteHeader(http.StatusOK) // an API that wrote nothing answered 200
+		t.h.ServeHTTP(w, in)
+	}()
+	<-w.started
+	return &http.Response{Status: fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)), StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: w.sent, Body: pipeBody{pr, cancel}, ContentLength: -1, Request: req}
+}
+
+// pipeBody is a streamed body; Close stops the API's work for it.
+type pipeBody struct {
+	*io.PipeReader
+	cancel func()
+}
+
+func (b pipeBody) Close() error {
+	b.cancel()
+	return b.PipeReader.Close()
+}
+
+// pipeWriter is the http.ResponseWriter of a streamed in-process call: the header goes
+// out on the first WriteHeader, Write or Flush, the body through the pipe.
+type pipeWriter struct {
+	header  http.Header
+	sent    http.Header
+	status  int
+	body    *io.PipeWriter
+	started chan struct{}
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(status int) {
+	if w.sent != nil {
+		return
+	}
+	w.status, w.sent = status, w.header.Clone()
+	close(w.started)
+}
+
+func (w *pipeWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+// Flush sends the header; what was written is already with the reader.
+func (w *pipeWriter) Flush() { w.WriteHeader(http.StatusOK) }
 
 // apiURL is the base URL of the in-process API; nothing listens there.
 const apiURL = "http://lakeport.console"

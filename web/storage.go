@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -168,13 +169,66 @@ type testResult struct {
 }
 
 func (h *handler) storageTest(w http.ResponseWriter, r *http.Request) {
-	s := sessionOf(r)
 	_, set := settingFromForm(r)
+	if wantsEvents(r) {
+		h.storageTestEvents(w, r, set)
+		return
+	}
 	report, err := h.apiFor(r).TestStorage(r.Context(), set)
 	if err != nil {
 		h.apiError(w, r, err)
 		return
 	}
+	h.setTested(r, set, report)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, testResult{Report: &report, Labels: testLabels(), CanSave: report.OK})
+		return
+	}
+	set.SecretAccessKey = "" // never echoed into the page; Save takes it from the session
+	h.showStorage(w, r, http.StatusOK, &storageForm{Mode: storage.ModeCustomerHosted, Setting: set, S3Compatible: set.Endpoint != "",
+		TestedOK: report.OK, ReportVisible: true, Report: &report})
+}
+
+// storageTestEvents relays Test connection's steps to the page as Server-Sent Events as
+// the API finishes them: "step" per step (a validation.Step), then "report" (a
+// testResult), or "failure" with a message when the test stopped on the way. An error
+// before the first step (no session, a member) is answered as without events.
+func (h *handler) storageTestEvents(w http.ResponseWriter, r *http.Request, set storage.Setting) {
+	var rc *http.ResponseController
+	send := func(event string, v any) {
+		if rc == nil {
+			rc = http.NewResponseController(w)
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Accel-Buffering", "no")
+			w.WriteHeader(http.StatusOK)
+		}
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err == nil {
+			_ = rc.Flush()
+		}
+	}
+	report, err := h.apiFor(r).TestStorageEvents(r.Context(), set, func(st validation.Step) { send("step", st) })
+	if err != nil {
+		if rc == nil {
+			h.apiError(w, r, err)
+			return
+		}
+		if r.Context().Err() == nil {
+			send("failure", testResult{Labels: testLabels(), Message: "Test connection stopped before it finished: " + err.Error()})
+		}
+		h.setTested(r, set, validation.Report{})
+		return
+	}
+	// Save is allowed from here on: the session knows before the page does.
+	h.setTested(r, set, report)
+	send("report", testResult{Report: &report, Labels: testLabels(), CanSave: report.OK})
+}
+
+// setTested remembers set as the session's tested values when report passed, and
+// forgets any earlier passing test otherwise.
+func (h *handler) setTested(r *http.Request, set storage.Setting, report validation.Report) {
+	s := sessionOf(r)
 	h.sessions.update(func() {
 		if report.OK {
 			tested := set
@@ -183,17 +237,19 @@ func (h *handler) storageTest(w http.ResponseWriter, r *http.Request) {
 			s.tested = nil
 		}
 	})
-	if wantsJSON(r) {
-		labels := map[string]string{}
-		for _, st := range stepLabels {
-			labels[st.Name] = st.Label
-		}
-		writeJSON(w, http.StatusOK, testResult{Report: &report, Labels: labels, CanSave: report.OK})
-		return
+}
+
+func testLabels() map[string]string {
+	labels := map[string]string{}
+	for _, st := range stepLabels {
+		labels[st.Name] = st.Label
 	}
-	set.SecretAccessKey = "" // never echoed into the page; Save takes it from the session
-	h.showStorage(w, r, http.StatusOK, &storageForm{Mode: storage.ModeCustomerHosted, Setting: set, S3Compatible: set.Endpoint != "",
-		TestedOK: report.OK, ReportVisible: true, Report: &report})
+	return labels
+}
+
+// wantsEvents reports whether the page asked for Server-Sent Events.
+func wantsEvents(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
 func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {

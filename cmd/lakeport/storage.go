@@ -128,11 +128,27 @@ func storageTestCmd(g *globals, save bool) *cobra.Command {
 				return err
 			}
 			if !save {
-				report, err := c.TestStorage(cmd.Context(), s)
+				if g.json {
+					report, err := c.TestStorage(cmd.Context(), s)
+					if err != nil {
+						return err
+					}
+					return g.printReport(report, "")
+				}
+				// One line per step as it finishes.
+				report, err := c.TestStorageEvents(cmd.Context(), s, func(st validation.Step) {
+					printSteps(g.stdout, validation.Report{Steps: []validation.Step{st}})
+				})
 				if err != nil {
 					return err
 				}
-				return g.printReport(report, "")
+				printSteps(g.stdout, validation.Report{Warnings: report.Warnings})
+				if report.OK {
+					fmt.Fprintln(g.stdout, "\nTest connection passed.")
+					return nil
+				}
+				fmt.Fprintln(g.stdout, "\nTest connection failed.")
+				return exitError{1}
 			}
 			out, err := c.SaveStorage(cmd.Context(), s)
 			if e, ok := client.AsError(err); ok && e.Body.Report != nil {

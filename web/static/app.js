@@ -89,7 +89,8 @@
       form.elements[f].addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(policies, 250); });
     });
 
-    // Test connection in place: every step is listed at once, then filled in.
+    // Test connection in place: every step is listed at once, then each row is filled
+    // in as the server finishes that step (Server-Sent Events over the POST's answer).
     var labels = {};
     $all("#step-labels span").forEach(function (s) { labels[s.dataset.name] = s.textContent; });
     if (!test) return;
@@ -105,28 +106,77 @@
         li.appendChild(el("span", { "class": "time" }, ""));
         list.appendChild(li);
       });
-      test.disabled = true; save.disabled = true;
-      post("/settings/storage/test", form).then(function (r) {
-        return r.json().then(function (body) { return { status: r.status, body: body }; });
-      }).then(function (res) {
+      test.disabled = true; passed = null; refreshSave();
+      var shown = 0; // steps filled in from their own events
+      function onStep(s) {
+        var item = stepItem(s, labels), old = list.querySelector('.step[data-step="' + s.name + '"]');
+        if (old) list.replaceChild(item, old); else list.appendChild(item);
+        shown++;
+        var next = item.nextElementSibling;
+        if (next && next.classList.contains("pending")) next.querySelector(".badge").textContent = "running";
+      }
+      function onReport(body) {
         test.disabled = false;
-        if (res.status !== 200 || !res.body.report) {
-          summary.className = "summary bad"; summary.textContent = res.body.message || "Test connection could not run.";
-          list.textContent = ""; passed = null; refreshSave(); return;
-        }
-        var rep = res.body.report;
-        list.textContent = "";
-        rep.steps.forEach(function (s) { list.appendChild(stepItem(s, res.body.labels)); });
+        var rep = body.report;
+        if (!rep) { fail(body.message || "Test connection could not run."); return; }
+        if (!shown) { list.textContent = ""; rep.steps.forEach(function (s) { list.appendChild(stepItem(s, body.labels || labels)); }); }
         summary.className = "summary " + (rep.ok ? "ok" : "bad");
         summary.textContent = rep.ok ? "Test connection passed." : "Test connection failed.";
         passed = rep.ok ? tested : null;
         refreshSave();
         var failed = list.querySelector(".step.failed");
         if (failed) failed.scrollIntoView({ block: "nearest" });
-      }).catch(function (e) {
-        test.disabled = false; summary.className = "summary bad"; summary.textContent = "Test connection could not reach lakeport: " + e;
-      });
+      }
+      function fail(msg) {
+        test.disabled = false; summary.className = "summary bad"; summary.textContent = msg;
+        $all(".step.pending", list).forEach(function (li) { list.removeChild(li); });
+        passed = null; refreshSave();
+      }
+      fetch("/settings/storage/test", { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
+        headers: { "Accept": "text/event-stream, application/json", "X-CSRF-Token": csrf } }).then(function (r) {
+        if ((r.headers.get("Content-Type") || "").indexOf("text/event-stream") !== 0) {
+          return r.json().then(function (body) {
+            if (r.status !== 200) { fail(body.message || "Test connection could not run."); return; }
+            onReport(body);
+          });
+        }
+        var ended = false;
+        return readEvents(r, function (event, data) {
+          if (event === "step") onStep(JSON.parse(data));
+          else if (event === "report") { ended = true; onReport(JSON.parse(data)); }
+          else if (event === "failure") { ended = true; fail(JSON.parse(data).message); }
+        }).then(function () { if (!ended) fail("Test connection stopped before it finished: the connection to lakeport was cut. Test again."); });
+      }).catch(function (e) { fail("Test connection could not reach lakeport: " + e); });
     });
+  }
+
+  // readEvents reads Server-Sent Events from a fetch response as they arrive and calls
+  // fn(event, data) for each; it resolves at the end of the stream.
+  function readEvents(resp, fn) {
+    var buf = "";
+    function feed(text) {
+      buf += text.replace(/\r\n?/g, "\n");
+      var end;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        var block = buf.slice(0, end), event = "message", data = [];
+        buf = buf.slice(end + 2);
+        block.split("\n").forEach(function (line) {
+          if (line.indexOf("event:") === 0) event = line.slice(6).trim();
+          else if (line.indexOf("data:") === 0) data.push(line.slice(5).replace(/^ /, ""));
+        });
+        if (data.length) fn(event, data.join("\n"));
+      }
+    }
+    if (!resp.body || !resp.body.getReader) return resp.text().then(feed);
+    var reader = resp.body.getReader(), dec = new TextDecoder();
+    function pump() {
+      return reader.read().then(function (r) {
+        if (r.done) { feed(dec.decode()); return; }
+        feed(dec.decode(r.value, { stream: true }));
+        return pump();
+      });
+    }
+    return pump();
   }
 
   function stepItem(s, labels) {
