@@ -54,14 +54,8 @@ type Config struct {
 	// PollInitial is the first wait between status checks (default 100ms);
 	// each wait doubles up to PollMax (default 2s).
 	PollInitial, PollMax time.Duration
-	// DefaultMaxRows applies when a request does not set MaxRows (default 10,000).
-	DefaultMaxRows int
-	// MaxRows is the most rows a request may ask for (default 1,000,000).
-	MaxRows int
-	// DefaultTimeout applies when a request does not set Timeout (default 30s).
-	DefaultTimeout time.Duration
-	// MaxTimeout caps a request's Timeout (default 5m).
-	MaxTimeout time.Duration
+	// Limits bound each request (rows, time).
+	query.Limits
 	// PageSize is GetQueryResults' MaxResults (default and most 1000).
 	PageSize int
 }
@@ -84,18 +78,7 @@ func (c Config) withDefaults() Config {
 		c.PollMax = 2 * time.Second
 	}
 	c.PollMax = max(c.PollMax, c.PollInitial)
-	if c.MaxRows <= 0 {
-		c.MaxRows = 1_000_000
-	}
-	if c.DefaultMaxRows <= 0 {
-		c.DefaultMaxRows = min(10_000, c.MaxRows)
-	}
-	if c.MaxTimeout <= 0 {
-		c.MaxTimeout = 5 * time.Minute
-	}
-	if c.DefaultTimeout <= 0 {
-		c.DefaultTimeout = min(30*time.Second, c.MaxTimeout)
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.PageSize <= 0 || c.PageSize > 1000 {
 		c.PageSize = 1000
 	}
@@ -206,18 +189,13 @@ func ConfigFromProps(props map[string]string) (Config, error) {
 			c.PollInitial, err = time.ParseDuration(v)
 		case "poll_max":
 			c.PollMax, err = time.ParseDuration(v)
-		case "default_max_rows":
-			c.DefaultMaxRows, err = strconv.Atoi(v)
-		case "max_rows":
-			c.MaxRows, err = strconv.Atoi(v)
 		case "page_size":
 			c.PageSize, err = strconv.Atoi(v)
-		case "default_timeout":
-			c.DefaultTimeout, err = time.ParseDuration(v)
-		case "max_timeout":
-			c.MaxTimeout, err = time.ParseDuration(v)
 		default:
-			return c, fmt.Errorf("athena: unknown setting %q", k)
+			var known bool
+			if known, err = c.Limits.Set(k, v); !known {
+				return c, fmt.Errorf("athena: unknown setting %q", k)
+			}
 		}
 		if err != nil {
 			return c, fmt.Errorf("athena: setting %s: %w", k, err)

@@ -223,7 +223,7 @@ func TestRowLimitStopsEarly(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	e := newEngine(t, duckdb.Config{MaxRows: 100})
+	e := newEngine(t, duckdb.Config{Limits: query.Limits{MaxRows: 100}})
 	if _, err := e.Query(context.Background(), nil, query.Request{SQL: `SELECT 1`, MaxRows: 101}); !errors.Is(err, query.ErrTooManyRows) {
 		t.Fatalf("MaxRows above the cap: %v", err)
 	}

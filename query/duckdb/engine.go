@@ -17,7 +17,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
 
@@ -36,15 +35,8 @@ type Config struct {
 	// MaxTempSize caps the spill directory, e.g. "1GB" (default). "0B"
 	// disables spilling.
 	MaxTempSize string
-	// DefaultMaxRows applies when a request does not set MaxRows (default 10,000).
-	DefaultMaxRows int
-	// MaxRows is the most rows a request may ask for (default 1,000,000);
-	// asking for more is ErrTooManyRows.
-	MaxRows int
-	// DefaultTimeout applies when a request does not set Timeout (default 30s).
-	DefaultTimeout time.Duration
-	// MaxTimeout caps a request's Timeout (default 5m); longer asks are cut to it.
-	MaxTimeout time.Duration
+	// Limits bound each request (rows, time).
+	query.Limits
 	// MaxConcurrent is how many queries run at once; more wait their turn
 	// (default 4). Each query uses up to Threads threads and MemoryLimit memory.
 	MaxConcurrent int
@@ -63,18 +55,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxTempSize == "" {
 		c.MaxTempSize = "1GB"
 	}
-	if c.MaxRows <= 0 {
-		c.MaxRows = 1_000_000
-	}
-	if c.DefaultMaxRows <= 0 {
-		c.DefaultMaxRows = min(10_000, c.MaxRows)
-	}
-	if c.MaxTimeout <= 0 {
-		c.MaxTimeout = 5 * time.Minute
-	}
-	if c.DefaultTimeout <= 0 {
-		c.DefaultTimeout = min(30*time.Second, c.MaxTimeout)
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.MaxConcurrent <= 0 {
 		c.MaxConcurrent = 4
 	}
@@ -130,18 +111,13 @@ func ConfigFromProps(props map[string]string) (Config, error) {
 			c.MaxTempSize = v
 		case "threads":
 			c.Threads, err = strconv.Atoi(v)
-		case "default_max_rows":
-			c.DefaultMaxRows, err = strconv.Atoi(v)
-		case "max_rows":
-			c.MaxRows, err = strconv.Atoi(v)
 		case "max_concurrent":
 			c.MaxConcurrent, err = strconv.Atoi(v)
-		case "default_timeout":
-			c.DefaultTimeout, err = time.ParseDuration(v)
-		case "max_timeout":
-			c.MaxTimeout, err = time.ParseDuration(v)
 		default:
-			return c, fmt.Errorf("duckdb: unknown setting %q", k)
+			var known bool
+			if known, err = c.Limits.Set(k, v); !known {
+				return c, fmt.Errorf("duckdb: unknown setting %q", k)
+			}
 		}
 		if err != nil {
 			return c, fmt.Errorf("duckdb: setting %s: %w", k, err)
