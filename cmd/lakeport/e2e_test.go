@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lakeport/lakeport/config"
 )
 
 // TestFirstStartSyncsSampleAndQueries is the README's promise: start lakeport, and the
@@ -143,5 +146,44 @@ func TestUserCreate(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "<form") {
 		t.Fatalf("GET /signin: %d\n%.500s", resp.StatusCode, body)
+	}
+}
+
+// A query whose HTTP request goes away is cancelled: with room for one query at a time,
+// the next query runs at once instead of waiting for the abandoned one.
+func TestCancelledRequestCancelsQuery(t *testing.T) {
+	url, dir := startServerConfig(t, func(c *config.Config) {
+		c.QueryProps = map[string]string{"max_concurrent": "1", "default_timeout": "2m", "max_timeout": "5m"}
+	})
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(ctx context.Context, sql string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/api/v1/query", strings.NewReader(`{"sql": "`+sql+`"}`))
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		return http.DefaultClient.Do(req)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	// Minutes of work, unless it is cancelled.
+	if resp, err := post(ctx, "SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the long query answered %d within 500ms", resp.StatusCode)
+	}
+	start := time.Now()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	resp, err := post(ctx2, "SELECT 42")
+	if err != nil {
+		t.Fatalf("the next query waited for the abandoned one: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "42") {
+		t.Fatalf("next query: %d %s", resp.StatusCode, body)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("the next query took %s: the abandoned one kept the only slot", waited)
 	}
 }

@@ -31,10 +31,15 @@ func TestMain(m *testing.M) {
 func startServer(t *testing.T) (string, string) { return startServerWith(t, false) }
 
 func startServerWith(t *testing.T, sample bool) (string, string) {
+	return startServerConfig(t, func(c *config.Config) { c.Sample = sample })
+}
+
+func startServerConfig(t *testing.T, tune func(*config.Config)) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := config.Config{DataDir: dir, Addr: "127.0.0.1:0", StepTimeout: 5 * time.Second, STSRegion: "us-east-1", Sample: sample, QueryEngine: "duckdb",
+	cfg := config.Config{DataDir: dir, Addr: "127.0.0.1:0", StepTimeout: 5 * time.Second, STSRegion: "us-east-1", QueryEngine: "duckdb",
 		Platform: config.Platform{AccountID: "111122223333", WorkerPrincipalARN: "arn:aws:iam::111122223333:role/lakeport-sync-worker"}}
+	tune(&cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
