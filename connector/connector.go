@@ -147,8 +147,11 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 	if err != nil {
 		return View{}, err
 	}
-	_ = loc
 	if err := s.Store.CreateConnector(ctx, c); err != nil {
+		// Release the prefix this connector claimed, so the name stays usable.
+		if _, cerr := owner.Cleanup(ctx, loc.Bucket, c.Name, org.ID, c.ID); cerr != nil {
+			s.logger().Warn("could not remove the owner marker of a connector that was not created", "prefix", loc.Root+"/"+c.Name, "err", cerr)
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
 		}
