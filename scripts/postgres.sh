@@ -55,7 +55,12 @@ as() {
 	fi
 }
 
-running() { [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && as "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+# A stale postmaster.pid (the server killed, its PID reused) must not pass for a running
+# server: it must also answer on its port.
+running() {
+	[ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && as "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 &&
+		port_busy "$(running_port)"
+}
 
 # running_port reads the port of the running cluster from postmaster.pid (its 4th line).
 running_port() { sed -n 4p "$data/postmaster.pid"; }
