@@ -144,7 +144,7 @@ done
 
 # Nothing answers for this cluster (checked above): a pid file left by a killed server
 # would only stop it from starting, even when its PID now belongs to another process.
-rm -f "$data/postmaster.pid"
+rm -f "$data/postmaster.pid" "$dir"/.s.PGSQL.*.lock
 log "starting PostgreSQL ($("$bin/postgres" --version)) on 127.0.0.1:$port"
 opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 if ! as "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -o "$opts" -w -t 60 start >&2; then
