@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -38,12 +37,11 @@ type Server struct {
 	Platform config.Platform
 	Logger   *slog.Logger
 
-	// STS is how Test connection reaches AWS STS: endpoint, region and the platform's
-	// own credentials (nil: the default AWS credential chain).
-	STSEndpoint    string
-	STSRegion      string
-	STSCredentials aws.CredentialsProvider
-	StepTimeout    time.Duration
+	// Access is how Test connection reaches an organization's bucket (STS endpoint and
+	// region, the org's external ID and session name); nil means AWS's own STS. The
+	// sync workers use the same function, so both assume the role the same way.
+	Access      func(store.Org) storage.Access
+	StepTimeout time.Duration
 
 	// Connectors runs connectors; nil in a server that only manages storage.
 	Connectors *connector.Service

@@ -129,14 +129,12 @@ func (s *Server) storagePolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) validationOptions(org store.Org) validation.Options {
+	access := config.Config{}.Access(org.ID, org.ExternalID)
+	if s.Access != nil {
+		access = s.Access(org)
+	}
 	return validation.Options{
-		Access: storage.Access{
-			ExternalID:  org.ExternalID,
-			SessionName: "lakeport-" + org.ID,
-			STSEndpoint: s.STSEndpoint,
-			STSRegion:   s.STSRegion,
-			Credentials: s.STSCredentials,
-		},
+		Access:             access,
 		StepTimeout:        s.StepTimeout,
 		PlatformAccountID:  s.Platform.AccountID,
 		WorkerPrincipalARN: s.Platform.WorkerPrincipalARN,

@@ -6,6 +6,7 @@ package connector
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -58,6 +59,12 @@ type Service struct {
 	Metrics *metrics.Metrics
 
 	mu sync.Mutex // serialises lake.Open of new catalogs
+
+	specMu sync.Mutex
+	specs  map[string]*protocol.ConnectorSpecification // by source reference
+
+	locMu sync.Mutex
+	locs  map[string]cachedLocation // by org ID: resolved storage, reused until near expiry
 }
 
 func (s *Service) sources() *source.Registry {
@@ -196,16 +203,58 @@ func (s *Service) SavedSetting(ctx context.Context, org store.Org) (storage.Mode
 	return storage.Mode(st.Mode), set, access, nil
 }
 
-// current resolves the organization's current storage.
+type cachedLocation struct {
+	key   string // the setting it was resolved for
+	loc   warehouse.Location
+	until time.Time
+}
+
+// locationReuse is how long a location with static credentials is reused.
+const locationReuse = 10 * time.Minute
+
+// current resolves the organization's current storage. A resolved location (for a
+// customer bucket: an AssumeRole call) is reused by later calls — every query lists
+// the organization's tables — until its credentials come near expiry or the saved
+// setting changes.
 func (s *Service) current(ctx context.Context, org store.Org) (warehouse.Location, error) {
+	return s.resolve(ctx, org, false)
+}
+
+// resolve is current; fresh skips the reuse (a long sync renewing its credentials).
+func (s *Service) resolve(ctx context.Context, org store.Org, fresh bool) (warehouse.Location, error) {
 	mode, set, access, err := s.SavedSetting(ctx, org)
 	if err != nil {
 		return warehouse.Location{}, err
 	}
-	if mode == storage.ModeManaged && s.ManagedS3 != nil {
-		return warehouse.ResolveManagedS3(ctx, *s.ManagedS3, org.ID)
+	key := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%x", mode, set.Bucket, set.Region, set.RoleARN, set.Endpoint, set.AccessKeyID, set.KMSKeyARN,
+		sha256.Sum256([]byte(set.SecretAccessKey)))
+	now := time.Now()
+	s.locMu.Lock()
+	c, ok := s.locs[org.ID]
+	s.locMu.Unlock()
+	if !fresh && ok && c.key == key && now.Before(c.until) {
+		return c.loc, nil
 	}
-	return warehouse.Resolve(ctx, s.DataDir, org.ID, mode, set, access)
+	var loc warehouse.Location
+	if mode == storage.ModeManaged && s.ManagedS3 != nil {
+		loc, err = warehouse.ResolveManagedS3(ctx, *s.ManagedS3, org.ID)
+	} else {
+		loc, err = warehouse.Resolve(ctx, s.DataDir, org.ID, mode, set, access)
+	}
+	if err != nil {
+		return loc, err
+	}
+	until := now.Add(locationReuse)
+	if !loc.Expires.IsZero() {
+		until = loc.Expires.Add(-CredentialMargin)
+	}
+	s.locMu.Lock()
+	if s.locs == nil {
+		s.locs = map[string]cachedLocation{}
+	}
+	s.locs[org.ID] = cachedLocation{key: key, loc: loc, until: until}
+	s.locMu.Unlock()
+	return loc, nil
 }
 
 // locate returns the location c is bound to, which must still be the organization's

@@ -17,8 +17,10 @@ import (
 
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/source"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/sqlite"
@@ -330,5 +332,43 @@ func TestManagedStorageOnS3(t *testing.T) {
 	}
 	if len(list.Contents) < 3 || len(e.ids("crm", "events")) != 500 {
 		t.Fatalf("%d objects; events %d", len(list.Contents), len(e.ids("crm", "events")))
+	}
+}
+
+type countingSource struct {
+	source.Source
+	specs *int
+}
+
+func (c countingSource) Spec(ctx context.Context) (*protocol.ConnectorSpecification, error) {
+	*c.specs++
+	return c.Source.Spec(ctx)
+}
+
+// Listing connectors asks each source for its spec (to hide secrets) once, not on every
+// list: an exec: or image: source is a process to start.
+func TestListAsksSpecOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	specs := 0
+	reg := source.NewRegistry()
+	reg.Register("counted", func() source.Source {
+		s, _ := source.Open("sample")
+		return countingSource{Source: s, specs: &specs}
+	})
+	e.svc.Sources = reg
+	for _, n := range []string{"a", "b"} {
+		if _, err := e.svc.Create(ctx, e.org, connector.CreateRequest{Name: n, Source: "counted", Config: []byte(sampleConfig)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := specs
+	for i := 0; i < 5; i++ {
+		if list, err := e.svc.List(ctx, e.org); err != nil || len(list) != 2 || list[0].Config == nil {
+			t.Fatalf("list: %v, %v", list, err)
+		}
+	}
+	if specs-before > 1 {
+		t.Fatalf("5 lists of 2 connectors asked the source's spec %d times, want at most once", specs-before)
 	}
 }

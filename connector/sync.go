@@ -198,7 +198,7 @@ func (s *Service) renewCredentials(ctx context.Context, org store.Org, loc wareh
 			return
 		case <-time.After(wait):
 		}
-		next, err := s.current(ctx, org)
+		next, err := s.resolve(ctx, org, true)
 		if err != nil {
 			s.logger().Warn("could not renew the bucket credentials of a running sync; it fails at its next commit if they expire", "org", org.ID, "err", err)
 			continue

@@ -112,11 +112,8 @@ func (s *Service) view(ctx context.Context, org store.Org, c store.Connector, sp
 // whole config rather than risk showing a secret.
 func (s *Service) redact(ctx context.Context, c store.Connector, spec *protocol.ConnectorSpecification, cfg json.RawMessage) json.RawMessage {
 	if spec == nil {
-		src, err := s.sources().Open(c.Source)
-		if err != nil {
-			return nil
-		}
-		if spec, err = src.Spec(ctx); err != nil {
+		var err error
+		if spec, err = s.spec(ctx, c.Source); err != nil {
 			return nil
 		}
 	}
@@ -155,4 +152,29 @@ func (s *Service) List(ctx context.Context, org store.Org) ([]View, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// spec returns a source's specification, asked once per source reference: listing
+// connectors must not start every exec: or image: source again.
+func (s *Service) spec(ctx context.Context, ref string) (*protocol.ConnectorSpecification, error) {
+	s.specMu.Lock()
+	spec, ok := s.specs[ref]
+	s.specMu.Unlock()
+	if ok {
+		return spec, nil
+	}
+	src, err := s.sources().Open(ref)
+	if err != nil {
+		return nil, err
+	}
+	if spec, err = src.Spec(ctx); err != nil {
+		return nil, err
+	}
+	s.specMu.Lock()
+	if s.specs == nil {
+		s.specs = map[string]*protocol.ConnectorSpecification{}
+	}
+	s.specs[ref] = spec
+	s.specMu.Unlock()
+	return spec, nil
 }

@@ -94,7 +94,7 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc, Engine: engine,
-		STSRegion: cfg.STSRegion, StepTimeout: 5 * time.Second}
+		Access: svc.Access, StepTimeout: 5 * time.Second}
 	apiHandler := srv.Handler()
 	clk := &clock{}
 	console := web.New(web.Config{API: apiHandler, Store: st, Users: st, Logger: log, Now: clk.now, SyncPoll: 100 * time.Millisecond})

@@ -259,8 +259,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
 	}
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
-		Ready:       func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
-		STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, StepTimeout: cfg.StepTimeout}
+		Ready:  func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
+		Access: n.svc.Access, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
