@@ -86,6 +86,9 @@ type PrincipalMatch int
 const (
 	// NoPrincipal: the statement does not name the caller.
 	NoPrincipal PrincipalMatch = iota
+	// MaybeARN: the statement names a specific principal in the caller's
+	// account, and the caller's own ARN is not known.
+	MaybeARN
 	// ByAccount: the statement names the caller's account (an account ID or
 	// its root ARN). In a resource policy this delegates to the account: its
 	// identity policies must allow the request too.
@@ -94,9 +97,6 @@ const (
 	ByARN
 	// ByWildcard: the statement names every principal ("*").
 	ByWildcard
-	// MaybeARN: the statement names a specific principal in the caller's
-	// account, and the caller's own ARN is not known.
-	MaybeARN
 )
 
 // Direct reports whether a resource policy statement matched this way grants
@@ -111,7 +111,7 @@ func matchPrincipals(ps *Principals, p Principal) PrincipalMatch {
 	best := NoPrincipal
 	for _, v := range ps.AWS {
 		m := matchAWSPrincipal(v, p)
-		if m > best && !(best == ByARN && m == MaybeARN) {
+		if m > best { // a sure match beats a maybe
 			best = m
 		}
 	}
