@@ -274,21 +274,21 @@ func Truthy(v any) bool {
 	return true
 }
 
-// toJSONable makes v encodable as JSON (datetimes as their string).
-func toJSONable(v any) any {
+// Plain makes v encodable as JSON: datetimes become their string.
+func Plain(v any) any {
 	switch x := v.(type) {
 	case Datetime, Timedelta:
 		return Str(x)
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = toJSONable(e)
+			out[i] = Plain(e)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = toJSONable(e)
+			out[k] = Plain(e)
 		}
 		return out
 	}
@@ -514,7 +514,7 @@ func pyJSON(b *strings.Builder, v any) error {
 		}
 		b.WriteByte('}')
 	default:
-		eb, err := json.Marshal(toJSONable(v))
+		eb, err := json.Marshal(Plain(v))
 		if err != nil {
 			return err
 		}
