@@ -387,7 +387,7 @@ func unsupported(t string) (string, bool) {
 	if supported[t] {
 		return "", false
 	}
-	return fmt.Sprintf("is not a component lakeport runs (supported: %s)", strings.Join(SupportedTypes(), ", ")), true
+	return "is not a component lakeport runs (lakeport sources check-manifest lists what it supports)", true
 }
 
 var supported = map[string]bool{}

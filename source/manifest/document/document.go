@@ -27,7 +27,7 @@ import (
 const (
 	MaxBytes      = 8 << 20
 	MaxRefDepth   = 64
-	MaxNodes      = 2_000_000
+	MaxNodes      = 500_000
 	MaxValueDepth = 200
 )
 

@@ -67,6 +67,9 @@ func propagate(v any, field, defType string, params map[string]any) any {
 		return x
 	case map[string]any:
 		t, _ := x["type"].(string)
+		if !isComponentType(t) {
+			t = ""
+		}
 		if t == "" && defType != "" {
 			t = defType
 			x["type"] = t
@@ -127,7 +130,7 @@ func (d *Document) inventory() {
 			}
 		case map[string]any:
 			t, _ := x["type"].(string)
-			if t != "" {
+			if isComponentType(t) {
 				d.Components = append(d.Components, Component{Type: t, Path: path})
 				if t == "ApiKeyAuthenticator" {
 					if _, ok := x["header"]; ok {
@@ -155,3 +158,7 @@ func (d *Document) inventory() {
 		walk(d.Root[key], key)
 	}
 }
+
+// isComponentType tells a component's type (DeclarativeStream) from a JSON
+// schema's (object, string): component types are capitalised.
+func isComponentType(t string) bool { return t != "" && t[0] >= 'A' && t[0] <= 'Z' }
