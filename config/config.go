@@ -61,6 +61,10 @@ type Config struct {
 	// Database is the metadata store: empty for SQLite in the data dir, or a
 	// postgres:// URL shared by several lakeport processes.
 	Database string
+	// ManifestsDir is the operator's catalogue of declarative manifests: each
+	// DIR/<name>/manifest.yaml (schemas beside it) or DIR/<name>.yaml is the
+	// source <name>. Empty for none.
+	ManifestsDir string
 }
 
 const (
@@ -91,6 +95,7 @@ func applyEnv(c *Config) {
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
 		"LAKEPORT_CATALOG":                   &c.Catalog, "LAKEPORT_CATALOG_REGION": &c.CatalogRegion, "LAKEPORT_CATALOG_ID": &c.CatalogID,
 		"LAKEPORT_CATALOG_URI": &c.CatalogURI, "LAKEPORT_CATALOG_TOKEN": &c.CatalogToken,
+		"LAKEPORT_MANIFESTS_DIR": &c.ManifestsDir,
 	} {
 		if v := os.Getenv(k); v != "" {
 			*dst = v

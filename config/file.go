@@ -48,6 +48,9 @@ type file struct {
 		Engine   string            `yaml:"engine"`
 		Settings map[string]string `yaml:"settings"`
 	} `yaml:"query"`
+	Sources struct {
+		ManifestsDir string `yaml:"manifests_dir"`
+	} `yaml:"sources"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
@@ -99,6 +102,7 @@ func (f *file) apply(c *Config) error {
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)
+	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
 	}

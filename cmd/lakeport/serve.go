@@ -30,6 +30,7 @@ import (
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
 	"github.com/lakeport/lakeport/schedule"
 	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/source"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/postgres"
@@ -83,6 +84,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.StepTimeout = flags.StepTimeout
 				case "database":
 					cfg.Database = flags.Database
+				case "manifests-dir":
+					cfg.ManifestsDir = flags.ManifestsDir
 				}
 			})
 			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
@@ -113,6 +116,7 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.StringVar(&flags.ManifestsDir, "manifests-dir", flags.ManifestsDir, "a folder of Airbyte declarative manifests: DIR/NAME/manifest.yaml or DIR/NAME.yaml becomes the source NAME (LAKEPORT_MANIFESTS_DIR)")
 	return cmd
 }
 
@@ -140,6 +144,13 @@ type node struct {
 func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *node, stop func(), err error) {
 	if err := cfg.Platform.Check(); err != nil {
 		return nil, nil, err
+	}
+	if cfg.ManifestsDir != "" {
+		if fi, err := os.Stat(cfg.ManifestsDir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("sources.manifests_dir (--manifests-dir, LAKEPORT_MANIFESTS_DIR) %s is not a folder: give a folder of DIR/NAME/manifest.yaml or DIR/NAME.yaml files", cfg.ManifestsDir)
+		}
+		source.Default.ManifestsDir = cfg.ManifestsDir
+		log.Info("published manifests", "dir", cfg.ManifestsDir, "sources", source.Default.Manifests())
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
