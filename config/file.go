@@ -48,6 +48,9 @@ type file struct {
 		Engine   string            `yaml:"engine"`
 		Settings map[string]string `yaml:"settings"`
 	} `yaml:"query"`
+	Network struct {
+		AllowPrivate *bool `yaml:"allow_private"`
+	} `yaml:"network"`
 	Sources struct {
 		ManifestsDir string `yaml:"manifests_dir"`
 	} `yaml:"sources"`
@@ -105,6 +108,9 @@ func (f *file) apply(c *Config) error {
 	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
+	}
+	if f.Network.AllowPrivate != nil {
+		c.AllowPrivateNetworks = *f.Network.AllowPrivate
 	}
 	if len(f.Query.Settings) > 0 {
 		c.QueryProps = f.Query.Settings

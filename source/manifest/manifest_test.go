@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source/manifest"
 	"github.com/lakeport/lakeport/source/manifest/manifesttest"
@@ -251,5 +252,39 @@ func TestUnsupportedComponentsRefusedWithPath(t *testing.T) {
 	_, err = manifest.New([]byte(m2), manifest.Options{})
 	if err == nil || !strings.Contains(err.Error(), "streams.0.incremental_sync.start_time_option.field_name") || !strings.Contains(err.Error(), "slugify") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Requests go through the dialer the operator gives: with the network guard
+// and private networks not allowed, an API on loopback is refused (before
+// any byte is sent); allowed, it is reached.
+func TestLoopbackAPIRefusedByTheGuard(t *testing.T) {
+	api := manifesttest.New(t, 3)
+	h := &harness{now: manifesttest.Base.Add(24 * time.Hour)}
+	opts := h.opts()
+	opts.DialContext = netguard.New(false).Dialer().DialContext
+	s := newSource(t, usersManifest, opts)
+	cfg := usersConfig(api)
+	st, err := s.Check(context.Background(), json.RawMessage(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != protocol.StatusFailed || !strings.Contains(st.Message, "netguard") || !strings.Contains(st.Message, "loopback") {
+		t.Errorf("check against a loopback API: %+v", st)
+	}
+	_, err = read(t, s, cfg, catalogOf(t, s, cfg, protocol.Incremental), nil)
+	if !netguard.IsBlocked(err) {
+		t.Errorf("read: %v, want a netguard refusal", err)
+	}
+	if n := api.Requests(); n != 0 {
+		t.Errorf("the API saw %d requests", n)
+	}
+	if len(h.sleeps) != 0 {
+		t.Errorf("a refused address was retried (waits %v)", h.sleeps)
+	}
+	opts.DialContext = netguard.New(true).Dialer().DialContext
+	s = newSource(t, usersManifest, opts)
+	if got, err := read(t, s, cfg, catalogOf(t, s, cfg, protocol.Incremental), nil); err != nil || len(got.records["users"]) != 3 {
+		t.Errorf("with private networks allowed: %v", err)
 	}
 }
