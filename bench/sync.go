@@ -233,6 +233,13 @@ type fileStream struct {
 func (s *fileStream) Next() (*protocol.Message, error) { return s.r.Next() }
 func (s *fileStream) Close() error                     { return s.f.Close() }
 
+// NextChunk hands the recorded lines over unparsed, as a source process does.
+func (s *fileStream) NextChunk(buf []byte, size int) (protocol.Chunk, error) {
+	return s.r.NextChunk(buf, size)
+}
+
+func (s *fileStream) LineErr(err error) error { return err }
+
 // runChild runs spec in a child process: child is the command (its last
 // argument will be the spec file's path), which must call ChildMain. It
 // returns the child's report and its peak RSS in bytes.
