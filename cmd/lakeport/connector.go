@@ -329,11 +329,37 @@ func connectorRunsCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%.1fs\t%d\t%s\t%s\n", r.ID, r.Status, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
 					float64(r.DurationMS)/1000, r.Records, humanBytes(r.Bytes), firstLine(r.Error))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			// Schema changes are few and matter: each on its own line, under the table.
+			for _, r := range runs {
+				for _, line := range schemaChanges(r) {
+					fmt.Fprintf(g.stdout, "%s schema: %s\n", r.ID, line)
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs")
 	return cmd
+}
+
+// schemaChanges lists a run's schema changes as "stream: change", streams in order.
+func schemaChanges(run connector.RunView) []string {
+	streams := streamsOf(run)
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		for _, c := range streams[n].Changes {
+			out = append(out, n+": "+c)
+		}
+	}
+	return out
 }
 
 func firstLine(s string) string {

@@ -29,12 +29,15 @@ const (
 	workerChildEnv = "LAKEPORT_TEST_WORKER_DATABASE"
 	workerDirEnv   = "LAKEPORT_TEST_WORKER_DIR"
 	rescueAfter    = 30 * time.Second
+	// leaseTimeout: a sync whose process stopped renewing its lease this long is taken
+	// over by another process.
+	leaseTimeout = 5 * time.Second
 )
 
 // workerChild runs `lakeport worker` in this (test binary) process until it is killed.
 func workerChild(db string) int {
 	cfg := config.Config{DataDir: os.Getenv(workerDirEnv), Database: db, STSRegion: "us-east-1", HealthInterval: time.Hour,
-		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, QueryEngine: "duckdb", SyncBatchRows: batchRows()}
+		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, SyncLeaseTimeout: leaseTimeout, QueryEngine: "duckdb", SyncBatchRows: batchRows()}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	if err := work(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
@@ -147,6 +150,9 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 	t.Logf("run after the rescue: %d records, streams %s", r.Records, r.Streams)
 	if runs, _ := st.Runs(ctx, org.ID, r.ConnectorID, 10); len(runs) != 1 {
 		t.Errorf("%d runs, want the one", len(runs))
+	}
+	if r.Attempts != 2 {
+		t.Errorf("the run took %d attempts, want 2: the killed one and its resumption", r.Attempts)
 	}
 	l, err := svc.Lake(ctx, org, "crm")
 	if err != nil {
