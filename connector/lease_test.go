@@ -3,6 +3,8 @@ package connector_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -170,6 +172,14 @@ func TestDeadProcessRunResumesAndJoins(t *testing.T) {
 	if _, err := e.st.ClaimRun(ctx, e.org.ID, run.ID, "dead-process", then, then.Add(-time.Minute), 1); err != nil {
 		t.Fatal(err)
 	}
+	// What the dead attempt wrote and never committed.
+	leftover := filepath.Join(e.dir, "warehouse", e.org.ID, "crm", "events", "data", "00000-dead-attempt.parquet")
+	if err := os.MkdirAll(filepath.Dir(leftover), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leftover, []byte("PAR1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	joined, err := e.svc.StartSync(ctx, e.org, "crm")
 	if err != nil {
 		t.Fatalf("a sync asked for after its process died: %v; want it to join the resumed run", err)
@@ -191,6 +201,9 @@ func TestDeadProcessRunResumesAndJoins(t *testing.T) {
 	}
 	if n := len(e.ids("crm", "events")); n != 500 {
 		t.Fatalf("events: %d, want 500", n)
+	}
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Fatalf("the dead attempt's leftover file is still there after the run resumed and finished (%v)", err)
 	}
 	// The next sync is a new run, accepted at once.
 	next := e.sync("crm")

@@ -32,12 +32,16 @@ type RunPolicy struct {
 	MaxPerOrg int
 	// MaxAttempts fails a run whose process died this many times (default 5).
 	MaxAttempts int
+	// LeftoverWindow spares files younger than this when a finished sync removes what
+	// attempts that never committed left behind (default DefaultLeftoverWindow).
+	LeftoverWindow time.Duration
 }
 
 // Defaults of RunPolicy.
 const (
 	DefaultLeaseTimeout   = 60 * time.Second
 	DefaultMaxSyncsPerOrg = 1
+	DefaultLeftoverWindow = time.Hour
 )
 
 func (p RunPolicy) withDefaults() RunPolicy {
@@ -59,6 +63,9 @@ func (p RunPolicy) withDefaults() RunPolicy {
 	}
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = 5
+	}
+	if p.LeftoverWindow <= 0 {
+		p.LeftoverWindow = DefaultLeftoverWindow
 	}
 	return p
 }
@@ -332,7 +339,66 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 	if uerr := s.Store.UpdateRun(done, r); uerr != nil {
 		return errors.Join(err, uerr)
 	}
+	if err == nil {
+		// Leftovers: files no snapshot references, written by an attempt that never
+		// committed. After a resumed run every file from before this attempt is one;
+		// otherwise only those older than the safety window (a run of another process
+		// may be writing the newer ones).
+		cutoff := time.Now().Add(-pol.LeftoverWindow)
+		if att.Number > 1 {
+			cutoff = att.StartedAt
+		}
+		if n, lerr := s.RemoveLeftovers(done, a.OrgID, a.ConnectorID, cutoff); lerr != nil {
+			s.logger().Warn("could not remove the files of sync attempts that never committed; the next sync tries again", "run", a.RunID, "err", lerr)
+		} else if n > 0 {
+			s.logger().Info("removed files of sync attempts that never committed", "run", a.RunID, "files", n)
+		}
+	}
 	return nil // a failed sync is a recorded run, not a job to retry
+}
+
+// RemoveLeftovers removes the files under the connector's tables that no snapshot
+// references and that were written before cutoff (see lake.Table.OrphanFiles), and
+// returns how many.
+func (s *Service) RemoveLeftovers(ctx context.Context, orgID, connectorID string, cutoff time.Time) (int, error) {
+	org, err := s.Store.Org(ctx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	c, err := s.Store.ConnectorByID(ctx, orgID, connectorID)
+	if err != nil {
+		return 0, err
+	}
+	loc, err := s.locate(ctx, org, c)
+	if err != nil {
+		return 0, err
+	}
+	files, ok := loc.Bucket.(lake.Files)
+	if !ok {
+		return 0, fmt.Errorf("connector %s: its storage cannot date its files", c.Name)
+	}
+	cat, err := catalogOf(c)
+	if err != nil {
+		return 0, err
+	}
+	l, err := s.openLake(ctx, org, loc)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	n := 0
+	for _, cs := range cat.Streams {
+		t, err := l.LoadTable(ctx, c.Name, cs.Stream.Name)
+		if err != nil {
+			continue // never synced
+		}
+		removed, err := t.RemoveOrphanFiles(ctx, files, cutoff)
+		n += len(removed)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // heartbeat renews the attempt's lease every interval until ctx ends; a lease lost to
