@@ -28,7 +28,9 @@ import (
 const (
 	workerChildEnv = "LAKEPORT_TEST_WORKER_DATABASE"
 	workerDirEnv   = "LAKEPORT_TEST_WORKER_DIR"
-	rescueAfter    = 30 * time.Second
+	// rescueAfter: River's own rescue (a backstop) and the longest one sync may run;
+	// leases take the sync over long before.
+	rescueAfter = 5 * time.Minute
 	// leaseTimeout: a sync whose process stopped renewing its lease this long is taken
 	// over by another process.
 	leaseTimeout = 5 * time.Second
@@ -94,7 +96,7 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 	svc.Enqueue = enqueuer.EnqueueSync
 	events := 300_000
 	if raceEnabled {
-		events = 100_000 // the rescued sync must finish within rescueAfter under -race
+		events = 40_000 // the resumed sync must finish within the deadline under -race
 	}
 	if _, err := svc.Create(ctx, org, connector.CreateRequest{Name: "crm", Source: "sample",
 		Config:  []byte(fmt.Sprintf(`{"seed": 5, "customers": 0, "invoices": 0, "events": %d, "state_every": 1000}`, events)),
