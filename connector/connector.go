@@ -100,6 +100,11 @@ type CreateRequest struct {
 	// Streams selects streams and modes ("events", "events:incremental:append");
 	// empty selects every stream with lakeport's defaults.
 	Streams []string `json:"streams,omitempty"`
+	// Manifest is a declarative manifest (YAML or JSON) for Source
+	// manifest:LABEL: the CLI reads it from the client's disk and sends it;
+	// the server never reads a tenant's path. It is stored with the
+	// connector.
+	Manifest string `json:"manifest,omitempty"`
 }
 
 // Create validates the request (name, source, config against the source's spec),
@@ -111,7 +116,7 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 		fields = append(fields, FieldError{Field: "name", Message: err.Error()})
 	}
 	if req.Source == "" {
-		fields = append(fields, FieldError{Field: "source", Message: "required: sample, exec:/path/to/connector or image:REF (see lakeport sources)"})
+		fields = append(fields, FieldError{Field: "source", Message: "required: sample, exec:/path/to/connector, image:REF or manifest:PATH (see lakeport sources)"})
 	}
 	if len(req.Config) == 0 {
 		req.Config = json.RawMessage(`{}`)
@@ -122,8 +127,12 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 	if _, err := s.Store.Connector(ctx, org.ID, req.Name); err == nil {
 		return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
 	}
-	src, err := s.sources().Open(req.Source)
+	src, err := s.open(req.Source, req.Manifest)
 	if err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			return View{}, err
+		}
 		return View{}, invalid("source", err.Error())
 	}
 	spec, err := src.Spec(ctx)
@@ -146,7 +155,7 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 		return View{}, err
 	}
 	now := time.Now().UTC()
-	c := store.Connector{ID: auth.NewID("con_"), OrgID: org.ID, Name: req.Name, Source: req.Source, Catalog: catJSON, CreatedAt: now, UpdatedAt: now}
+	c := store.Connector{ID: auth.NewID("con_"), OrgID: org.ID, Name: req.Name, Source: req.Source, Manifest: req.Manifest, Catalog: catJSON, CreatedAt: now, UpdatedAt: now}
 	if c.ConfigSealed, err = s.Secrets.Seal(string(req.Config), sealContext(c)); err != nil {
 		return View{}, err
 	}
@@ -300,12 +309,16 @@ func catalogOf(c store.Connector) (*protocol.ConfiguredCatalog, error) {
 
 // DiscoverSource checks a config against a source's spec and asks the source which
 // streams it offers with it: what the console shows before a connector exists.
-func (s *Service) DiscoverSource(ctx context.Context, ref string, config json.RawMessage) (*protocol.Catalog, error) {
+func (s *Service) DiscoverSource(ctx context.Context, ref string, config json.RawMessage, manifest string) (*protocol.Catalog, error) {
 	if ref == "" {
-		return nil, invalid("source", "required: sample, exec:/path/to/connector or image:REF")
+		return nil, invalid("source", "required: sample, exec:/path/to/connector, image:REF or manifest:LABEL with a manifest")
 	}
-	src, err := s.sources().Open(ref)
+	src, err := s.open(ref, manifest)
 	if err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			return nil, err
+		}
 		return nil, invalid("source", err.Error())
 	}
 	if len(config) == 0 {
@@ -343,7 +356,7 @@ func (s *Service) Discover(ctx context.Context, org store.Org, name string) (*pr
 	if err != nil {
 		return nil, err
 	}
-	src, err := s.sources().Open(c.Source)
+	src, err := s.openSource(c)
 	if err != nil {
 		return nil, err
 	}

@@ -150,7 +150,7 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 		defer close(stop)
 		go s.renewCredentials(ctx, org, loc, l, stop)
 	}
-	src, err := s.sources().Open(c.Source)
+	src, err := s.openSource(c)
 	if err != nil {
 		return syncer.Result{}, err
 	}
