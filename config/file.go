@@ -52,6 +52,12 @@ type file struct {
 		Engine   string            `yaml:"engine"`
 		Settings map[string]string `yaml:"settings"`
 	} `yaml:"query"`
+	Network struct {
+		AllowPrivate *bool `yaml:"allow_private"`
+	} `yaml:"network"`
+	Sources struct {
+		ManifestsDir string `yaml:"manifests_dir"`
+	} `yaml:"sources"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
@@ -103,8 +109,12 @@ func (f *file) apply(c *Config) error {
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)
+	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
+	}
+	if f.Network.AllowPrivate != nil {
+		c.AllowPrivateNetworks = *f.Network.AllowPrivate
 	}
 	if len(f.Query.Settings) > 0 {
 		c.QueryProps = f.Query.Settings

@@ -11,6 +11,7 @@ import (
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/syncer"
 	"github.com/lakeport/lakeport/warehouse"
@@ -388,7 +389,11 @@ func (s *Service) RemoveLeftovers(ctx context.Context, orgID, connectorID string
 	defer l.Close()
 	n := 0
 	for _, cs := range cat.Streams {
-		t, err := l.LoadTable(ctx, c.Name, cs.Stream.Name)
+		name, err := names.Segment(cs.Stream.Name)
+		if err != nil {
+			continue
+		}
+		t, err := l.LoadTable(ctx, c.Name, name)
 		if err != nil {
 			continue // never synced
 		}
@@ -452,7 +457,7 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base 
 		defer close(stop)
 		go s.renewCredentials(ctx, org, loc, l, stop)
 	}
-	src, err := s.sources().Open(c.Source)
+	src, err := s.openSource(c)
 	if err != nil {
 		return syncer.Result{}, err
 	}
@@ -478,8 +483,12 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base 
 		}
 		_ = s.Store.UpdateRun(ctx, *r)
 	}
+	location, err := names.Join(loc.Root, c.Name)
+	if err != nil {
+		return syncer.Result{}, err
+	}
 	return syncer.Run(ctx, syncer.Job{Source: src, Config: cfg, Catalog: cat, Lake: l, Namespace: c.Name,
-		Location: loc.Root + "/" + c.Name, SyncID: r.ID, UpdateConfig: s.keepConfig(c)}, opts)
+		Location: location, SyncID: r.ID, UpdateConfig: s.keepConfig(c)}, opts)
 }
 
 // keepConfig stores a config the source sent mid-sync (CONTROL connectorConfig), sealed

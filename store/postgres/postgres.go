@@ -151,7 +151,9 @@ var migrations = []string{
 	);`,
 	// 5: tokens that expire (the console's password sign-ins)
 	`ALTER TABLE tokens ADD COLUMN expires_at timestamptz;`,
-	// 6: run attempts and their leases; one active (queued or running) run per connector
+	// 6: the declarative manifest of a manifest: connector
+	`ALTER TABLE connectors ADD COLUMN manifest text NOT NULL DEFAULT '';`,
+	// 7: run attempts and their leases; one active (queued or running) run per connector
 	`ALTER TABLE runs ADD COLUMN attempts integer NOT NULL DEFAULT 0;
 	UPDATE runs SET status = 'failed', error = 'superseded by a later run of the same connector', finished_at = now()
 		WHERE status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM runs r2 WHERE r2.connector_id = runs.connector_id
