@@ -62,6 +62,7 @@ func New(t testing.TB, n int) *API {
 	mux.HandleFunc("/v1/offset/users", a.handleOffset)
 	mux.HandleFunc("/v1/linked/users", a.handleLinked)
 	mux.HandleFunc("/oauth/token", a.handleToken)
+	mux.HandleFunc("/v1/login", a.handleLogin)
 	mux.HandleFunc("/v1/secure/users", a.handleSecure)
 	a.srv = httptest.NewServer(a.record(mux))
 	t.Cleanup(a.srv.Close)
@@ -207,6 +208,11 @@ func (a *API) handleTeams(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) handleMembers(w http.ResponseWriter, r *http.Request) {
 	team := r.PathValue("team")
+	if team != "red" && team != "blue" && team != "green" {
+		w.WriteHeader(http.StatusNotFound)
+		writeJSON(w, map[string]any{"error": "no such team"})
+		return
+	}
 	a.mu.Lock()
 	var out []User
 	for _, u := range a.users {
@@ -423,3 +429,14 @@ spec:
       start_date: {type: string}
       base_url: {type: string}
 `
+
+// /v1/login: a session login; the session token is the API key.
+func (a *API) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var in struct{ User, Password string }
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&in) != nil || in.User != "u" || in.Password != "p" {
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, map[string]any{"error": "bad login"})
+		return
+	}
+	writeJSON(w, map[string]any{"session": map[string]any{"token": APIKey}})
+}
