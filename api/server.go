@@ -109,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 
 			r.Get("/storage", s.showStorage)
 			r.Get("/storage/policy", s.storagePolicy)
+			r.Post("/storage/review", s.reviewStorage)
 			r.With(adminOnly).Post("/storage/test", s.testStorage)
 			r.With(adminOnly).Put("/storage", s.saveStorage)
 			r.With(adminOnly).Post("/storage/use-managed", s.useManaged)
