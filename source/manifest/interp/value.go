@@ -522,3 +522,55 @@ func pyJSON(b *strings.Builder, v any) error {
 	}
 	return nil
 }
+
+// dictMethod runs get, keys, values or items on a mapping without copying it.
+func dictMethod(args *exec.VarArgs) *exec.Value {
+	if len(args.Args) < 2 {
+		return errValue("a method needs its receiver")
+	}
+	name := args.Args[1].String()
+	var m map[string]any
+	switch x := args.Args[0].Interface().(type) {
+	case map[string]any:
+		m = x
+	case *exec.Dict:
+		m, _ = fromValue(args.Args[0]).(map[string]any)
+	case nil:
+		return errValue("'NoneType' object has no attribute '%s'", name)
+	default:
+		return errValue("'%s' object has no attribute '%s'", typeName(Normalize(x)), name)
+	}
+	rest := args.Args[2:]
+	switch name {
+	case "get":
+		if len(rest) < 1 || len(rest) > 2 {
+			return errValue("get() takes a key and an optional default")
+		}
+		if v, ok := m[Str(fromValue(rest[0]))]; ok {
+			return exec.AsValue(v)
+		}
+		if len(rest) == 2 {
+			return rest[1]
+		}
+		return exec.AsValue(nil)
+	case "keys", "values", "items":
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			switch name {
+			case "keys":
+				out[i] = k
+			case "values":
+				out[i] = m[k]
+			default:
+				out[i] = []any{k, m[k]}
+			}
+		}
+		return exec.AsValue(out)
+	}
+	return errValue("unknown method %s", name)
+}
