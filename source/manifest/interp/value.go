@@ -214,18 +214,32 @@ func pyFloat(f float64) string {
 
 // repr writes Python's repr() of v.
 func repr(b *strings.Builder, v any) {
+	_ = nested(b, v, func(b *strings.Builder, v any) error {
+		switch x := v.(type) {
+		case nil:
+			b.WriteString("None")
+		case string:
+			b.WriteString("'" + strings.ReplaceAll(strings.ReplaceAll(x, `\`, `\\`), "'", `\'`) + "'")
+		default:
+			b.WriteString(Str(v))
+		}
+		return nil
+	})
+}
+
+// nested writes lists and mappings as Python prints them (", " and ": "
+// between items, keys sorted), each scalar and key with scalar.
+func nested(b *strings.Builder, v any, scalar func(*strings.Builder, any) error) error {
 	switch x := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case string:
-		b.WriteString("'" + strings.ReplaceAll(strings.ReplaceAll(x, `\`, `\\`), "'", `\'`) + "'")
 	case []any:
 		b.WriteByte('[')
 		for i, e := range x {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			repr(b, e)
+			if err := nested(b, e, scalar); err != nil {
+				return err
+			}
 		}
 		b.WriteByte(']')
 	case map[string]any:
@@ -239,14 +253,19 @@ func repr(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			repr(b, k)
+			if err := scalar(b, k); err != nil {
+				return err
+			}
 			b.WriteString(": ")
-			repr(b, x[k])
+			if err := nested(b, x[k], scalar); err != nil {
+				return err
+			}
 		}
 		b.WriteByte('}')
 	default:
-		b.WriteString(Str(v))
+		return scalar(b, v)
 	}
+	return nil
 }
 
 // Truthy is Python's bool().
@@ -482,45 +501,14 @@ func comparison(ok func(int) bool) func(*exec.VarArgs) *exec.Value {
 
 // pyJSON writes v as Python's json.dumps does (", " and ": " separators).
 func pyJSON(b *strings.Builder, v any) error {
-	switch x := v.(type) {
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if err := pyJSON(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			kb, _ := json.Marshal(k)
-			b.Write(kb)
-			b.WriteString(": ")
-			if err := pyJSON(b, x[k]); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
-	default:
+	return nested(b, v, func(b *strings.Builder, v any) error {
 		eb, err := json.Marshal(Plain(v))
 		if err != nil {
 			return err
 		}
 		b.Write(eb)
-	}
-	return nil
+		return nil
+	})
 }
 
 // dictMethod runs get, keys, values or items on a mapping without copying it.
