@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/owner"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/secrets"
@@ -57,6 +57,8 @@ type Service struct {
 	SyncOptions syncer.Options
 	// Metrics, when set, counts finished runs.
 	Metrics *metrics.Metrics
+	// RunPolicy says how sync runs hold leases and share workers.
+	RunPolicy RunPolicy
 
 	mu sync.Mutex // serialises lake.Open of new catalogs
 
@@ -166,7 +168,7 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 	if err := s.Store.CreateConnector(ctx, c); err != nil {
 		// Release the prefix this connector claimed, so the name stays usable.
 		if _, cerr := owner.Cleanup(ctx, loc.Bucket, c.Name, org.ID, c.ID); cerr != nil {
-			s.logger().Warn("could not remove the owner marker of a connector that was not created", "prefix", loc.Root+"/"+c.Name, "err", cerr)
+			s.logger().Warn("could not remove the owner marker of a connector that was not created", "org", org.ID, "connector", c.Name, "err", cerr)
 		}
 		if errors.Is(err, store.ErrConflict) {
 			return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
@@ -402,7 +404,11 @@ func (s *Service) Delete(ctx context.Context, org store.Org, name string) (Delet
 	if err := s.idle(ctx, c); err != nil {
 		return DeleteReport{}, err
 	}
-	rep := DeleteReport{Connector: c.Name, Location: strings.TrimSuffix(c.Warehouse, "/") + "/" + c.Name + "/"}
+	prefix, err := names.Join(c.Warehouse, c.Name)
+	if err != nil {
+		return DeleteReport{}, err
+	}
+	rep := DeleteReport{Connector: c.Name, Location: prefix + "/"}
 	loc, err := s.locate(ctx, org, c)
 	if errors.Is(err, ErrStorageChanged) {
 		return rep, fmt.Errorf("%w: its data is in %s, which lakeport no longer reaches; switch the storage back or run setup first", ErrStorageChanged, c.Warehouse)

@@ -88,18 +88,26 @@ func (r *run) rows(ctx context.Context, part pipeline.Part, done, at []pipeline.
 		if b == nil || at[i].Rows <= done[i].Rows {
 			continue
 		}
-		n, size := at[i].Rows-done[i].Rows, at[i].Bytes-done[i].Bytes
+		from := done[i].Rows
+		n, size := at[i].Rows-from, at[i].Bytes-done[i].Bytes
 		s := r.byIndex[i]
+		done[i] = at[i]
+		s.sinceState += n
+		r.sinceShared += n
+		if s.ahead != "" {
+			// The table holds these already (see stream.ahead).
+			s.stats.Skipped += n
+			continue
+		}
 		rows := b
 		if n == b.NumRows() {
 			b.Retain()
 		} else {
-			rows = b.NewSlice(done[i].Rows, at[i].Rows)
+			rows = b.NewSlice(from, at[i].Rows)
 		}
 		if err := s.add(ctx, rows); err != nil {
 			return err
 		}
-		done[i] = at[i]
 		s.rows += n
 		s.bytes += size
 		s.stats.Records += n
@@ -132,19 +140,28 @@ func (r *run) event(ctx context.Context, e pipeline.Event) error {
 			r.opts.Logger.Debug("source log", "level", m.Log.Level, "message", truncate(m.Log.Message, 1000))
 		}
 	case protocol.TypeTrace:
-		if m.Trace != nil && m.Trace.Error != nil {
-			r.opts.Logger.Warn("source reported an error", "message", m.Trace.Error.Message)
-		}
+		r.trace(m.Trace)
+	case protocol.TypeControl:
+		return r.control(ctx, m.Control)
 	}
 	return nil
 }
 
-// recordError fails the run for a record that could not be added.
+// recordError fails the run for a record that could not be added, unless
+// its stream skips its records (see stream.ahead).
 func (r *run) recordError(e *pipeline.RecordError) error {
-	switch {
-	case e.Stream < 0:
+	if e.Stream < 0 {
 		return fmt.Errorf("%w: the source sent a record for stream %q, which is not selected in the connector's catalog (selected: %s)",
 			ErrUnknownStream, e.Key, r.selected())
+	}
+	s := r.byIndex[e.Stream]
+	s.sinceState++
+	r.sinceShared++
+	if s.ahead != "" {
+		s.stats.Skipped++
+		return nil
+	}
+	switch {
 	case errors.Is(e.Err, pipeline.ErrTooLarge):
 		return fmt.Errorf("%w: a record of stream %s is %d bytes; the limit is %d bytes", ErrRecordTooLarge, e.Key, e.Size, r.opts.MaxRecordBytes)
 	}

@@ -37,8 +37,10 @@ func arrowSchema(t testing.TB) *arrow.Schema {
 // chunks is a ChunkReader over a protocol.Reader.
 type chunks struct{ r *protocol.Reader }
 
-func (c chunks) NextChunk(buf []byte, size int) (protocol.Chunk, error) { return c.r.NextChunk(buf, size) }
-func (chunks) LineErr(err error) error                                  { return fmt.Errorf("wrapped: %w", err) }
+func (c chunks) NextChunk(buf []byte, size int) (protocol.Chunk, error) {
+	return c.r.NextChunk(buf, size)
+}
+func (chunks) LineErr(err error) error { return fmt.Errorf("wrapped: %w", err) }
 
 // messages is a MessageReader over a protocol.Reader.
 type messages struct{ r *protocol.Reader }
