@@ -69,6 +69,8 @@ type SyncRun struct {
 	// CPUSeconds is the CPU time (user + system) of the sync: of the whole
 	// child process when it ran in one, else of this process during it.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// SyncCPUSeconds is this process's CPU time during the sync alone.
+	SyncCPUSeconds float64 `json:"sync_cpu_seconds"`
 }
 
 // OpenLake opens (creating) the bench lake in dir. Close the returned
@@ -127,6 +129,7 @@ func RunSync(ctx context.Context, spec SyncSpec) (SyncRun, error) {
 	res, err := syncer.Run(ctx, job, opts)
 	run.Seconds = time.Since(start).Seconds()
 	run.CPUSeconds = selfCPU() - cpu
+	run.SyncCPUSeconds = run.CPUSeconds
 	stop()
 	if err != nil {
 		return run, fmt.Errorf("bench: sync: %w", err)
