@@ -7,8 +7,6 @@ import (
 	"os"
 	"regexp"
 	"time"
-
-	"github.com/lakeport/lakeport/storage"
 )
 
 // Platform is the install's AWS identity: the two principals a customer's trust policy
@@ -129,10 +127,11 @@ func (p Platform) Check() error {
 	return nil
 }
 
-// Access is how this install reaches an organization's customer-hosted bucket: STS
-// with the organization's external ID and a session name that names the organization.
-func (c Config) Access(orgID, externalID string) storage.Access {
-	return storage.Access{ExternalID: externalID, SessionName: "lakeport-" + orgID, STSEndpoint: c.STSEndpoint, STSRegion: c.STSRegion}
+// CatalogSettings are the chosen catalog backend's settings (see catalog/glue and
+// catalog/rest for the keys each reads).
+func (c Config) CatalogSettings() map[string]string {
+	return map[string]string{"region": c.CatalogRegion, "catalog-id": c.CatalogID, "namespace-prefix": c.CatalogPrefix,
+		"uri": c.CatalogURI, "token": c.CatalogToken}
 }
 
 // Configured reports whether both principals are known, which the trust policy needs.

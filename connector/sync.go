@@ -9,10 +9,9 @@ import (
 
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/jobs"
-	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/syncer"
-	"github.com/lakeport/lakeport/warehouse"
 )
 
 // StartSync queues a sync of the connector and returns its run.
@@ -144,11 +143,10 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 		return syncer.Result{}, err
 	}
 	defer l.Close()
-	if !loc.Expires.IsZero() {
-		stop := make(chan struct{})
-		defer close(stop)
-		go s.renewCredentials(ctx, org, loc, l, stop)
-	}
+	// A long sync outlives the role's temporary credentials: renew them.
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	defer stopRenewing()
+	go s.Storage.Renew(renewCtx, org, loc, func(next storage.Location) error { return l.SetProps(next.Props) })
 	src, err := s.sources().Open(c.Source)
 	if err != nil {
 		return syncer.Result{}, err
@@ -176,38 +174,5 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 		_ = s.Store.UpdateRun(ctx, *r)
 	}
 	return syncer.Run(ctx, syncer.Job{Source: src, Config: cfg, Catalog: cat, Lake: l, Namespace: c.Name,
-		Location: loc.Root + "/" + c.Name, SyncID: r.ID}, opts)
-}
-
-// CredentialMargin is how long before temporary bucket credentials expire a running sync
-// fetches new ones.
-const CredentialMargin = 10 * time.Minute
-
-// renewCredentials assumes the organization's role again before the sync's temporary
-// credentials expire, so a long sync keeps writing; later commits use the new ones.
-func (s *Service) renewCredentials(ctx context.Context, org store.Org, loc warehouse.Location, l *lake.Lake, stop <-chan struct{}) {
-	for {
-		wait := time.Until(loc.Expires.Add(-CredentialMargin))
-		if wait < 5*time.Second {
-			wait = 5 * time.Second
-		}
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		next, err := s.resolve(ctx, org, true)
-		if err != nil {
-			s.logger().Warn("could not renew the bucket credentials of a running sync; it fails at its next commit if they expire", "org", org.ID, "err", err)
-			continue
-		}
-		if err := l.SetProps(next.Props); err != nil {
-			s.logger().Warn("could not apply renewed bucket credentials", "org", org.ID, "err", err)
-			continue
-		}
-		loc = next
-		s.logger().Info("renewed the bucket credentials of a running sync", "org", org.ID, "expires", loc.Expires)
-	}
+		Location: loc.NamespaceRoot(c.Name), SyncID: r.ID}, opts)
 }

@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/lakeport/lakeport/protocol"
@@ -157,24 +158,34 @@ func (s *Service) List(ctx context.Context, org store.Org) ([]View, error) {
 // spec returns a source's specification, asked once per source reference: listing
 // connectors must not start every exec: or image: source again.
 func (s *Service) spec(ctx context.Context, ref string) (*protocol.ConnectorSpecification, error) {
-	s.specMu.Lock()
-	spec, ok := s.specs[ref]
-	s.specMu.Unlock()
+	return s.specs.get(ctx, ref, s.sources())
+}
+
+// specCache keeps the specifications of source references.
+type specCache struct {
+	mu sync.Mutex
+	m  map[string]*protocol.ConnectorSpecification // by source reference
+}
+
+func (c *specCache) get(ctx context.Context, ref string, sources *source.Registry) (*protocol.ConnectorSpecification, error) {
+	c.mu.Lock()
+	spec, ok := c.m[ref]
+	c.mu.Unlock()
 	if ok {
 		return spec, nil
 	}
-	src, err := s.sources().Open(ref)
+	src, err := sources.Open(ref)
 	if err != nil {
 		return nil, err
 	}
 	if spec, err = src.Spec(ctx); err != nil {
 		return nil, err
 	}
-	s.specMu.Lock()
-	if s.specs == nil {
-		s.specs = map[string]*protocol.ConnectorSpecification{}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*protocol.ConnectorSpecification{}
 	}
-	s.specs[ref] = spec
-	s.specMu.Unlock()
+	c.m[ref] = spec
+	c.mu.Unlock()
 	return spec, nil
 }

@@ -21,8 +21,8 @@ type Checker struct {
 		store.Store
 		store.Health
 	}
-	// Setting returns an org's saved setting (secret opened) and how to reach it.
-	Setting     func(ctx context.Context, org store.Org) (storage.Mode, storage.Setting, storage.Access, error)
+	// Storage is where organizations' data lives (storage.Resolver).
+	Storage     Storage
 	Interval    time.Duration // default 30m
 	StepTimeout time.Duration
 	Metrics     *metrics.Metrics
@@ -30,6 +30,16 @@ type Checker struct {
 	// Validate runs Test connection; nil means validation.Run.
 	Validate func(context.Context, storage.Setting, validation.Options) validation.Report
 }
+
+// Storage is what the checks need of organizations' storage.
+type Storage interface {
+	// Saved returns the organization's saved setting, secret opened.
+	Saved(ctx context.Context, org store.Org) (storage.Saved, error)
+	// Access is how to assume the organization's role.
+	Access(org store.Org) storage.Access
+}
+
+var _ Storage = (*storage.Resolver)(nil)
 
 // Run checks every customer-hosted organization every Interval until ctx ends.
 func (c *Checker) Run(ctx context.Context) {
@@ -68,18 +78,18 @@ func (c *Checker) Check(ctx context.Context, orgID string) (store.StorageHealth,
 	if err != nil {
 		return store.StorageHealth{}, err
 	}
-	mode, set, access, err := c.Setting(ctx, org)
+	saved, err := c.Storage.Saved(ctx, org)
 	if err != nil {
 		return store.StorageHealth{}, err
 	}
-	if mode != storage.ModeCustomerHosted {
+	if saved.Mode != storage.ModeCustomerHosted {
 		return store.StorageHealth{OrgID: orgID, OK: true}, nil
 	}
 	validate := c.Validate
 	if validate == nil {
 		validate = validation.Run
 	}
-	report := validate(ctx, set, validation.Options{Access: access, StepTimeout: c.StepTimeout})
+	report := validate(ctx, saved.Setting, validation.Options{Access: c.Storage.Access(org), StepTimeout: c.StepTimeout})
 	h := store.StorageHealth{OrgID: orgID, OK: report.OK, CheckedAt: time.Now().UTC()}
 	for _, st := range report.Steps {
 		if st.Status == validation.StatusFailed {

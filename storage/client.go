@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -155,21 +154,10 @@ func NewS3Client(ctx context.Context, s Setting, a Access, optFns ...func(*s3.Op
 	if errs := s.Check(); len(errs) > 0 {
 		return nil, &SettingError{Fields: errs}
 	}
-	if s.S3Compatible() {
-		creds := credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, "")
-		return NewS3ClientWithCredentials(s, creds, a.HTTPClient, optFns...), nil
-	}
-	if err := a.Check(); err != nil {
-		return nil, err
-	}
-	stsClient, err := NewSTSClient(ctx, s, a)
+	creds, err := bucketCredentials(ctx, s, a)
 	if err != nil {
 		return nil, err
 	}
-	creds := aws.NewCredentialsCache(AssumeRoleProvider(stsClient, s, a), func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = CredentialsExpiryWindow
-		o.ExpiryWindowJitterFrac = 0.5
-	})
 	return NewS3ClientWithCredentials(s, creds, a.HTTPClient, optFns...), nil
 }
 

@@ -19,11 +19,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lakeport/lakeport/api"
+	"github.com/lakeport/lakeport/catalog"
+	_ "github.com/lakeport/lakeport/catalog/glue" // AWS Glue
+	_ "github.com/lakeport/lakeport/catalog/rest" // an Iceberg REST catalog
+	_ "github.com/lakeport/lakeport/catalog/sql"  // the embedded default
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
-	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
@@ -36,7 +39,6 @@ import (
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/syncer"
 	"github.com/lakeport/lakeport/tenant"
-	"github.com/lakeport/lakeport/warehouse"
 	"github.com/lakeport/lakeport/web"
 )
 
@@ -130,6 +132,7 @@ type backend interface {
 type node struct {
 	store backend
 	svc   *connector.Service
+	locs  *storage.Resolver
 	box   *secrets.Box
 	mets  *metrics.Metrics
 	queue *jobs.Queue
@@ -153,34 +156,25 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		return nil, nil, err
 	}
 	n = &node{box: box, mets: metrics.New(nil)}
-	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+	n.locs = &storage.Resolver{Secrets: box, DataDir: cfg.DataDir, Logger: log.With("component", "storage"),
+		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion}}
 	if cfg.Managed != "" {
-		m, err := warehouse.ParseManaged(cfg.Managed)
+		m, err := storage.ParseManaged(cfg.Managed)
 		if err != nil {
 			return nil, nil, err
 		}
 		m.Region, m.Endpoint, m.AccessKeyID, m.SecretAccessKey = cfg.ManagedRegion, cfg.ManagedEndpoint, cfg.ManagedAccessKeyID, cfg.ManagedSecretAccessKey
-		n.svc.ManagedS3 = &m
+		n.locs.ManagedS3 = &m
 	}
-	switch cfg.Catalog {
-	case "", "sql":
-	case "glue":
-		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogGlue, NamespacePrefix: cfg.CatalogPrefix,
-			Glue: lake.GlueConfig{Region: cfg.CatalogRegion, CatalogID: cfg.CatalogID}}
-	case "rest":
-		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogREST, NamespacePrefix: cfg.CatalogPrefix,
-			REST: lake.RESTConfig{URI: cfg.CatalogURI, Token: cfg.CatalogToken}}
-	default:
-		return nil, nil, fmt.Errorf("catalog %q: use sql, glue or rest", cfg.Catalog)
-	}
+	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows}}
+	dialect := "sqlite"
 	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
 		pg, err := postgres.Open(ctx, cfg.Database)
 		if err != nil {
 			return nil, nil, err
 		}
-		n.store, n.svc.Dialect = pg, "postgres"
+		n.store, dialect = pg, "postgres"
 		n.queue, err = jobs.OpenPostgres(ctx, pg.Pool(), n.svc.RunSync, qcfg)
 		if err != nil {
 			pg.Close()
@@ -209,14 +203,19 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 			return nil, nil, err
 		}
 	}
-	n.svc.Store, n.svc.DB, n.svc.Enqueue = n.store, n.store.DB(), n.queue.EnqueueSync
+	n.svc.Store, n.svc.Enqueue, n.locs.Store = n.store, n.queue.EnqueueSync, n.store
+	n.svc.Catalog, err = catalog.New(ctx, cfg.Catalog, catalog.Settings{DB: n.store.DB(), Dialect: dialect, Props: cfg.CatalogSettings()})
+	if err != nil {
+		n.store.Close()
+		return nil, nil, err
+	}
 	if err := n.queue.Start(ctx); err != nil {
 		n.store.Close()
 		return nil, nil, fmt.Errorf("start the job queue: %w", err)
 	}
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
-	checker := &health.Checker{Store: n.store, Setting: n.svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
+	checker := &health.Checker{Store: n.store, Storage: n.locs, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
 	stop = func() {
@@ -259,8 +258,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
 	}
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
-		Ready:  func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
-		Access: n.svc.Access, StepTimeout: cfg.StepTimeout}
+		Ready:   func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
+		Storage: n.locs, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
