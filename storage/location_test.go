@@ -20,7 +20,6 @@ import (
 	"github.com/lakeport/lakeport/storage"
 )
 
-
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
