@@ -131,8 +131,8 @@ func (s *Server) storagePolicy(w http.ResponseWriter, r *http.Request) {
 
 // Storage is what the API needs of organizations' storage (storage.Resolver).
 type Storage interface {
-	// Access is how Test connection assumes the organization's role.
-	Access(org store.Org) storage.Access
+	// Test connection reaches the bucket as each principal.
+	validation.Principals
 	// Save stores a customer-hosted setting that passed Test connection.
 	Save(ctx context.Context, org store.Org, set storage.Setting, validatedAt time.Time) (store.StorageSetting, error)
 	// UseManaged switches the organization back to managed storage.
@@ -142,12 +142,9 @@ type Storage interface {
 var _ Storage = (*storage.Resolver)(nil)
 
 func (s *Server) validationOptions(org store.Org) validation.Options {
-	return validation.Options{
-		Access:             s.Storage.Access(org),
-		StepTimeout:        s.StepTimeout,
-		PlatformAccountID:  s.Platform.AccountID,
-		WorkerPrincipalARN: s.Platform.WorkerPrincipalARN,
-	}
+	o := validation.For(s.Storage, org)
+	o.StepTimeout, o.PlatformAccountID, o.WorkerPrincipalARN = s.StepTimeout, s.Platform.AccountID, s.Platform.WorkerPrincipalARN
+	return o
 }
 
 // testStorage runs Test connection. With "Accept: text/event-stream" it answers
@@ -274,7 +271,7 @@ func (s *Server) useManaged(w http.ResponseWriter, r *http.Request) {
 func firstFailure(r validation.Report) string {
 	for _, st := range r.Steps {
 		if st.Status == validation.StatusFailed {
-			return st.Name + ": " + st.Message
+			return strings.TrimSpace(st.Principal+" "+st.Name) + ": " + st.Message
 		}
 	}
 	return "no step passed"

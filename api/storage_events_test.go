@@ -110,11 +110,12 @@ func TestStorageTestStreamsSteps(t *testing.T) {
 		t.Fatal("check_inputs did not arrive while Test connection was running: the step events are held back until the end")
 	}
 
-	want := []string{validation.StepCheckInputs, validation.StepAssumeRole, validation.StepHeadBucket, validation.StepPutObject,
-		validation.StepGetObject, validation.StepListObjects, validation.StepDeleteObject}
+	want := []string{"/check_inputs", "platform/assume_role", "workers/assume_role", "platform/head_bucket",
+		"platform/put_object", "platform/get_object", "platform/list_objects", "platform/delete_object",
+		"workers/put_object", "workers/get_object", "workers/list_objects", "workers/delete_object"}
 	var names []string
 	for _, st := range steps {
-		names = append(names, st.Name)
+		names = append(names, st.Principal+"/"+st.Name)
 	}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("steps arrived as %v, want %v", names, want)

@@ -21,14 +21,19 @@ type Config struct {
 	DataDir     string
 	Addr        string
 	Platform    Platform
-	STSEndpoint string            // empty: AWS's own STS endpoint
-	STSRegion   string            // region used to sign STS calls
-	SecretKey   string            // base64 key for secrets at rest; empty: DataDir/secret.key
-	StepTimeout time.Duration     // per step of Test connection
-	Sample      bool              // create and sync the sample connector on first start
-	QueryEngine string            // "duckdb" (embedded) or "athena"
-	QueryProps  map[string]string // the engine's settings (e.g. memory_limit)
-	LogFormat   string            // text or json
+	STSEndpoint string // empty: AWS's own STS endpoint
+	STSRegion   string // region used to sign STS calls
+	// WorkerRoleARN is the sync workers' own IAM role: the platform's credentials
+	// (the default AWS chain) assume it, and its session assumes each customer's
+	// role (a role chain). Empty: the workers use the platform's credentials. When
+	// set it is the workers' principal customers' trust policies name.
+	WorkerRoleARN string
+	SecretKey     string            // base64 key for secrets at rest; empty: DataDir/secret.key
+	StepTimeout   time.Duration     // per step of Test connection
+	Sample        bool              // create and sync the sample connector on first start
+	QueryEngine   string            // "duckdb" (embedded) or "athena"
+	QueryProps    map[string]string // the engine's settings (e.g. memory_limit)
+	LogFormat     string            // text or json
 	// HealthInterval is how often customer-hosted storage is re-validated in the
 	// background; a failing check pauses the organization's syncs.
 	HealthInterval time.Duration
@@ -83,7 +88,8 @@ func applyEnv(c *Config) {
 		"LAKEPORT_DATA_DIR": &c.DataDir, "LAKEPORT_ADDR": &c.Addr, "LAKEPORT_STS_ENDPOINT": &c.STSEndpoint,
 		"LAKEPORT_STS_REGION": &c.STSRegion, "LAKEPORT_SECRET_KEY": &c.SecretKey, "LAKEPORT_QUERY_ENGINE": &c.QueryEngine,
 		"LAKEPORT_AWS_ACCOUNT_ID": &c.Platform.AccountID, "LAKEPORT_WORKER_PRINCIPAL_ARN": &c.Platform.WorkerPrincipalARN,
-		"LAKEPORT_LOG_FORMAT": &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database,
+		"LAKEPORT_WORKER_ROLE_ARN": &c.WorkerRoleARN,
+		"LAKEPORT_LOG_FORMAT":      &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database,
 		"LAKEPORT_MANAGED_WAREHOUSE": &c.Managed, "LAKEPORT_MANAGED_REGION": &c.ManagedRegion,
 		"LAKEPORT_MANAGED_ENDPOINT": &c.ManagedEndpoint, "LAKEPORT_MANAGED_ACCESS_KEY_ID": &c.ManagedAccessKeyID,
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
@@ -114,7 +120,31 @@ func applyEnv(c *Config) {
 var (
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	arnRE     = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:(iam|sts)::\d{12}:[\w+=,.@/-]+$`)
+	roleRE    = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$`)
 )
+
+// CheckPrincipals checks the workers' role and fills in the platform identity from
+// it: with LAKEPORT_WORKER_ROLE_ARN set, that role is the workers' principal in
+// customers' trust policies, so LAKEPORT_WORKER_PRINCIPAL_ARN defaults to it and
+// may not name another.
+func (c *Config) CheckPrincipals() error {
+	if c.WorkerRoleARN == "" {
+		return c.Platform.Check()
+	}
+	if !roleRE.MatchString(c.WorkerRoleARN) {
+		return fmt.Errorf("config: LAKEPORT_WORKER_ROLE_ARN %q is not an IAM role ARN (arn:aws:iam::123456789012:role/lakeport-sync-worker)", c.WorkerRoleARN)
+	}
+	switch c.Platform.WorkerPrincipalARN {
+	case "":
+		c.Platform.WorkerPrincipalARN = c.WorkerRoleARN
+	case c.WorkerRoleARN:
+	default:
+		return fmt.Errorf("config: LAKEPORT_WORKER_PRINCIPAL_ARN %q is not the workers' role %q (LAKEPORT_WORKER_ROLE_ARN): "+
+			"the workers reach customers' roles as that role, so it is the principal their trust policies must name; "+
+			"leave LAKEPORT_WORKER_PRINCIPAL_ARN unset or give it the same ARN", c.Platform.WorkerPrincipalARN, c.WorkerRoleARN)
+	}
+	return c.Platform.Check()
+}
 
 // Check reports a platform identity that is set but malformed.
 func (p Platform) Check() error {

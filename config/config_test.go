@@ -44,3 +44,28 @@ func TestPrecedenceAndErrors(t *testing.T) {
 		t.Fatal("a missing file must be an error")
 	}
 }
+
+func TestWorkerRole(t *testing.T) {
+	const role = "arn:aws:iam::444455556666:role/lakeport-sync-worker"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lakeport.yaml")
+	os.WriteFile(path, []byte("platform:\n  worker_role_arn: "+role+"\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckPrincipals(); err != nil || c.WorkerRoleARN != role || c.Platform.WorkerPrincipalARN != role {
+		t.Fatalf("role %q, principal %q, %v; want both %s", c.WorkerRoleARN, c.Platform.WorkerPrincipalARN, err, role)
+	}
+	t.Setenv("LAKEPORT_WORKER_PRINCIPAL_ARN", "arn:aws:iam::444455556666:role/another")
+	c, _ = config.Load(path)
+	if err := c.CheckPrincipals(); err == nil || !strings.Contains(err.Error(), "LAKEPORT_WORKER_ROLE_ARN") {
+		t.Fatalf("a principal other than the workers' role: %v", err)
+	}
+	t.Setenv("LAKEPORT_WORKER_PRINCIPAL_ARN", "")
+	t.Setenv("LAKEPORT_WORKER_ROLE_ARN", "arn:aws:iam::444455556666:user/not-a-role")
+	c, _ = config.Load(path)
+	if err := c.CheckPrincipals(); err == nil || !strings.Contains(err.Error(), "LAKEPORT_WORKER_ROLE_ARN") {
+		t.Fatalf("a user ARN as the workers' role: %v", err)
+	}
+}

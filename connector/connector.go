@@ -52,8 +52,11 @@ type Service struct {
 
 // Storage is what the connectors need of the organization's storage.
 type Storage interface {
-	// Locate returns where the organization's data lives now.
+	// Locate returns where the organization's data lives now, as the platform
+	// reaches it (owner markers, queries, cleanup).
 	Locate(ctx context.Context, org store.Org) (storage.Location, error)
+	// LocateAs is Locate as who reaches it: syncs write as storage.Workers.
+	LocateAs(ctx context.Context, org store.Org, who storage.Principal) (storage.Location, error)
 	// Renew keeps a running sync's credentials fresh until ctx ends.
 	Renew(ctx context.Context, org store.Org, loc storage.Location, apply func(storage.Location) error)
 }
@@ -176,10 +179,10 @@ func (s *Service) bind(ctx context.Context, org store.Org, c *store.Connector) (
 	return loc, nil
 }
 
-// locate returns the location c is bound to, which must still be the organization's
-// current storage.
-func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) (storage.Location, error) {
-	loc, err := s.Storage.Locate(ctx, org)
+// locate returns the location c is bound to, as who reaches it; it must still be the
+// organization's current storage.
+func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector, who storage.Principal) (storage.Location, error) {
+	loc, err := s.Storage.LocateAs(ctx, org, who)
 	if err != nil {
 		return loc, err
 	}
@@ -310,7 +313,7 @@ func (s *Service) Delete(ctx context.Context, org store.Org, name string) (Delet
 		return DeleteReport{}, err
 	}
 	rep := DeleteReport{Connector: c.Name, Location: strings.TrimSuffix(c.Warehouse, "/") + "/" + c.Name + "/"}
-	loc, err := s.locate(ctx, org, c)
+	loc, err := s.locate(ctx, org, c, storage.Platform)
 	if errors.Is(err, ErrStorageChanged) {
 		return rep, fmt.Errorf("%w: its data is in %s, which lakeport no longer reaches; switch the storage back or run setup first", ErrStorageChanged, c.Warehouse)
 	}
@@ -364,7 +367,7 @@ func (s *Service) Lake(ctx context.Context, org store.Org, name string) (*lake.L
 	if err != nil {
 		return nil, err
 	}
-	loc, err := s.locate(ctx, org, c)
+	loc, err := s.locate(ctx, org, c, storage.Platform)
 	if err != nil {
 		return nil, err
 	}

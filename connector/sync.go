@@ -23,7 +23,7 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	if err := s.idle(ctx, c); err != nil {
 		return RunView{}, err
 	}
-	if _, err := s.locate(ctx, org, c); err != nil {
+	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
 		return RunView{}, err
 	}
 	if err := s.checkHealth(ctx, org, c); err != nil {
@@ -129,7 +129,8 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 	if err != nil {
 		return syncer.Result{}, err
 	}
-	loc, err := s.locate(ctx, org, c)
+	// The workers write, through their own role chain.
+	loc, err := s.locate(ctx, org, c, storage.Workers)
 	if err != nil {
 		return syncer.Result{}, err
 	}

@@ -7,8 +7,10 @@ package health
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
@@ -25,8 +27,10 @@ type Checker struct {
 	Storage     Storage
 	Interval    time.Duration // default 30m
 	StepTimeout time.Duration
-	Metrics     *metrics.Metrics
-	Logger      *slog.Logger
+	// Platform names the principals in the hints of a failed check.
+	Platform config.Platform
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
 	// Validate runs Test connection; nil means validation.Run.
 	Validate func(context.Context, storage.Setting, validation.Options) validation.Report
 }
@@ -35,8 +39,8 @@ type Checker struct {
 type Storage interface {
 	// Saved returns the organization's saved setting, secret opened.
 	Saved(ctx context.Context, org store.Org) (storage.Saved, error)
-	// Access is how to assume the organization's role.
-	Access(org store.Org) storage.Access
+	// The check reaches the bucket as each principal, as Test connection does.
+	validation.Principals
 }
 
 var _ Storage = (*storage.Resolver)(nil)
@@ -89,11 +93,13 @@ func (c *Checker) Check(ctx context.Context, orgID string) (store.StorageHealth,
 	if validate == nil {
 		validate = validation.Run
 	}
-	report := validate(ctx, saved.Setting, validation.Options{Access: c.Storage.Access(org), StepTimeout: c.StepTimeout})
+	o := validation.For(c.Storage, org)
+	o.StepTimeout, o.PlatformAccountID, o.WorkerPrincipalARN = c.StepTimeout, c.Platform.AccountID, c.Platform.WorkerPrincipalARN
+	report := validate(ctx, saved.Setting, o)
 	h := store.StorageHealth{OrgID: orgID, OK: report.OK, CheckedAt: time.Now().UTC()}
 	for _, st := range report.Steps {
 		if st.Status == validation.StatusFailed {
-			h.Cause, h.Message = st.Cause, st.Name+": "+st.Message
+			h.Cause, h.Message = st.Cause, strings.TrimSpace(st.Principal+" "+st.Name)+": "+st.Message
 			break
 		}
 	}

@@ -107,9 +107,14 @@ func (a Access) stsRegion(partition string) string {
 // signed with a.Credentials (or the default chain), in the STS region of the
 // role's partition, at a.STSEndpoint when set.
 func NewSTSClient(ctx context.Context, s Setting, a Access, optFns ...func(*sts.Options)) (*sts.Client, error) {
+	return newSTSClient(ctx, s.RoleARN, a, optFns...)
+}
+
+// newSTSClient is the STS client to assume role with a.
+func newSTSClient(ctx context.Context, role string, a Access, optFns ...func(*sts.Options)) (*sts.Client, error) {
 	var partition string
-	if role, err := ParseRoleARN(s.RoleARN); err == nil {
-		partition = role.Partition
+	if r, err := ParseRoleARN(role); err == nil {
+		partition = r.Partition
 	}
 	creds := a.Credentials
 	if creds == nil {
@@ -181,3 +186,40 @@ func NewS3ClientWithCredentials(s Setting, creds aws.CredentialsProvider, hc *ht
 	}
 	return s3.New(o, optFns...)
 }
+
+// workerRoleProvider is the first hop of the workers' role chain: the platform's
+// credentials assume the workers' own role (no external ID: it is in the platform's
+// account). Its errors are WorkerRoleError, an installation problem rather than
+// the customer's.
+type workerRoleProvider struct {
+	role string
+	a    Access
+}
+
+func (w workerRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	client, err := newSTSClient(ctx, w.role, w.a)
+	if err != nil {
+		return aws.Credentials{}, &WorkerRoleError{Role: w.role, Err: err}
+	}
+	c, err := stscreds.NewAssumeRoleProvider(client, w.role, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = w.a.sessionName()
+		o.Duration = AssumeRoleDuration
+	}).Retrieve(ctx)
+	if err != nil {
+		return c, &WorkerRoleError{Role: w.role, Err: err}
+	}
+	return c, nil
+}
+
+// WorkerRoleError is a failure to assume the sync workers' own role (the operator's
+// LAKEPORT_WORKER_ROLE_ARN), the first hop of their role chain.
+type WorkerRoleError struct {
+	Role string
+	Err  error
+}
+
+func (e *WorkerRoleError) Error() string {
+	return fmt.Sprintf("storage: the platform cannot assume the sync workers' role %s (LAKEPORT_WORKER_ROLE_ARN): %v", e.Role, e.Err)
+}
+
+func (e *WorkerRoleError) Unwrap() error { return e.Err }

@@ -43,6 +43,8 @@ type Location struct {
 	KMSKeyARN string
 	// Dir is the local folder of a managed warehouse in the data dir; "" for S3.
 	Dir string
+	// Principal is who the credentials are of (see Resolver.LocateAs).
+	Principal Principal
 }
 
 // NamespaceRoot is the root of connector namespace ns: Root + "/" + ns. Everything a

@@ -25,7 +25,8 @@ type Settings interface {
 	PutStorageSetting(ctx context.Context, s store.StorageSetting) error
 }
 
-// Identity is how this install reaches STS: the platform's own principal.
+// Identity is how this install reaches STS: its two principals, the platform (the
+// API: Test connection, queries, cleanup) and the sync workers.
 type Identity struct {
 	// STSEndpoint overrides AWS's STS endpoint (tests: an httptest server).
 	STSEndpoint string
@@ -33,9 +34,28 @@ type Identity struct {
 	STSRegion string
 	// Credentials are the platform's; nil means the default AWS chain.
 	Credentials aws.CredentialsProvider
+	// WorkerRoleARN is the sync workers' role: the platform's credentials
+	// assume it first, and its session then assumes the customer's role (a
+	// role chain), so customers' trust policies name it. Empty: the workers
+	// use the platform's credentials.
+	WorkerRoleARN string
 	// HTTPClient carries STS and S3 calls when not nil.
 	HTTPClient *http.Client
 }
+
+// Principal is who reaches an organization's bucket.
+type Principal string
+
+const (
+	// Platform is the API process: Test connection's validation object,
+	// owner markers, queries, cleanup.
+	Platform Principal = "platform"
+	// Workers are the sync workers: they write the tables.
+	Workers Principal = "workers"
+)
+
+// WorkerSessionName names the workers' sessions of their own role.
+const WorkerSessionName = "lakeport-workers"
 
 // Saved is an organization's saved choice, with its secret opened.
 type Saved struct {
@@ -63,8 +83,9 @@ type Resolver struct {
 	S3Options []func(*s3.Options)
 	Logger    *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]cachedLocation // by org ID
+	mu      sync.Mutex
+	cache   map[string]cachedLocation // by principal and org ID
+	workers aws.CredentialsProvider   // the workers' role, assumed once for every org
 }
 
 type cachedLocation struct {
@@ -83,12 +104,36 @@ const RenewMargin = 10 * time.Minute
 // sealContext binds a sealed secret access key to its organization.
 func sealContext(orgID string) string { return orgID + "/storage/secret_access_key" }
 
-// Access is how this install assumes an organization's role: with the org's
+// Access is how the platform assumes an organization's role: with the org's
 // external ID and a session name that names the org.
-func (r *Resolver) Access(org store.Org) Access {
-	return Access{ExternalID: org.ExternalID, SessionName: "lakeport-" + org.ID,
+func (r *Resolver) Access(org store.Org) Access { return r.AccessAs(org, Platform) }
+
+// AccessAs is how who assumes an organization's role. The workers sign their
+// AssumeRole with their own role's session (see Identity.WorkerRoleARN).
+func (r *Resolver) AccessAs(org store.Org, who Principal) Access {
+	a := Access{ExternalID: org.ExternalID, SessionName: "lakeport-" + org.ID,
 		STSEndpoint: r.Identity.STSEndpoint, STSRegion: r.Identity.STSRegion,
 		Credentials: r.Identity.Credentials, HTTPClient: r.Identity.HTTPClient}
+	if who == Workers && r.Identity.WorkerRoleARN != "" {
+		a.Credentials = r.workerCredentials()
+	}
+	return a
+}
+
+// WorkerRole is the role the workers assume before an organization's (empty: none).
+func (r *Resolver) WorkerRole() string { return r.Identity.WorkerRoleARN }
+
+// workerCredentials are the workers' role's, assumed with the platform's
+// credentials and cached for every organization.
+func (r *Resolver) workerCredentials() aws.CredentialsProvider {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.workers == nil {
+		r.workers = cached(workerRoleProvider{role: r.Identity.WorkerRoleARN, a: Access{SessionName: WorkerSessionName,
+			STSEndpoint: r.Identity.STSEndpoint, STSRegion: r.Identity.STSRegion,
+			Credentials: r.Identity.Credentials, HTTPClient: r.Identity.HTTPClient}})
+	}
+	return r.workers
 }
 
 // Saved returns the organization's saved choice with its secret opened.
@@ -145,37 +190,46 @@ func (r *Resolver) UseManaged(ctx context.Context, org store.Org) (store.Storage
 
 func (r *Resolver) forget(orgID string) {
 	r.mu.Lock()
-	delete(r.cache, orgID)
+	for _, who := range []Principal{Platform, Workers} {
+		delete(r.cache, string(who)+"/"+orgID)
+	}
 	r.mu.Unlock()
 }
 
-// Locate returns where the organization's data lives now. A resolved location (for
-// a customer bucket: an AssumeRole call) is reused by later calls — every query lists
-// the organization's tables — until its credentials come near expiry or the saved
-// setting changes.
+// Locate returns where the organization's data lives now, as the platform reaches
+// it. A resolved location (for a customer bucket: an AssumeRole call) is reused by
+// later calls — every query lists the organization's tables — until its credentials
+// come near expiry or the saved setting changes.
 func (r *Resolver) Locate(ctx context.Context, org store.Org) (Location, error) {
-	return r.locate(ctx, org, false)
+	return r.locate(ctx, org, Platform, false)
 }
 
-// Fresh is Locate without reuse: new credentials now.
-func (r *Resolver) Fresh(ctx context.Context, org store.Org) (Location, error) {
-	return r.locate(ctx, org, true)
+// LocateAs is Locate as who reaches it: the sync workers write through their own
+// role chain.
+func (r *Resolver) LocateAs(ctx context.Context, org store.Org, who Principal) (Location, error) {
+	return r.locate(ctx, org, who, false)
 }
 
-func (r *Resolver) locate(ctx context.Context, org store.Org, fresh bool) (Location, error) {
+// Fresh is LocateAs without reuse: new credentials now.
+func (r *Resolver) Fresh(ctx context.Context, org store.Org, who Principal) (Location, error) {
+	return r.locate(ctx, org, who, true)
+}
+
+func (r *Resolver) locate(ctx context.Context, org store.Org, who Principal, fresh bool) (Location, error) {
 	saved, err := r.Saved(ctx, org)
 	if err != nil {
 		return Location{}, err
 	}
 	key := saved.key()
 	now := time.Now()
+	ckey := string(who) + "/" + org.ID
 	r.mu.Lock()
-	c, ok := r.cache[org.ID]
+	c, ok := r.cache[ckey]
 	r.mu.Unlock()
 	if !fresh && ok && c.key == key && now.Before(c.until) {
 		return c.loc, nil
 	}
-	loc, err := r.Resolve(ctx, org, saved)
+	loc, err := r.ResolveAs(ctx, org, saved, who)
 	if err != nil {
 		return loc, err
 	}
@@ -187,7 +241,7 @@ func (r *Resolver) locate(ctx context.Context, org store.Org, fresh bool) (Locat
 	if r.cache == nil {
 		r.cache = map[string]cachedLocation{}
 	}
-	r.cache[org.ID] = cachedLocation{key: key, loc: loc, until: until}
+	r.cache[ckey] = cachedLocation{key: key, loc: loc, until: until}
 	r.mu.Unlock()
 	return loc, nil
 }
@@ -200,12 +254,22 @@ func (s Saved) key() string {
 }
 
 // Resolve returns the location of a saved choice (not necessarily the saved one: a
-// migration resolves its target), without reuse.
+// migration resolves its target) as the platform reaches it, without reuse.
 func (r *Resolver) Resolve(ctx context.Context, org store.Org, saved Saved) (Location, error) {
+	return r.ResolveAs(ctx, org, saved, Platform)
+}
+
+// ResolveAs is Resolve as who reaches it.
+func (r *Resolver) ResolveAs(ctx context.Context, org store.Org, saved Saved, who Principal) (Location, error) {
+	var loc Location
+	var err error
 	if saved.Mode == ModeManaged && r.ManagedS3 != nil {
-		return ResolveManagedS3(ctx, *r.ManagedS3, org.ID)
+		loc, err = ResolveManagedS3(ctx, *r.ManagedS3, org.ID)
+	} else {
+		loc, err = Resolve(ctx, r.DataDir, org.ID, saved.Mode, saved.Setting, r.AccessAs(org, who), r.S3Options...)
 	}
-	return Resolve(ctx, r.DataDir, org.ID, saved.Mode, saved.Setting, r.Access(org), r.S3Options...)
+	loc.Principal = who
+	return loc, err
 }
 
 // Renew keeps a running sync's credentials fresh: until ctx ends it resolves the
@@ -223,7 +287,7 @@ func (r *Resolver) Renew(ctx context.Context, org store.Org, loc Location, apply
 			return
 		case <-time.After(wait):
 		}
-		next, err := r.Fresh(ctx, org)
+		next, err := r.Fresh(ctx, org, loc.Principal)
 		if err != nil {
 			r.logger().Warn("could not renew the bucket credentials of a running sync; it fails at its next commit if they expire", "org", org.ID, "err", err)
 			continue

@@ -93,7 +93,7 @@ func TestResolverReusesUntilTheSettingChanges(t *testing.T) {
 	if f.Form.Get("ExternalId") != e.org.ExternalID || f.Form.Get("RoleSessionName") != "lakeport-"+e.org.ID {
 		t.Errorf("AssumeRole with %v", f.Form)
 	}
-	if _, err := e.locs.Fresh(ctx(t), e.org); err != nil {
+	if _, err := e.locs.Fresh(ctx(t), e.org, storage.Platform); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.fake.Requests()); n != 2 {

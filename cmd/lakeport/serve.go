@@ -77,6 +77,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.Platform.AccountID = flags.Platform.AccountID
 				case "worker-principal-arn":
 					cfg.Platform.WorkerPrincipalARN = flags.Platform.WorkerPrincipalARN
+				case "worker-role-arn":
+					cfg.WorkerRoleARN = flags.WorkerRoleARN
 				case "sts-endpoint":
 					cfg.STSEndpoint = flags.STSEndpoint
 				case "sample":
@@ -111,7 +113,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "text or json (LAKEPORT_LOG_FORMAT)")
 	f.StringVar(&flags.QueryEngine, "query-engine", flags.QueryEngine, "duckdb (embedded) or athena (LAKEPORT_QUERY_ENGINE)")
 	f.StringVar(&flags.Platform.AccountID, "aws-account-id", flags.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
-	f.StringVar(&flags.Platform.WorkerPrincipalARN, "worker-principal-arn", flags.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
+	f.StringVar(&flags.Platform.WorkerPrincipalARN, "worker-principal-arn", flags.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN); defaults to --worker-role-arn")
+	f.StringVar(&flags.WorkerRoleARN, "worker-role-arn", flags.WorkerRoleARN, "the sync workers' own IAM role: the platform's credentials assume it, then it assumes each customer's role (LAKEPORT_WORKER_ROLE_ARN)")
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
@@ -141,7 +144,7 @@ type node struct {
 // startNode opens the metadata store named by cfg.Database (SQLite in the data dir by
 // default, or PostgreSQL) and starts the workers; stop ends them.
 func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *node, stop func(), err error) {
-	if err := cfg.Platform.Check(); err != nil {
+	if err := cfg.CheckPrincipals(); err != nil {
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -157,7 +160,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	}
 	n = &node{box: box, mets: metrics.New(nil)}
 	n.locs = &storage.Resolver{Secrets: box, DataDir: cfg.DataDir, Logger: log.With("component", "storage"),
-		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion}}
+		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, WorkerRoleARN: cfg.WorkerRoleARN}}
 	if cfg.Managed != "" {
 		m, err := storage.ParseManaged(cfg.Managed)
 		if err != nil {
@@ -215,7 +218,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	}
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
-	checker := &health.Checker{Store: n.store, Storage: n.locs, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
+	checker := &health.Checker{Store: n.store, Storage: n.locs, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout, Platform: cfg.Platform,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
 	stop = func() {
@@ -233,6 +236,9 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 
 // serve runs the server until ctx ends. ready, when not nil, receives the bound address.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
+	if err := cfg.CheckPrincipals(); err != nil { // fills in the workers' principal shown to admins
+		return err
+	}
 	n, stop, err := startNode(ctx, cfg, log)
 	if err != nil {
 		return err
