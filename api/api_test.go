@@ -17,6 +17,7 @@ import (
 	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/s3test"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
@@ -50,6 +51,8 @@ func newEnv(t *testing.T, platform config.Platform) *env {
 	key, _ := secrets.LoadOrCreateKey("", filepath.Join(dir, "secret.key"))
 	box, _ := secrets.NewBox(key)
 	srv := &api.Server{Store: st, Secrets: box, Platform: platform, StepTimeout: 5 * time.Second,
+		// versitygw listens on loopback: allow it as an operator with private networks would.
+		Storage: &storage.Resolver{Store: st, Secrets: box, Identity: storage.Identity{Guard: netguard.New(true)}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -19,6 +19,7 @@ import (
 	"github.com/lakeport/lakeport/api"
 	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store/sqlite"
@@ -171,6 +172,8 @@ func newStreamEnv(t *testing.T, validate func(context.Context, storage.Setting, 
 	key, _ := secrets.LoadOrCreateKey("", filepath.Join(dir, "secret.key"))
 	box, _ := secrets.NewBox(key)
 	srv := &api.Server{Store: st, Secrets: box, Platform: config.Platform{}, StepTimeout: 5 * time.Second,
+		// versitygw listens on loopback: allow it as an operator with private networks would.
+		Storage: &storage.Resolver{Store: st, Secrets: box, Identity: storage.Identity{Guard: netguard.New(true)}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Validate: validate}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -64,6 +64,10 @@ type Config struct {
 	// Database is the metadata store: empty for SQLite in the data dir, or a
 	// postgres:// URL shared by several lakeport processes.
 	Database string
+	// AllowPrivateNetworks lets the endpoints organizations choose (an
+	// S3-compatible server) be loopback, link-local, private or unique-local
+	// addresses (network.allow_private). Off: only public addresses.
+	AllowPrivateNetworks bool
 }
 
 const (
@@ -99,6 +103,9 @@ func applyEnv(c *Config) {
 		if v := os.Getenv(k); v != "" {
 			*dst = v
 		}
+	}
+	if v := os.Getenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS"); v != "" {
+		c.AllowPrivateNetworks = v == "1" || v == "true"
 	}
 	if v := os.Getenv("LAKEPORT_SAMPLE"); v != "" {
 		c.Sample = v != "false"

@@ -18,6 +18,7 @@ import (
 	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/secrets"
@@ -60,7 +61,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	locs := &storage.Resolver{Store: st, Secrets: box, DataDir: dir}
+	// versitygw listens on loopback: allow it as an operator with private networks would.
+	locs := &storage.Resolver{Store: st, Secrets: box, DataDir: dir, Identity: storage.Identity{Guard: netguard.New(true)}}
 	svc := &connector.Service{Store: st, Secrets: box, Storage: locs, Catalog: cat, Logger: logger}
 	q, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: logger})
 	if err != nil {

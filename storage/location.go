@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,10 @@ type Location struct {
 	Dir string
 	// Principal is who the credentials are of (see Resolver.LocateAs).
 	Principal Principal
+	// HTTPClient carries the S3 requests of Props' file IO (lake.Config.HTTPClient):
+	// for an S3-compatible endpoint an organization chose, the network guard's
+	// client. Nil: the SDK's default.
+	HTTPClient *http.Client
 }
 
 // NamespaceRoot is the root of connector namespace ns: Root + "/" + ns. Everything a
@@ -148,7 +153,8 @@ func resolveBucket(ctx context.Context, orgID string, s Setting, a Access, optFn
 		}
 		return Location{}, err
 	}
-	client := NewS3ClientWithCredentials(s, creds, a.HTTPClient, optFns...)
+	loc.HTTPClient = a.S3HTTPClient(s)
+	client := NewS3ClientWithCredentials(s, creds, loc.HTTPClient, optFns...)
 	loc.Bucket = objstore.NewS3(client, s.Bucket, "", s.KMSKeyARN)
 	return loc, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/store"
 )
@@ -41,6 +42,10 @@ type Identity struct {
 	WorkerRoleARN string
 	// HTTPClient carries STS and S3 calls when not nil.
 	HTTPClient *http.Client
+	// Guard checks every connection to an S3-compatible endpoint an
+	// organization chose (see package netguard); nil means a guard that
+	// allows public addresses only.
+	Guard *netguard.Guard
 }
 
 // Principal is who reaches an organization's bucket.
@@ -83,9 +88,10 @@ type Resolver struct {
 	S3Options []func(*s3.Options)
 	Logger    *slog.Logger
 
-	mu      sync.Mutex
-	cache   map[string]cachedLocation // by principal and org ID
-	workers aws.CredentialsProvider   // the workers' role, assumed once for every org
+	mu         sync.Mutex
+	cache      map[string]cachedLocation // by principal and org ID
+	workers    aws.CredentialsProvider   // the workers' role, assumed once for every org
+	publicOnly *netguard.Guard           // the guard when Identity has none
 }
 
 type cachedLocation struct {
@@ -113,11 +119,24 @@ func (r *Resolver) Access(org store.Org) Access { return r.AccessAs(org, Platfor
 func (r *Resolver) AccessAs(org store.Org, who Principal) Access {
 	a := Access{ExternalID: org.ExternalID, SessionName: "lakeport-" + org.ID,
 		STSEndpoint: r.Identity.STSEndpoint, STSRegion: r.Identity.STSRegion,
-		Credentials: r.Identity.Credentials, HTTPClient: r.Identity.HTTPClient}
+		Credentials: r.Identity.Credentials, HTTPClient: r.Identity.HTTPClient, Guard: r.guard()}
 	if who == Workers && r.Identity.WorkerRoleARN != "" {
 		a.Credentials = r.workerCredentials()
 	}
 	return a
+}
+
+// guard is Identity.Guard, or one that allows public addresses only.
+func (r *Resolver) guard() *netguard.Guard {
+	if r.Identity.Guard != nil {
+		return r.Identity.Guard
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.publicOnly == nil {
+		r.publicOnly = netguard.New(false)
+	}
+	return r.publicOnly
 }
 
 // WorkerRole is the role the workers assume before an organization's (empty: none).

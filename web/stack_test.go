@@ -17,6 +17,7 @@ import (
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
 	"github.com/lakeport/lakeport/s3test"
@@ -78,13 +79,14 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{STSRegion: "us-east-1",
+	// versitygw listens on loopback: allow it as an operator with private networks would.
+	cfg := config.Config{STSRegion: "us-east-1", AllowPrivateNetworks: true,
 		Platform: config.Platform{AccountID: "111122223333", WorkerPrincipalARN: "arn:aws:iam::111122223333:role/lakeport-sync-worker"}}
 	cat, err := sqlcatalog.New(st.DB(), "sqlite")
 	if err != nil {
 		t.Fatal(err)
 	}
-	locs := &storage.Resolver{Store: st, Secrets: box, DataDir: dir, Identity: storage.Identity{STSRegion: cfg.STSRegion}}
+	locs := &storage.Resolver{Store: st, Secrets: box, DataDir: dir, Identity: storage.Identity{STSRegion: cfg.STSRegion, Guard: netguard.New(cfg.AllowPrivateNetworks)}}
 	svc := &connector.Service{Store: st, Secrets: box, Storage: locs, Catalog: cat, Logger: log}
 	queue, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: log})
 	if err != nil {

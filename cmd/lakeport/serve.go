@@ -28,6 +28,7 @@ import (
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
@@ -87,6 +88,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.StepTimeout = flags.StepTimeout
 				case "database":
 					cfg.Database = flags.Database
+				case "allow-private-networks":
+					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
 				}
 			})
 			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
@@ -118,6 +121,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
+		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
 	return cmd
 }
 
@@ -133,6 +138,7 @@ type backend interface {
 // node is one lakeport process's share of the work: the store, the connectors service,
 // the sync workers, the scheduler and the storage health checks.
 type node struct {
+	guard *netguard.Guard
 	store backend
 	svc   *connector.Service
 	locs  *storage.Resolver
@@ -158,9 +164,13 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	if err != nil {
 		return nil, nil, err
 	}
-	n = &node{box: box, mets: metrics.New(nil)}
+	// Every connection to an endpoint an organization chose goes through one guard,
+	// which also knows this process's own listeners.
+	guard := netguard.New(cfg.AllowPrivateNetworks)
+	guard.AddListenerString(cfg.Addr)
+	n = &node{box: box, mets: metrics.New(nil), guard: guard}
 	n.locs = &storage.Resolver{Secrets: box, DataDir: cfg.DataDir, Logger: log.With("component", "storage"),
-		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, WorkerRoleARN: cfg.WorkerRoleARN}}
+		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, WorkerRoleARN: cfg.WorkerRoleARN, Guard: guard}}
 	if cfg.Managed != "" {
 		m, err := storage.ParseManaged(cfg.Managed)
 		if err != nil {
@@ -271,6 +281,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another lakeport running? choose another with --addr)", cfg.Addr, err)
 	}
+	n.guard.AddListener(ln.Addr())
 	// The console at / acts through the same API handler as the CLI; no WriteTimeout,
 	// since live sync progress is a long-lived stream.
 	apiHandler := srv.Handler()
