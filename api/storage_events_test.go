@@ -174,7 +174,7 @@ func newStreamEnv(t *testing.T, validate func(context.Context, storage.Setting, 
 	srv := &api.Server{Store: st, Secrets: box, Platform: config.Platform{}, StepTimeout: 5 * time.Second,
 		// versitygw listens on loopback: allow it as an operator with private networks would.
 		Storage: &storage.Resolver{Store: st, Secrets: box, Identity: storage.Identity{Guard: netguard.New(true)}},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Validate: validate}
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)), Validate: validate}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL, client.New(hs.URL, strings.TrimSpace(string(tok)))

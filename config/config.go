@@ -68,6 +68,10 @@ type Config struct {
 	// S3-compatible server) be loopback, link-local, private or unique-local
 	// addresses (network.allow_private). Off: only public addresses.
 	AllowPrivateNetworks bool
+	// ManifestsDir is the operator's catalogue of declarative manifests: each
+	// DIR/<name>/manifest.yaml (schemas beside it) or DIR/<name>.yaml is the
+	// source <name>. Empty for none.
+	ManifestsDir string
 }
 
 const (
@@ -99,6 +103,7 @@ func applyEnv(c *Config) {
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
 		"LAKEPORT_CATALOG":                   &c.Catalog, "LAKEPORT_CATALOG_REGION": &c.CatalogRegion, "LAKEPORT_CATALOG_ID": &c.CatalogID,
 		"LAKEPORT_CATALOG_URI": &c.CatalogURI, "LAKEPORT_CATALOG_TOKEN": &c.CatalogToken,
+		"LAKEPORT_MANIFESTS_DIR": &c.ManifestsDir,
 	} {
 		if v := os.Getenv(k); v != "" {
 			*dst = v

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/syncer"
@@ -174,6 +175,10 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 		}
 		_ = s.Store.UpdateRun(ctx, *r)
 	}
+	location, err := names.Join(loc.Root, c.Name)
+	if err != nil {
+		return syncer.Result{}, err
+	}
 	return syncer.Run(ctx, syncer.Job{Source: src, Config: cfg, Catalog: cat, Lake: l, Namespace: c.Name,
-		Location: loc.NamespaceRoot(c.Name), SyncID: r.ID}, opts)
+		Location: location, SyncID: r.ID}, opts)
 }

@@ -114,7 +114,7 @@ func (s *Service) view(ctx context.Context, org store.Org, c store.Connector, sp
 func (s *Service) redact(ctx context.Context, c store.Connector, spec *protocol.ConnectorSpecification, cfg json.RawMessage) json.RawMessage {
 	if spec == nil {
 		var err error
-		if spec, err = s.spec(ctx, c.Source); err != nil {
+		if spec, err = s.spec(ctx, c); err != nil {
 			return nil
 		}
 	}
@@ -157,8 +157,8 @@ func (s *Service) List(ctx context.Context, org store.Org) ([]View, error) {
 
 // spec returns a source's specification, asked once per source reference: listing
 // connectors must not start every exec: or image: source again.
-func (s *Service) spec(ctx context.Context, ref string) (*protocol.ConnectorSpecification, error) {
-	return s.specs.get(ctx, ref, s.sources())
+func (s *Service) spec(ctx context.Context, c store.Connector) (*protocol.ConnectorSpecification, error) {
+	return s.specs.get(ctx, specKey(c.Source, c.Manifest), func() (source.Source, error) { return s.openSource(c) })
 }
 
 // specCache keeps the specifications of source references.
@@ -167,14 +167,14 @@ type specCache struct {
 	m  map[string]*protocol.ConnectorSpecification // by source reference
 }
 
-func (c *specCache) get(ctx context.Context, ref string, sources *source.Registry) (*protocol.ConnectorSpecification, error) {
+func (c *specCache) get(ctx context.Context, key string, open func() (source.Source, error)) (*protocol.ConnectorSpecification, error) {
 	c.mu.Lock()
-	spec, ok := c.m[ref]
+	spec, ok := c.m[key]
 	c.mu.Unlock()
 	if ok {
 		return spec, nil
 	}
-	src, err := sources.Open(ref)
+	src, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (c *specCache) get(ctx context.Context, ref string, sources *source.Registr
 	if c.m == nil {
 		c.m = map[string]*protocol.ConnectorSpecification{}
 	}
-	c.m[ref] = spec
+	c.m[key] = spec
 	c.mu.Unlock()
 	return spec, nil
 }

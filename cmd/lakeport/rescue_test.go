@@ -36,7 +36,8 @@ const (
 // workerChild runs `lakeport worker` in this (test binary) process until it is killed.
 func workerChild(db string) int {
 	cfg := config.Config{DataDir: os.Getenv(workerDirEnv), Database: db, STSRegion: "us-east-1", HealthInterval: time.Hour,
-		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, QueryEngine: "duckdb", SyncBatchRows: batchRows()}
+		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, QueryEngine: "duckdb", SyncBatchRows: batchRows(),
+		AllowPrivateNetworks: true} // the manifest kill test's API listens on loopback
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	if err := work(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
@@ -83,12 +84,7 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	// This process only creates the connector and enqueues: the workers are the children.
-	cat, err := sqlcatalog.New(st.DB(), "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &connector.Service{Store: st, Secrets: box, Storage: &storage.Resolver{Store: st, Secrets: box, DataDir: dir}, Catalog: cat,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := pgService(t, st, box, dir)
 	enqueuer, err := jobs.OpenPostgres(ctx, st.Pool(), func(context.Context, jobs.SyncArgs) error { return nil },
 		jobs.Config{SyncTimeout: rescueAfter, RescueAfter: rescueAfter})
 	if err != nil {
@@ -203,4 +199,16 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 			t.Fatalf("event %d is missing after the rescue (%d events)", i, len(seen))
 		}
 	}
+}
+
+// pgService is a connector service on PostgreSQL whose managed warehouse is dir: what
+// a test process that only creates connectors and enqueues their syncs needs.
+func pgService(t *testing.T, st *postgres.Store, box *secrets.Box, dir string) *connector.Service {
+	t.Helper()
+	cat, err := sqlcatalog.New(st.DB(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &connector.Service{Store: st, Secrets: box, Storage: &storage.Resolver{Store: st, Secrets: box, DataDir: dir}, Catalog: cat,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }

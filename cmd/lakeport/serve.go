@@ -34,6 +34,7 @@ import (
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
 	"github.com/lakeport/lakeport/schedule"
 	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/source"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/postgres"
@@ -90,6 +91,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.Database = flags.Database
 				case "allow-private-networks":
 					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
+				case "manifests-dir":
+					cfg.ManifestsDir = flags.ManifestsDir
 				}
 			})
 			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
@@ -123,6 +126,7 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
 	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
 		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
+	f.StringVar(&flags.ManifestsDir, "manifests-dir", flags.ManifestsDir, "a folder of Airbyte declarative manifests: DIR/NAME/manifest.yaml or DIR/NAME.yaml becomes the source NAME (LAKEPORT_MANIFESTS_DIR)")
 	return cmd
 }
 
@@ -153,6 +157,13 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	if err := cfg.CheckPrincipals(); err != nil {
 		return nil, nil, err
 	}
+	if cfg.ManifestsDir != "" {
+		if fi, err := os.Stat(cfg.ManifestsDir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("sources.manifests_dir (--manifests-dir, LAKEPORT_MANIFESTS_DIR) %s is not a folder: give a folder of DIR/NAME/manifest.yaml or DIR/NAME.yaml files", cfg.ManifestsDir)
+		}
+		source.Default.ManifestsDir = cfg.ManifestsDir
+		log.Info("published manifests", "dir", cfg.ManifestsDir, "sources", source.Default.Manifests())
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
 	}
@@ -168,6 +179,8 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	// which also knows this process's own listeners.
 	guard := netguard.New(cfg.AllowPrivateNetworks)
 	guard.AddListenerString(cfg.Addr)
+	// Manifest sources call the APIs a tenant's manifest names: through the guard too.
+	source.Default.ManifestOptions.DialContext = guard.Dialer().DialContext
 	n = &node{box: box, mets: metrics.New(nil), guard: guard}
 	n.locs = &storage.Resolver{Secrets: box, DataDir: cfg.DataDir, Logger: log.With("component", "storage"),
 		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, WorkerRoleARN: cfg.WorkerRoleARN, Guard: guard}}

@@ -151,6 +151,8 @@ var migrations = []string{
 	);`,
 	// 5: tokens that expire (the console's password sign-ins)
 	`ALTER TABLE tokens ADD COLUMN expires_at timestamptz;`,
+	// 6: the declarative manifest of a manifest: connector
+	`ALTER TABLE connectors ADD COLUMN manifest text NOT NULL DEFAULT '';`,
 }
 
 // migrate applies the pending migrations, each in its own transaction, while holding

@@ -126,6 +126,8 @@ var migrations = []string{
 	);`,
 	// 5: tokens that expire (the console's password sign-ins)
 	`ALTER TABLE tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';`,
+	// 6: the declarative manifest of a manifest: connector
+	`ALTER TABLE connectors ADD COLUMN manifest TEXT NOT NULL DEFAULT '';`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
