@@ -206,7 +206,8 @@ func (s *Service) openLake(ctx context.Context, org store.Org, loc storage.Locat
 	if s.Catalog == nil {
 		return nil, errors.New("connector: no catalog configured")
 	}
-	return lake.Open(ctx, lake.Config{Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props, HTTPClient: loc.HTTPClient})
+	return lake.Open(ctx, lake.Config{Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props,
+		HTTPClient: loc.HTTPClient, S3APIOptions: loc.S3APIOptions})
 }
 
 func (s *Service) connector(ctx context.Context, org store.Org, name string) (store.Connector, error) {

@@ -52,6 +52,8 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/lakeport/lakeport/names"
 
@@ -113,6 +115,10 @@ type Config struct {
 	// the network guard's client for an S3-compatible endpoint an
 	// organization chose (see package netguard). Nil: iceberg-go's default.
 	HTTPClient *http.Client
+	// S3APIOptions are S3 client API options every request of the tables' S3
+	// file IO goes through: storage's SSE-KMS option for a bucket with a KMS key
+	// (storage.Location.S3APIOptions).
+	S3APIOptions []func(*middleware.Stack) error
 	// Dialect is the SQL dialect of DB: "sqlite" (default) or "postgres".
 	Dialect string
 	// CommitRetries bounds retries of a conflicting commit, both inside
@@ -172,8 +178,8 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 		}
 		backend = b
 	}
-	if cfg.HTTPClient != nil {
-		backend = withHTTPClient(backend, cfg.HTTPClient)
+	if cfg.HTTPClient != nil || len(cfg.S3APIOptions) > 0 {
+		backend = withFileIO(backend, &aws.Config{HTTPClient: cfg.HTTPClient, APIOptions: cfg.S3APIOptions})
 	}
 	cat, err := backend.Open(ctx, name, props)
 	if err != nil {

@@ -186,11 +186,15 @@ func NewS3Client(ctx context.Context, s Setting, a Access, optFns ...func(*s3.Op
 // NewS3ClientWithCredentials returns an S3 client for the setting's bucket
 // that signs with creds. For an S3-compatible endpoint it sets BaseEndpoint,
 // path-style addressing, and checksums only where the API requires them
-// (several S3-compatible servers reject the newer default checksums).
+// (several S3-compatible servers reject the newer default checksums). With a
+// KMS key every object it writes is encrypted with it (see EncryptWith).
 func NewS3ClientWithCredentials(s Setting, creds aws.CredentialsProvider, hc *http.Client, optFns ...func(*s3.Options)) *s3.Client {
 	o := s3.Options{
 		Region:      s.Region,
 		Credentials: creds,
+	}
+	if enc := EncryptWith(s.KMSKeyARN); enc != nil {
+		o.APIOptions = append(o.APIOptions, enc)
 	}
 	if hc != nil {
 		o.HTTPClient = hc

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/lakeport/lakeport/objstore"
 )
@@ -50,6 +51,10 @@ type Location struct {
 	// for an S3-compatible endpoint an organization chose, the network guard's
 	// client. Nil: the SDK's default.
 	HTTPClient *http.Client
+	// S3APIOptions are S3 client API options the file IO must use
+	// (lake.Config.S3APIOptions): with a KMS key, EncryptWith it, so every table
+	// file, manifest, manifest list and metadata file is written with SSE-KMS.
+	S3APIOptions []func(*middleware.Stack) error
 }
 
 // NamespaceRoot is the root of connector namespace ns: Root + "/" + ns. Everything a
@@ -144,6 +149,9 @@ func resolveBucket(ctx context.Context, orgID string, s Setting, a Access, optFn
 		return Location{}, fmt.Errorf("storage: organization %s: %w", orgID, err)
 	}
 	loc := Location{Root: "s3://" + s.Bucket, Mode: ModeCustomerHosted, KMSKeyARN: s.KMSKeyARN}
+	if enc := EncryptWith(s.KMSKeyARN); enc != nil {
+		loc.S3APIOptions = append(loc.S3APIOptions, enc)
+	}
 	if loc.Props, loc.Expires, err = fileIOProps(ctx, s, creds); err != nil {
 		var re *roleError
 		if errors.As(err, &re) {

@@ -15,7 +15,8 @@ import (
 
 // ioCatalog gives iceberg-go's S3 file IO lakeport's HTTP client (for an
 // S3-compatible endpoint an organization chose: the one whose every
-// connection the network guard checks).
+// connection the network guard checks) and API options (SSE-KMS on every
+// object written to a bucket with a KMS key).
 //
 // iceberg-go v0.7.0 builds an S3 client at every file access, from the
 // properties and an AWS config it takes only from the context
@@ -28,18 +29,20 @@ type ioCatalog struct {
 	aws *aws.Config
 }
 
-// httpBackend is a catalog backend whose catalogs' file IO uses one HTTP client.
-type httpBackend struct {
+// ioBackend is a catalog backend whose catalogs' file IO uses one AWS
+// configuration: an HTTP client, API options.
+type ioBackend struct {
 	lpcatalog.Backend
 	aws *aws.Config
 }
 
-// withHTTPClient wraps b so its catalogs' file IO uses hc.
-func withHTTPClient(b lpcatalog.Backend, hc aws.HTTPClient) lpcatalog.Backend {
-	return &httpBackend{Backend: b, aws: &aws.Config{HTTPClient: hc}}
+// withFileIO wraps b so its catalogs' S3 file IO uses cfg's HTTP client (when
+// not nil) and API options.
+func withFileIO(b lpcatalog.Backend, cfg *aws.Config) lpcatalog.Backend {
+	return &ioBackend{Backend: b, aws: cfg}
 }
 
-func (b *httpBackend) Open(ctx context.Context, name string, props iceberg.Properties) (lpcatalog.Catalog, error) {
+func (b *ioBackend) Open(ctx context.Context, name string, props iceberg.Properties) (lpcatalog.Catalog, error) {
 	cat, err := b.Backend.Open(ctx, name, props)
 	if err != nil {
 		return nil, err
