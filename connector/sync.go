@@ -149,7 +149,7 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 	renewCtx, stopRenewing := context.WithCancel(ctx)
 	defer stopRenewing()
 	go s.Storage.Renew(renewCtx, org, loc, func(next storage.Location) error { return l.SetProps(next.Props) })
-	src, err := s.sources().Open(c.Source)
+	src, err := s.openSource(c)
 	if err != nil {
 		return syncer.Result{}, err
 	}
