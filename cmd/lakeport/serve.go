@@ -192,7 +192,8 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		m.Region, m.Endpoint, m.AccessKeyID, m.SecretAccessKey = cfg.ManagedRegion, cfg.ManagedEndpoint, cfg.ManagedAccessKeyID, cfg.ManagedSecretAccessKey
 		n.locs.ManagedS3 = &m
 	}
-	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows}}
+	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
+		RunPolicy: connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg}}
 	dialect := "sqlite"
 	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
@@ -215,14 +216,6 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 			return nil, nil, err
 		}
 		n.store = sq
-		// One process owns a SQLite file: a run still marked running was cut short by
-		// the last stop. (With PostgreSQL, other processes may be running them.)
-		if k, err := sq.FailRunning(ctx, "lakeport stopped during this run; the next sync resumes from the last committed state"); err != nil {
-			sq.Close()
-			return nil, nil, err
-		} else if k > 0 {
-			log.Warn("marked runs interrupted by the last stop as failed", "runs", k)
-		}
 		n.queue, err = jobs.OpenSQLite(ctx, sq.DB(), n.svc.RunSync, qcfg)
 		if err != nil {
 			sq.Close()
@@ -239,14 +232,23 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		n.store.Close()
 		return nil, nil, fmt.Errorf("start the job queue: %w", err)
 	}
+	// Syncs whose process is gone resume from their last committed state: at once for
+	// SQLite, which one process owns (every running run was cut short by the last
+	// stop); with PostgreSQL, those whose lease went stale, now and as leases lapse.
+	if k, err := n.svc.Resume(ctx, dialect != "postgres"); err != nil {
+		log.Warn("could not resume the syncs interrupted by the last stop", "err", err)
+	} else if k > 0 {
+		log.Info("resuming syncs interrupted by the last stop from their last committed state", "runs", k)
+	}
+	go n.svc.WatchLeases(ctx)
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
 	checker := &health.Checker{Store: n.store, Storage: n.locs, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout, Platform: cfg.Platform,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
 	stop = func() {
-		// Running syncs get time to finish; those that do not are handed back to the
-		// queue (River rescues them) and resume from their last committed state.
+		// Running syncs get time to finish; those that do not hand their run back and
+		// resume from their last committed state (another process, or the next start).
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := n.queue.Stop(stopCtx); err != nil {
