@@ -1,0 +1,58 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lakeport/lakeport/internal/pgtest"
+	"github.com/lakeport/lakeport/store"
+)
+
+// An install made before migration 6 keeps its users and tokens, and its user names
+// become unique per organization.
+func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := migrations
+	migrations = all[:5]
+	err = migrate(ctx, pool)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO orgs VALUES ('org_a', 'a', 'ea', now()), ('org_b', 'b', 'eb', now())`,
+		`INSERT INTO users VALUES ('usr_1', 'org_a', 'ann', 'admin', '\x24', now())`,
+		`INSERT INTO tokens (id, org_id, role, operator, hash, created_at) VALUES ('tok_1', 'org_a', 'admin', true, '\x0102', now())`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	pool.Close()
+
+	s, err := Open(ctx, url)
+	if err != nil {
+		t.Fatalf("migrating a version-5 database: %v", err)
+	}
+	defer s.Close()
+	if u, err := s.UserByName(ctx, "org_a", "ann"); err != nil || u.ID != "usr_1" || u.Role != store.RoleAdmin {
+		t.Fatalf("user after migration: %+v, %v", u, err)
+	}
+	if tk, err := s.TokenByHash(ctx, []byte{1, 2}); err != nil || !tk.Operator || tk.Name != "" || !tk.LastUsedAt.IsZero() {
+		t.Fatalf("token after migration: %+v, %v", tk, err)
+	}
+	if err := s.CreateUser(ctx, store.User{ID: "usr_2", OrgID: "org_b", Name: "ann", Role: store.RoleMember, PasswordHash: []byte("x")}); err != nil {
+		t.Fatalf("org b's ann after migration: %v", err)
+	}
+	if err := s.CreateUser(ctx, store.User{ID: "usr_3", OrgID: "org_a", Name: "ann", Role: store.RoleMember, PasswordHash: []byte("x")}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second ann in org a: %v, want ErrConflict", err)
+	}
+}
