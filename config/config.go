@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/storage"
 )
 
@@ -69,6 +70,13 @@ type Config struct {
 	MetricsAddr string
 	// Console is the web console's settings.
 	Console Console
+	// AllowPrivateNetworks lets the endpoints organizations choose (an
+	// S3-compatible server) be loopback, link-local, private or unique-local
+	// addresses (network.allow_private). Off: only public addresses.
+	AllowPrivateNetworks bool
+	// Guard is this process's network guard, which knows its own listeners
+	// (the server sets it); nil: Access makes one from AllowPrivateNetworks.
+	Guard *netguard.Guard
 }
 
 // Console is how the web console treats its network: cookies, proxies, sign-in limits.
@@ -173,6 +181,9 @@ func applyEnv(c *Config) error {
 			*dst = v
 		}
 	}
+	if v := os.Getenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS"); v != "" {
+		c.AllowPrivateNetworks = v == "1" || v == "true"
+	}
 	if v := os.Getenv("LAKEPORT_SAMPLE"); v != "" {
 		c.Sample = v != "false"
 	}
@@ -245,9 +256,14 @@ func (p Platform) Check() error {
 }
 
 // Access is how this install reaches an organization's customer-hosted bucket: STS
-// with the organization's external ID and a session name that names the organization.
+// with the organization's external ID and a session name that names the organization,
+// and an S3-compatible endpoint only through the network guard.
 func (c Config) Access(orgID, externalID string) storage.Access {
-	return storage.Access{ExternalID: externalID, SessionName: "lakeport-" + orgID, STSEndpoint: c.STSEndpoint, STSRegion: c.STSRegion}
+	g := c.Guard
+	if g == nil {
+		g = netguard.New(c.AllowPrivateNetworks)
+	}
+	return storage.Access{ExternalID: externalID, SessionName: "lakeport-" + orgID, STSEndpoint: c.STSEndpoint, STSRegion: c.STSRegion, Guard: g}
 }
 
 // Configured reports whether both principals are known, which the trust policy needs.

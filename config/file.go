@@ -58,6 +58,9 @@ type file struct {
 		Engine   string            `yaml:"engine"`
 		Settings map[string]string `yaml:"settings"`
 	} `yaml:"query"`
+	Network struct {
+		AllowPrivate *bool `yaml:"allow_private"`
+	} `yaml:"network"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
@@ -113,6 +116,9 @@ func (f *file) apply(c *Config) error {
 	set(&c.QueryEngine, f.Query.Engine)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
+	}
+	if f.Network.AllowPrivate != nil {
+		c.AllowPrivateNetworks = *f.Network.AllowPrivate
 	}
 	if len(f.Query.Settings) > 0 {
 		c.QueryProps = f.Query.Settings

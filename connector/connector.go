@@ -274,7 +274,7 @@ func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) 
 func (s *Service) openLake(ctx context.Context, org store.Org, loc warehouse.Location) (*lake.Lake, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props})
+	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props, HTTPClient: loc.HTTPClient})
 }
 
 func (s *Service) connector(ctx context.Context, org store.Org, name string) (store.Connector, error) {

@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,6 +103,10 @@ type Config struct {
 	// catalog stores them with nothing else; Glue and REST catalogs pass
 	// them to the file IO of the tables they load.
 	Props iceberg.Properties
+	// HTTPClient, when set, carries every request of the tables' S3 file IO:
+	// the network guard's client for an S3-compatible endpoint an
+	// organization chose (see package netguard). Nil: iceberg-go's default.
+	HTTPClient *http.Client
 	// Dialect is the SQL dialect of DB: "sqlite" (default) or "postgres".
 	Dialect string
 	// CommitRetries bounds retries of a conflicting commit, both inside
@@ -159,6 +164,9 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	open, mapNS, err := newOpener(ctx, cfg, name)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.HTTPClient != nil {
+		open = withHTTPClient(open, cfg.HTTPClient)
 	}
 	kind := cfg.Catalog.Kind
 	if kind == "" {

@@ -212,7 +212,10 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			live := !g.json
+			var prog *progress
+			if !g.json {
+				prog = newProgress(g.stderr)
+			}
 			for run.Status == "queued" || run.Status == "running" {
 				select {
 				case <-cmd.Context().Done():
@@ -222,12 +225,12 @@ func newSyncCmd(g *globals) *cobra.Command {
 				if run, err = c.Run(cmd.Context(), run.ID); err != nil {
 					return err
 				}
-				if live {
-					fmt.Fprintf(g.stderr, "\r\033[K%s", progressLine(run))
+				if prog != nil {
+					prog.show(progressLine(run))
 				}
 			}
-			if live {
-				fmt.Fprint(g.stderr, "\r\033[K")
+			if prog != nil {
+				prog.done()
 			}
 			if g.json {
 				if err := g.printJSON(run); err != nil {

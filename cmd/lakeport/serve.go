@@ -25,6 +25,7 @@ import (
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
@@ -98,6 +99,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 						}
 						cfg.Console.TrustedProxies = append(cfg.Console.TrustedProxies, prefixes...)
 					}
+				case "allow-private-networks":
+					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
 				}
 			})
 			if perr != nil {
@@ -134,6 +137,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.MetricsAddr, "metrics-addr", flags.MetricsAddr, "address of the Prometheus /metrics listener, apart from the API's; off for none (LAKEPORT_METRICS_ADDR)")
 	f.BoolVar(&flags.Console.SecureCookies, "secure-cookies", flags.Console.SecureCookies, "mark console cookies Secure: set it behind a TLS-terminating proxy (LAKEPORT_SECURE_COOKIES)")
 	f.StringArrayVar(&trustedProxies, "trusted-proxy", nil, "a proxy (address or CIDR) whose X-Forwarded-For/-Proto the console believes; repeatable (LAKEPORT_TRUSTED_PROXIES, comma-separated)")
+	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
+		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
 	return cmd
 }
 
@@ -152,6 +157,7 @@ type backend interface {
 // node is one lakeport process's share of the work: the store, the connectors service,
 // the sync workers, the scheduler and the storage health checks.
 type node struct {
+	guard *netguard.Guard
 	store backend
 	svc   *connector.Service
 	box   *secrets.Box
@@ -183,7 +189,11 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	if err != nil {
 		return nil, nil, err
 	}
-	n = &node{box: box, mets: metrics.New(nil)}
+	// Every connection to an endpoint an organization chose goes through one guard,
+	// which also knows this process's own listeners.
+	cfg.Guard = netguard.New(cfg.AllowPrivateNetworks)
+	cfg.Guard.AddListenerString(cfg.Addr)
+	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
 	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
 		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
 	if cfg.Managed != "" {
@@ -297,6 +307,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another lakeport running? choose another with --addr)", cfg.Addr, err)
 	}
+	n.guard.AddListener(ln.Addr())
 	// The console at / acts through the same API handler as the CLI; no WriteTimeout,
 	// since live sync progress is a long-lived stream.
 	apiHandler := srv.Handler()
@@ -321,6 +332,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		metricsMux.Handle("/metrics", n.mets.Handler())
 		servers = append(servers, &http.Server{Handler: metricsMux, ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, mln)
+		n.guard.AddListener(mln.Addr()) // an organization's endpoint never reaches it either
 		log.Info("lakeport serves metrics", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
 	log.Info("lakeport is serving: console and API", "url", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
