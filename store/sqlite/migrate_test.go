@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lakeport/lakeport/store"
+	"github.com/lakeport/lakeport/store/storetest"
 )
 
 // An install made before migration 6 keeps its users and tokens, and its user names
@@ -43,18 +44,7 @@ func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
 		t.Fatalf("migrating a version-5 database: %v", err)
 	}
 	defer s.Close()
-	if u, err := s.UserByName(ctx, "org_a", "ann"); err != nil || u.ID != "usr_1" || u.Role != store.RoleAdmin {
-		t.Fatalf("user after migration: %+v, %v", u, err)
-	}
-	if tk, err := s.TokenByHash(ctx, []byte{1, 2}); err != nil || !tk.Operator || tk.Name != "" || !tk.LastUsedAt.IsZero() {
-		t.Fatalf("token after migration: %+v, %v", tk, err)
-	}
-	if err := s.CreateUser(ctx, store.User{ID: "usr_2", OrgID: "org_b", Name: "ann", Role: store.RoleMember, PasswordHash: []byte("x")}); err != nil {
-		t.Fatalf("org b's ann after migration: %v", err)
-	}
-	if err := s.CreateUser(ctx, store.User{ID: "usr_3", OrgID: "org_a", Name: "ann", Role: store.RoleMember, PasswordHash: []byte("x")}); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a second ann in org a: %v, want ErrConflict", err)
-	}
+	storetest.CheckAccountsMigrated(t, s)
 }
 
 // isUnique goes by the driver's result code: an error that only says the words is not

@@ -57,3 +57,27 @@ func RunUsers(t *testing.T, s interface {
 		t.Fatalf("UserByName(org A, org B's bob): got %v, want ErrNotFound", err)
 	}
 }
+
+// CheckAccountsMigrated checks a store just migrated past the accounts migration (6)
+// from a database that held orgs org_a and org_b, org_a's admin user ann (usr_1) and
+// org_a's operator token tok_1 with hash {1, 2}: both kept, and user names now unique
+// per organization.
+func CheckAccountsMigrated(t *testing.T, s interface {
+	store.Store
+	store.Users
+}) {
+	t.Helper()
+	ctx := context.Background()
+	if u, err := s.UserByName(ctx, "org_a", "ann"); err != nil || u.ID != "usr_1" || u.Role != store.RoleAdmin {
+		t.Fatalf("user after migration: %+v, %v", u, err)
+	}
+	if tk, err := s.TokenByHash(ctx, []byte{1, 2}); err != nil || tk.ID != "tok_1" || !tk.Operator || tk.Name != "" || !tk.LastUsedAt.IsZero() {
+		t.Fatalf("token after migration: %+v, %v", tk, err)
+	}
+	if err := s.CreateUser(ctx, store.User{ID: "usr_2", OrgID: "org_b", Name: "ann", Role: store.RoleMember, PasswordHash: []byte("x")}); err != nil {
+		t.Fatalf("org b's ann after migration: %v", err)
+	}
+	if err := s.CreateUser(ctx, store.User{ID: "usr_3", OrgID: "org_a", Name: "ann", Role: store.RoleMember, PasswordHash: []byte("x")}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second ann in org a: %v, want ErrConflict", err)
+	}
+}
