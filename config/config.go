@@ -77,6 +77,10 @@ type Config struct {
 	// Guard is this process's network guard, which knows its own listeners
 	// (the server sets it); nil: Access makes one from AllowPrivateNetworks.
 	Guard *netguard.Guard
+	// ManifestsDir is the operator's catalogue of declarative manifests: each
+	// DIR/<name>/manifest.yaml (schemas beside it) or DIR/<name>.yaml is the
+	// source <name>. Empty for none.
+	ManifestsDir string
 }
 
 // Console is how the web console treats its network: cookies, proxies, sign-in limits.
@@ -176,6 +180,7 @@ func applyEnv(c *Config) error {
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
 		"LAKEPORT_CATALOG":                   &c.Catalog, "LAKEPORT_CATALOG_REGION": &c.CatalogRegion, "LAKEPORT_CATALOG_ID": &c.CatalogID,
 		"LAKEPORT_CATALOG_URI": &c.CatalogURI, "LAKEPORT_CATALOG_TOKEN": &c.CatalogToken,
+		"LAKEPORT_MANIFESTS_DIR": &c.ManifestsDir,
 	} {
 		if v := os.Getenv(k); v != "" {
 			*dst = v

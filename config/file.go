@@ -61,6 +61,9 @@ type file struct {
 	Network struct {
 		AllowPrivate *bool `yaml:"allow_private"`
 	} `yaml:"network"`
+	Sources struct {
+		ManifestsDir string `yaml:"manifests_dir"`
+	} `yaml:"sources"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
@@ -114,6 +117,7 @@ func (f *file) apply(c *Config) error {
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)
+	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/syncer"
 	"github.com/lakeport/lakeport/warehouse"
@@ -149,7 +150,7 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 		defer close(stop)
 		go s.renewCredentials(ctx, org, loc, l, stop)
 	}
-	src, err := s.sources().Open(c.Source)
+	src, err := s.openSource(c)
 	if err != nil {
 		return syncer.Result{}, err
 	}
@@ -175,8 +176,12 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 		}
 		_ = s.Store.UpdateRun(ctx, *r)
 	}
+	location, err := names.Join(loc.Root, c.Name)
+	if err != nil {
+		return syncer.Result{}, err
+	}
 	return syncer.Run(ctx, syncer.Job{Source: src, Config: cfg, Catalog: cat, Lake: l, Namespace: c.Name,
-		Location: loc.Root + "/" + c.Name, SyncID: r.ID}, opts)
+		Location: location, SyncID: r.ID}, opts)
 }
 
 // CredentialMargin is how long before temporary bucket credentials expire a running sync

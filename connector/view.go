@@ -113,7 +113,7 @@ func (s *Service) view(ctx context.Context, org store.Org, c store.Connector, sp
 func (s *Service) redact(ctx context.Context, c store.Connector, spec *protocol.ConnectorSpecification, cfg json.RawMessage) json.RawMessage {
 	if spec == nil {
 		var err error
-		if spec, err = s.spec(ctx, c.Source); err != nil {
+		if spec, err = s.spec(ctx, c); err != nil {
 			return nil
 		}
 	}
@@ -156,14 +156,15 @@ func (s *Service) List(ctx context.Context, org store.Org) ([]View, error) {
 
 // spec returns a source's specification, asked once per source reference: listing
 // connectors must not start every exec: or image: source again.
-func (s *Service) spec(ctx context.Context, ref string) (*protocol.ConnectorSpecification, error) {
+func (s *Service) spec(ctx context.Context, c store.Connector) (*protocol.ConnectorSpecification, error) {
+	ref := specKey(c.Source, c.Manifest)
 	s.specMu.Lock()
 	spec, ok := s.specs[ref]
 	s.specMu.Unlock()
 	if ok {
 		return spec, nil
 	}
-	src, err := s.sources().Open(ref)
+	src, err := s.openSource(c)
 	if err != nil {
 		return nil, err
 	}

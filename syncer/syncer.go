@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/schema"
 	"github.com/lakeport/lakeport/source"
@@ -240,7 +241,17 @@ func openStream(ctx context.Context, job Job, cs *protocol.ConfiguredStream, opt
 	if err != nil {
 		return nil, fmt.Errorf("syncer: stream %s: %w", name, err)
 	}
-	t, err := job.Lake.EnsureTable(ctx, job.Namespace, name, sc, strings.TrimSuffix(job.Location, "/")+"/"+name)
+	// The source names its streams (untrusted): the table and its folder are the
+	// name's safe segment, never the name itself.
+	tableName, err := names.Segment(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stream %q: %w", ErrCatalog, name, err)
+	}
+	location, err := names.Join(job.Location, name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stream %q: %w", ErrCatalog, name, err)
+	}
+	t, err := job.Lake.EnsureTable(ctx, job.Namespace, tableName, sc, location)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 func newSourcesCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "sources",
 		Short: "List the sources a connector can use, with their config spec",
 		Args:  cobra.NoArgs,
@@ -41,6 +41,8 @@ func newSourcesCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.AddCommand(newCheckManifestCmd(g))
+	return cmd
 }
 
 func compactJSON(raw json.RawMessage) string {
@@ -63,7 +65,7 @@ func connectorCreateCmd(g *globals) *cobra.Command {
 	var src, configFile string
 	var streams []string
 	cmd := &cobra.Command{
-		Use:   "create NAME --source sample|exec:PATH|image:REF [--config FILE] [--stream S[:sync_mode:destination_sync_mode]]...",
+		Use:   "create NAME --source sample|manifest:PATH|exec:PATH|image:REF [--config FILE] [--stream S[:sync_mode:destination_sync_mode]]...",
 		Short: "Create a connector bound to your organization's current storage",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,7 +81,15 @@ func connectorCreateCmd(g *globals) *cobra.Command {
 				}
 				cfg = b
 			}
-			v, err := c.CreateConnector(cmd.Context(), connector.CreateRequest{Name: args[0], Source: src, Config: cfg, Streams: streams})
+			req := connector.CreateRequest{Name: args[0], Source: src, Config: cfg, Streams: streams}
+			if strings.HasPrefix(src, "manifest:") {
+				label, doc, err := readManifest(src)
+				if err != nil {
+					return err
+				}
+				req.Source, req.Manifest = "manifest:"+label, doc
+			}
+			v, err := c.CreateConnector(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -92,7 +102,7 @@ func connectorCreateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&src, "source", "", "sample, exec:/path/to/connector or image:REF")
+	cmd.Flags().StringVar(&src, "source", "", "sample, a published manifest's name, manifest:PATH (an Airbyte declarative manifest read here and sent with the connector), exec:/path/to/connector or image:REF")
 	cmd.Flags().StringVar(&configFile, "config", "", "JSON file with the source's config (validated against its spec)")
 	cmd.Flags().StringSliceVar(&streams, "stream", nil, "streams to sync, each NAME or NAME:SYNC_MODE:DESTINATION_SYNC_MODE (default: all, with lakeport's modes)")
 	return cmd

@@ -34,7 +34,8 @@ const (
 // workerChild runs `lakeport worker` in this (test binary) process until it is killed.
 func workerChild(db string) int {
 	cfg := config.Config{DataDir: os.Getenv(workerDirEnv), Database: db, STSRegion: "us-east-1", HealthInterval: time.Hour,
-		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, QueryEngine: "duckdb", SyncBatchRows: batchRows()}
+		SyncTimeout: rescueAfter, SyncRescueAfter: rescueAfter, QueryEngine: "duckdb", SyncBatchRows: batchRows(),
+		AllowPrivateNetworks: true} // the manifest kill test's API listens on loopback
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	if err := work(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {

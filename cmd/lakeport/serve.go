@@ -31,6 +31,7 @@ import (
 	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
 	"github.com/lakeport/lakeport/schedule"
 	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/source"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/postgres"
@@ -101,6 +102,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					}
 				case "allow-private-networks":
 					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
+				case "manifests-dir":
+					cfg.ManifestsDir = flags.ManifestsDir
 				}
 			})
 			if perr != nil {
@@ -139,6 +142,7 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringArrayVar(&trustedProxies, "trusted-proxy", nil, "a proxy (address or CIDR) whose X-Forwarded-For/-Proto the console believes; repeatable (LAKEPORT_TRUSTED_PROXIES, comma-separated)")
 	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
 		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
+	f.StringVar(&flags.ManifestsDir, "manifests-dir", flags.ManifestsDir, "a folder of Airbyte declarative manifests: DIR/NAME/manifest.yaml or DIR/NAME.yaml becomes the source NAME (LAKEPORT_MANIFESTS_DIR)")
 	return cmd
 }
 
@@ -174,6 +178,13 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	// Everything this process creates (the database and its WAL, keys, tokens, the
 	// warehouse's files, whatever libraries write) is for its own user only.
 	restrictFileModes()
+	if cfg.ManifestsDir != "" {
+		if fi, err := os.Stat(cfg.ManifestsDir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("sources.manifests_dir (--manifests-dir, LAKEPORT_MANIFESTS_DIR) %s is not a folder: give a folder of DIR/NAME/manifest.yaml or DIR/NAME.yaml files", cfg.ManifestsDir)
+		}
+		source.Default.ManifestsDir = cfg.ManifestsDir
+		log.Info("published manifests", "dir", cfg.ManifestsDir, "sources", source.Default.Manifests())
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
 	}
@@ -193,6 +204,8 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	// which also knows this process's own listeners.
 	cfg.Guard = netguard.New(cfg.AllowPrivateNetworks)
 	cfg.Guard.AddListenerString(cfg.Addr)
+	// Manifest sources call the APIs a tenant's manifest names: through the guard too.
+	source.Default.ManifestOptions.DialContext = cfg.Guard.Dialer().DialContext
 	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
 	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
 		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}

@@ -14,6 +14,7 @@ import (
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source/manifest"
 	"github.com/lakeport/lakeport/source/manifest/document"
+	"github.com/lakeport/lakeport/source/manifest/manifesttest"
 )
 
 const substreamManifest = `
@@ -84,10 +85,10 @@ streams:
 `
 
 func TestSubstreamListRouterAndTransformations(t *testing.T) {
-	api := newFakeAPI(t, 9)
-	h := &harness{now: base}
+	api := manifesttest.New(t, 9)
+	h := &harness{now: manifesttest.Base}
 	s := newSource(t, substreamManifest, h.opts())
-	cfg := fmt.Sprintf(`{"base_url": %q, "teams": ["red", "blue"], "key": %q, "token": "t"}`, api.URL(), apiKey)
+	cfg := fmt.Sprintf(`{"base_url": %q, "teams": ["red", "blue"], "key": %q, "token": "t"}`, api.URL(), manifesttest.APIKey)
 	got, err := read(t, s, cfg, catalogOf(t, s, cfg, protocol.FullRefresh), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -110,11 +111,11 @@ func TestSubstreamListRouterAndTransformations(t *testing.T) {
 			t.Errorf("AddFields: %v", m)
 		}
 	}
-	if n := len(api.requestsTo("/v1/teams/red/members")); n != 1 {
+	if n := len(api.RequestsTo("/v1/teams/red/members")); n != 1 {
 		t.Errorf("red members requested %d times", n)
 	}
 	// ListPartitionRouter: one request per value, the value injected.
-	q := api.requestsTo("/v1/users")
+	q := api.RequestsTo("/v1/users")
 	if len(q) != 2 || q[0].Get("team") != "red" || q[1].Get("team") != "blue" {
 		t.Errorf("list partitions: %v", q)
 	}
@@ -173,8 +174,8 @@ streams:
 `
 
 func TestPaginationStrategies(t *testing.T) {
-	api := newFakeAPI(t, 10)
-	s := newSource(t, pagingManifest, (&harness{now: base}).opts())
+	api := manifesttest.New(t, 10)
+	s := newSource(t, pagingManifest, (&harness{now: manifesttest.Base}).opts())
 	cfg := fmt.Sprintf(`{"base_url": %q}`, api.URL())
 	got, err := read(t, s, cfg, catalogOf(t, s, cfg, protocol.FullRefresh), nil)
 	if err != nil {
@@ -186,7 +187,7 @@ func TestPaginationStrategies(t *testing.T) {
 		}
 	}
 	var offsets, pages []string
-	for _, q := range api.requestsTo("/v1/offset/users") {
+	for _, q := range api.RequestsTo("/v1/offset/users") {
 		if q.Has("limit") {
 			offsets = append(offsets, q.Get("offset"))
 		} else {
@@ -199,7 +200,7 @@ func TestPaginationStrategies(t *testing.T) {
 	if strings.Join(pages, ",") != "1,2,3,4" {
 		t.Errorf("pages %q", pages)
 	}
-	if n := len(api.requestsTo("/v1/linked/users")); n != 3 {
+	if n := len(api.RequestsTo("/v1/linked/users")); n != 3 {
 		t.Errorf("linked: %d requests, want 3", n)
 	}
 }
@@ -207,9 +208,9 @@ func TestPaginationStrategies(t *testing.T) {
 // A Link header (or next-page token) that points at another host is not
 // followed: the request would carry the tenant's credentials there.
 func TestNextPageOnAnotherHostRefused(t *testing.T) {
-	api := newFakeAPI(t, 10)
+	api := manifesttest.New(t, 10)
 	m := strings.Replace(pagingManifest, `cursor_value: "{{ headers['link']['next']['url'] }}"`, `cursor_value: "https://evil.example/steal"`, 1)
-	s := newSource(t, m, (&harness{now: base}).opts())
+	s := newSource(t, m, (&harness{now: manifesttest.Base}).opts())
 	cfg := fmt.Sprintf(`{"base_url": %q}`, api.URL())
 	cat := catalogOf(t, s, cfg, protocol.FullRefresh)
 	cat.Streams = cat.Streams[2:]
@@ -244,9 +245,9 @@ streams:
 `
 
 func TestOAuthRefreshesAnExpiredToken(t *testing.T) {
-	api := newFakeAPI(t, 15) // 5 pages of 3, then an empty one
-	clock := &fakeClock{t: base}
-	api.clock, api.tokenLife = clock, 150*time.Second // each page costs a minute: a token lasts 2 pages
+	api := manifesttest.New(t, 15) // 5 pages of 3, then an empty one
+	clock := manifesttest.NewClock(manifesttest.Base)
+	api.Clock, api.TokenLife = clock, 150*time.Second // each page costs a minute: a token lasts 2 pages
 	opts := (&harness{}).opts()
 	opts.Now = clock.Now
 	s := newSource(t, oauthManifest, opts)
@@ -260,10 +261,10 @@ func TestOAuthRefreshesAnExpiredToken(t *testing.T) {
 	}
 	// Pages at minutes 0..5; a token lasts 2.5 minutes: one at the start,
 	// one when it expires at minute 3; no request is refused.
-	if api.refreshes != 2 {
-		t.Errorf("%d token refreshes, want 2", api.refreshes)
+	if api.Refreshes() != 2 {
+		t.Errorf("%d token refreshes, want 2", api.Refreshes())
 	}
-	if n := len(api.requestsTo("/v1/secure/users")); n != 6 {
+	if n := len(api.RequestsTo("/v1/secure/users")); n != 6 {
 		t.Errorf("%d requests, want 6 (none refused and retried)", n)
 	}
 	bad := strings.Replace(cfg, "rtok", "revoked", 1)

@@ -10,103 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source/manifest"
+	"github.com/lakeport/lakeport/source/manifest/manifesttest"
 )
 
-// usersManifest is written from the CDK's schema for these tests: an API
-// key in a header, cursor pagination read from the body, an incremental
-// cursor that slices time into 10-day windows sent as query parameters.
-const usersManifest = `
-version: 6.0.0
-type: DeclarativeSource
-check:
-  type: CheckStream
-  stream_names: [users]
-definitions:
-  base_requester:
-    type: HttpRequester
-    url_base: "{{ config['base_url'] }}/v1"
-    http_method: GET
-    authenticator:
-      type: ApiKeyAuthenticator
-      api_token: "{{ config['api_key'] }}"
-      inject_into:
-        type: RequestOption
-        inject_into: header
-        field_name: X-Api-Key
-  users:
-    type: DeclarativeStream
-    name: users
-    primary_key: [id]
-    $parameters:
-      path: /users
-    retriever:
-      type: SimpleRetriever
-      requester:
-        $ref: "#/definitions/base_requester"
-        request_parameters:
-          sort: updated_at
-      record_selector:
-        type: RecordSelector
-        extractor:
-          type: DpathExtractor
-          field_path: [data]
-      paginator:
-        type: DefaultPaginator
-        page_token_option:
-          type: RequestOption
-          inject_into: request_parameter
-          field_name: cursor
-        page_size_option:
-          type: RequestOption
-          inject_into: request_parameter
-          field_name: page_size
-        pagination_strategy:
-          type: CursorPagination
-          page_size: 5
-          cursor_value: "{{ response.get('pagination', {}).get('next_page_token') }}"
-          stop_condition: "{{ not response.get('pagination', {}).get('next_page_token') }}"
-    incremental_sync:
-      type: DatetimeBasedCursor
-      cursor_field: updated_at
-      datetime_format: "%Y-%m-%dT%H:%M:%SZ"
-      cursor_datetime_formats: ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%SZ"]
-      start_datetime:
-        type: MinMaxDatetime
-        datetime: "{{ config['start_date'] }}"
-        datetime_format: "%Y-%m-%dT%H:%M:%SZ"
-      end_datetime: "{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}"
-      step: P10D
-      cursor_granularity: PT1S
-      start_time_option:
-        type: RequestOption
-        inject_into: request_parameter
-        field_name: updated_since
-      end_time_option:
-        type: RequestOption
-        inject_into: request_parameter
-        field_name: updated_before
-    schema_loader:
-      type: InlineSchemaLoader
-      schema:
-        type: object
-        properties:
-          id: {type: integer}
-          name: {type: string}
-          updated_at: {type: string, format: date-time}
-streams:
-  - $ref: "#/definitions/users"
-spec:
-  type: Spec
-  connection_specification:
-    type: object
-    required: [api_key, start_date, base_url]
-    properties:
-      api_key: {type: string, airbyte_secret: true}
-      start_date: {type: string}
-      base_url: {type: string}
-`
+var usersManifest = manifesttest.UsersManifest
 
 type collected struct {
 	records map[string][]map[string]any
@@ -193,13 +103,13 @@ func read(t *testing.T, s *manifest.Source, config string, cat *protocol.Configu
 	return c, err
 }
 
-func usersConfig(api *fakeAPI) string {
-	b, _ := json.Marshal(map[string]any{"api_key": apiKey, "start_date": "2024-01-01T00:00:00Z", "base_url": api.URL()})
+func usersConfig(api *manifesttest.API) string {
+	b, _ := json.Marshal(map[string]any{"api_key": manifesttest.APIKey, "start_date": "2024-01-01T00:00:00Z", "base_url": api.URL()})
 	return string(b)
 }
 
 func TestIncrementalSyncRequestsOnlyTheNewWindow(t *testing.T) {
-	api := newFakeAPI(t, 40) // one user every 6 hours from 2024-01-01: the last at 2024-01-10T18:00
+	api := manifesttest.New(t, 40) // one user every 6 hours from 2024-01-01: the last at 2024-01-10T18:00
 	h := &harness{now: time.Date(2024, 1, 25, 0, 0, 0, 0, time.UTC)}
 	s := newSource(t, usersManifest, h.opts())
 	cfg := usersConfig(api)
@@ -212,7 +122,7 @@ func TestIncrementalSyncRequestsOnlyTheNewWindow(t *testing.T) {
 	if n := len(got.records["users"]); n != 40 {
 		t.Fatalf("first sync: %d users, want 40", n)
 	}
-	reqs := api.requestsTo("/v1/users")
+	reqs := api.RequestsTo("/v1/users")
 	// Windows [01-01, 01-10T23:59:59] (40 users: 8 pages of 5), [01-11, 01-20T23:59:59] (1 empty page),
 	// [01-21, 01-25] (1 empty page).
 	if len(reqs) != 10 {
@@ -233,9 +143,9 @@ func TestIncrementalSyncRequestsOnlyTheNewWindow(t *testing.T) {
 	}
 
 	// New data arrives; the next sync asks only for what is after the state.
-	api.addUsers(3, time.Date(2024, 1, 26, 0, 0, 0, 0, time.UTC), time.Hour)
+	api.AddUsers(3, time.Date(2024, 1, 26, 0, 0, 0, 0, time.UTC), time.Hour)
 	h.now = time.Date(2024, 1, 27, 0, 0, 0, 0, time.UTC)
-	api.reset()
+	api.Reset()
 	got2, err := read(t, s, cfg, cat, got.stateArray())
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +153,7 @@ func TestIncrementalSyncRequestsOnlyTheNewWindow(t *testing.T) {
 	if n := len(got2.records["users"]); n != 3 {
 		t.Fatalf("second sync: %d users, want the 3 new ones", n)
 	}
-	reqs = api.requestsTo("/v1/users")
+	reqs = api.RequestsTo("/v1/users")
 	if len(reqs) == 0 || reqs[0].Get("updated_since") != "2024-01-10T18:00:01Z" {
 		t.Errorf("second sync's first window starts at %q, want just after the state (2024-01-10T18:00:01Z)", reqs[0].Get("updated_since"))
 	}
@@ -253,7 +163,7 @@ func TestIncrementalSyncRequestsOnlyTheNewWindow(t *testing.T) {
 }
 
 func TestFullRefreshIgnoresStateAndEmitsNone(t *testing.T) {
-	api := newFakeAPI(t, 12)
+	api := manifesttest.New(t, 12)
 	h := &harness{now: time.Date(2024, 1, 5, 0, 0, 0, 0, time.UTC)}
 	s := newSource(t, usersManifest, h.opts())
 	cfg := usersConfig(api)
@@ -267,10 +177,10 @@ func TestFullRefreshIgnoresStateAndEmitsNone(t *testing.T) {
 }
 
 func TestWrongAPIKeyFailsClearly(t *testing.T) {
-	api := newFakeAPI(t, 3)
-	h := &harness{now: base.Add(24 * time.Hour)}
+	api := manifesttest.New(t, 3)
+	h := &harness{now: manifesttest.Base.Add(24 * time.Hour)}
 	s := newSource(t, usersManifest, h.opts())
-	cfg := strings.Replace(usersConfig(api), apiKey, "wrong", 1)
+	cfg := strings.Replace(usersConfig(api), manifesttest.APIKey, "wrong", 1)
 	st, err := s.Check(context.Background(), json.RawMessage(cfg))
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +191,7 @@ func TestWrongAPIKeyFailsClearly(t *testing.T) {
 	if strings.Contains(st.Message, "wrong") {
 		t.Errorf("the message shows the key: %s", st.Message)
 	}
-	if n := len(api.requestsTo("/v1/users")); n != 1 {
+	if n := len(api.RequestsTo("/v1/users")); n != 1 {
 		t.Errorf("a 401 was retried: %d requests", n)
 	}
 	_, err = read(t, s, cfg, catalogOf(t, s, cfg, protocol.Incremental), nil)
@@ -295,11 +205,11 @@ func TestWrongAPIKeyFailsClearly(t *testing.T) {
 }
 
 func TestRetries429WithRetryAfterAnd500(t *testing.T) {
-	api := newFakeAPI(t, 7)
-	h := &harness{now: base.Add(48 * time.Hour)}
+	api := manifesttest.New(t, 7)
+	h := &harness{now: manifesttest.Base.Add(48 * time.Hour)}
 	s := newSource(t, usersManifest, h.opts())
 	cfg := usersConfig(api)
-	api.fail("/v1/users", http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway)
+	api.Fail("/v1/users", http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway)
 	got, err := read(t, s, cfg, catalogOf(t, s, cfg, protocol.Incremental), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +221,7 @@ func TestRetries429WithRetryAfterAnd500(t *testing.T) {
 		t.Errorf("waits %v: want Retry-After's 1s first, then backoff", h.sleeps)
 	}
 	// Out of retries: the error says what happened.
-	api.fail("/v1/users", 503, 503, 503, 503, 503, 503, 503)
+	api.Fail("/v1/users", 503, 503, 503, 503, 503, 503, 503)
 	_, err = read(t, s, cfg, catalogOf(t, s, cfg, protocol.Incremental), nil)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "gave up after 5 retries") {
 		t.Errorf("err = %v", err)
@@ -342,5 +252,39 @@ func TestUnsupportedComponentsRefusedWithPath(t *testing.T) {
 	_, err = manifest.New([]byte(m2), manifest.Options{})
 	if err == nil || !strings.Contains(err.Error(), "streams.0.incremental_sync.start_time_option.field_name") || !strings.Contains(err.Error(), "slugify") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Requests go through the dialer the operator gives: with the network guard
+// and private networks not allowed, an API on loopback is refused (before
+// any byte is sent); allowed, it is reached.
+func TestLoopbackAPIRefusedByTheGuard(t *testing.T) {
+	api := manifesttest.New(t, 3)
+	h := &harness{now: manifesttest.Base.Add(24 * time.Hour)}
+	opts := h.opts()
+	opts.DialContext = netguard.New(false).Dialer().DialContext
+	s := newSource(t, usersManifest, opts)
+	cfg := usersConfig(api)
+	st, err := s.Check(context.Background(), json.RawMessage(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != protocol.StatusFailed || !strings.Contains(st.Message, "netguard") || !strings.Contains(st.Message, "loopback") {
+		t.Errorf("check against a loopback API: %+v", st)
+	}
+	_, err = read(t, s, cfg, catalogOf(t, s, cfg, protocol.Incremental), nil)
+	if !netguard.IsBlocked(err) {
+		t.Errorf("read: %v, want a netguard refusal", err)
+	}
+	if n := api.Requests(); n != 0 {
+		t.Errorf("the API saw %d requests", n)
+	}
+	if len(h.sleeps) != 0 {
+		t.Errorf("a refused address was retried (waits %v)", h.sleeps)
+	}
+	opts.DialContext = netguard.New(true).Dialer().DialContext
+	s = newSource(t, usersManifest, opts)
+	if got, err := read(t, s, cfg, catalogOf(t, s, cfg, protocol.Incremental), nil); err != nil || len(got.records["users"]) != 3 {
+		t.Errorf("with private networks allowed: %v", err)
 	}
 }

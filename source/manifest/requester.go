@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/source/manifest/document"
 	"github.com/lakeport/lakeport/source/manifest/interp"
 )
@@ -413,7 +414,7 @@ func (r *requester) send(ctx context.Context, rt *run, v reqVars, pageURL string
 				return nil, ctx.Err()
 			}
 			last = fmt.Errorf("request to %s: %w", redactURL(hr.URL), err)
-			if attempt >= r.errors.retries(rt) {
+			if netguard.IsBlocked(err) || attempt >= r.errors.retries(rt) {
 				return nil, last
 			}
 			if err := rt.client.opts.Sleep(ctx, rt.backoff(attempt, 0)); err != nil {

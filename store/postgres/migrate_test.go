@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -10,9 +11,9 @@ import (
 	"github.com/lakeport/lakeport/store/storetest"
 )
 
-// An install made before migration 6 keeps its users and tokens, and its user names
+// An install made before the accounts migration keeps its users and tokens, and its user names
 // become unique per organization.
-func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
+func TestAccountsMigrationKeepsUsersAndTokens(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	pool, err := pgxpool.New(ctx, url)
@@ -20,7 +21,7 @@ func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := migrations
-	migrations = all[:5]
+	migrations = all[:accountsMigration(t)]
 	err = migrate(ctx, pool)
 	migrations = all
 	if err != nil {
@@ -39,8 +40,19 @@ func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
 
 	s, err := Open(ctx, url)
 	if err != nil {
-		t.Fatalf("migrating a version-5 database: %v", err)
+		t.Fatalf("migrating a database from before the accounts migration: %v", err)
 	}
 	defer s.Close()
 	storetest.CheckAccountsMigrated(t, s)
+}
+
+// accountsMigration is the index of the accounts migration (the one that adds sessions).
+func accountsMigration(t *testing.T) int {
+	for i, m := range migrations {
+		if strings.Contains(m, "CREATE TABLE sessions") {
+			return i
+		}
+	}
+	t.Fatal("no migration creates the sessions table")
+	return 0
 }

@@ -151,7 +151,9 @@ var migrations = []string{
 	);`,
 	// 5: tokens that expire (the console's password sign-ins)
 	`ALTER TABLE tokens ADD COLUMN expires_at timestamptz;`,
-	// 6: accounts: user names unique per organization; named, listed and revocable
+	// 6: the declarative manifest of a manifest: connector
+	`ALTER TABLE connectors ADD COLUMN manifest text NOT NULL DEFAULT '';`,
+	// 7: accounts: user names unique per organization; named, listed and revocable
 	// tokens; console sessions in the store; sign-in failures for throttling
 	`ALTER TABLE users DROP CONSTRAINT users_name_key;
 	ALTER TABLE users ADD CONSTRAINT users_org_name_key UNIQUE (org_id, name);

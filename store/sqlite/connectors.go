@@ -9,19 +9,19 @@ import (
 	"github.com/lakeport/lakeport/store"
 )
 
-const connectorCols = `id, org_id, name, source, config_sealed, catalog, warehouse, storage_mode, created_at, updated_at`
+const connectorCols = `id, org_id, name, source, config_sealed, catalog, warehouse, storage_mode, created_at, updated_at, manifest`
 
 func scanConnector(row interface{ Scan(...any) error }) (store.Connector, error) {
 	var c store.Connector
 	var created, updated string
-	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Source, &c.ConfigSealed, &c.Catalog, &c.Warehouse, &c.StorageMode, &created, &updated)
+	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Source, &c.ConfigSealed, &c.Catalog, &c.Warehouse, &c.StorageMode, &created, &updated, &c.Manifest)
 	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
 	return c, err
 }
 
 func (s *Store) CreateConnector(ctx context.Context, c store.Connector) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO connectors (`+connectorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.OrgID, c.Name, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.CreatedAt), formatTime(c.UpdatedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO connectors (`+connectorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.OrgID, c.Name, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.CreatedAt), formatTime(c.UpdatedAt), c.Manifest)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create connector %q: %w", c.Name, store.ErrConflict)
 	}
@@ -59,8 +59,8 @@ func (s *Store) ListConnectors(ctx context.Context, orgID string) ([]store.Conne
 }
 
 func (s *Store) UpdateConnector(ctx context.Context, c store.Connector) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE connectors SET source = ?, config_sealed = ?, catalog = ?, warehouse = ?, storage_mode = ?, updated_at = ?
-		WHERE org_id = ? AND id = ?`, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.UpdatedAt), c.OrgID, c.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE connectors SET source = ?, config_sealed = ?, catalog = ?, warehouse = ?, storage_mode = ?, updated_at = ?, manifest = ?
+		WHERE org_id = ? AND id = ?`, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.UpdatedAt), c.Manifest, c.OrgID, c.ID)
 	return affected(res, err, "update connector "+c.Name)
 }
 

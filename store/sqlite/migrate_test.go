@@ -6,15 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/storetest"
 )
 
-// An install made before migration 6 keeps its users and tokens, and its user names
+// An install made before the accounts migration keeps its users and tokens, and its user names
 // become unique per organization.
-func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
+func TestAccountsMigrationKeepsUsersAndTokens(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "meta.db")
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
@@ -22,7 +23,7 @@ func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := migrations
-	migrations = all[:5]
+	migrations = all[:accountsMigration(t)]
 	err = migrate(ctx, db)
 	migrations = all
 	if err != nil {
@@ -41,7 +42,7 @@ func TestMigrationSixKeepsUsersAndTokens(t *testing.T) {
 
 	s, err := Open(ctx, path)
 	if err != nil {
-		t.Fatalf("migrating a version-5 database: %v", err)
+		t.Fatalf("migrating a database from before the accounts migration: %v", err)
 	}
 	defer s.Close()
 	storetest.CheckAccountsMigrated(t, s)
@@ -82,4 +83,15 @@ func TestIsUniqueByCode(t *testing.T) {
 	if !isUnique(err) {
 		t.Fatalf("a unique violation is not recognised: %v", err)
 	}
+}
+
+// accountsMigration is the index of the accounts migration (the one that adds sessions).
+func accountsMigration(t *testing.T) int {
+	for i, m := range migrations {
+		if strings.Contains(m, "CREATE TABLE sessions") {
+			return i
+		}
+	}
+	t.Fatal("no migration creates the sessions table")
+	return 0
 }

@@ -134,7 +134,9 @@ var migrations = []string{
 	);`,
 	// 5: tokens that expire (the console's password sign-ins)
 	`ALTER TABLE tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';`,
-	// 6: accounts: user names unique per organization (SQLite cannot drop a constraint:
+	// 6: the declarative manifest of a manifest: connector
+	`ALTER TABLE connectors ADD COLUMN manifest TEXT NOT NULL DEFAULT '';`,
+	// 7: accounts: user names unique per organization (SQLite cannot drop a constraint:
 	// the table is rebuilt); named, listed and revocable tokens; console sessions in the
 	// store; sign-in failures for throttling
 	`CREATE TABLE users_v6 (

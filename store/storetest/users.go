@@ -58,7 +58,7 @@ func RunUsers(t *testing.T, s interface {
 	}
 }
 
-// CheckAccountsMigrated checks a store just migrated past the accounts migration (6)
+// CheckAccountsMigrated checks a store just migrated past the accounts migration
 // from a database that held orgs org_a and org_b, org_a's admin user ann (usr_1) and
 // org_a's operator token tok_1 with hash {1, 2}: both kept, and user names now unique
 // per organization.
