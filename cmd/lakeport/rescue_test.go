@@ -149,30 +149,7 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 	if runs, _ := st.Runs(ctx, org.ID, r.ConnectorID, 10); len(runs) != 1 {
 		t.Errorf("%d runs, want the one", len(runs))
 	}
-	l, err := svc.Lake(ctx, org, "crm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	tbl, err := l.LoadTable(ctx, "crm", "events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := tbl.Scan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Release()
-	seen := make(map[string]bool, events)
-	for _, ch := range at.Column(at.Schema().FieldIndices("id")[0]).Data().Chunks() {
-		for i := 0; i < ch.Len(); i++ {
-			id := ch.ValueStr(i)
-			if seen[id] {
-				t.Fatalf("event %s is in the table twice after the rescue", id)
-			}
-			seen[id] = true
-		}
-	}
+	seen := uniqueIDs(t, svc, org, "crm", "events")
 	// The sample's event IDs are 1, 2, 3, … in the order it emits them, and a read from a
 	// mid-sync state carries on from there up to the source's new "now" (so it may
 	// emit more than the first sync's count): every ID from 1 to the highest must be
