@@ -485,3 +485,64 @@ func TestSessionSelectiveAuthBackoffAndIgnore(t *testing.T) {
 		t.Errorf("the deprecated ApiKeyAuthenticator.header is not reported: %+v", r.Deprecated)
 	}
 }
+
+// A child stream with incremental_dependency keeps its parent's state
+// inside its own: the next sync reads the parent only from there, and a
+// parent with nothing new means no child request at all.
+func TestIncrementalDependency(t *testing.T) {
+	api := manifesttest.New(t, 6)
+	h := &harness{now: manifesttest.Base.Add(10 * 24 * time.Hour)}
+	parent := strings.Replace(strings.SplitN(manifesttest.UsersManifest, "streams:\n  - $ref", 2)[0], "stream_names: [users]", "stream_names: [team_members]", 1)
+	m := parent + `streams:
+  - type: DeclarativeStream
+    name: team_members
+    retriever:
+      type: SimpleRetriever
+      requester:
+        type: HttpRequester
+        url_base: "{{ config['base_url'] }}"
+        path: "/v1/teams/{{ stream_partition.team }}/members"
+      record_selector: {type: RecordSelector, extractor: {type: DpathExtractor, field_path: [members]}}
+      partition_router:
+        type: SubstreamPartitionRouter
+        parent_stream_configs:
+          - type: ParentStreamConfig
+            stream: {$ref: "#/definitions/users"}
+            parent_key: team
+            partition_field: team
+            incremental_dependency: true
+    incremental_sync:
+      type: DatetimeBasedCursor
+      cursor_field: updated_at
+      datetime_format: "%Y-%m-%dT%H:%M:%SZ"
+      start_datetime: "{{ config['start_date'] }}"
+      cursor_granularity: PT1S
+`
+	s := newSource(t, m, h.opts())
+	cfg := usersConfig(api)
+	cat := catalogOf(t, s, cfg, protocol.Incremental)
+	got, err := read(t, s, cfg, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.records["team_members"]) == 0 {
+		t.Fatal("no team members read")
+	}
+	var final map[string]any
+	json.Unmarshal(got.last["team_members"], &final)
+	ps, _ := final["parent_state"].(map[string]any)
+	if u, _ := ps["users"].(map[string]any); u == nil || u["updated_at"] != "2024-01-02T06:00:00Z" {
+		t.Fatalf("final state %s: want the parent's state inside", got.last["team_members"])
+	}
+	api.Reset()
+	got2, err := read(t, s, cfg, cat, got.stateArray())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := api.RequestsTo("/v1/users"); len(q) == 0 || q[0].Get("updated_since") != "2024-01-02T06:00:01Z" {
+		t.Errorf("the parent was not read from its state: %v", q)
+	}
+	if n := len(api.RequestsTo("/v1/teams/red/members")); n != 0 || len(got2.records["team_members"]) != 0 {
+		t.Errorf("nothing new in the parent, yet %d child requests and %d records", n, len(got2.records["team_members"]))
+	}
+}

@@ -130,6 +130,15 @@ func TestSchedulesConformance(t *testing.T) {
 	storetest.RunSchedules(t, s)
 }
 
+func TestLeasesConformance(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunLeases(t, s)
+}
+
 func TestSessionsConformance(t *testing.T) {
 	s, err := postgres.Open(context.Background(), pgtest.URL(t))
 	if err != nil {

@@ -48,6 +48,15 @@ func TestSchedulesConformance(t *testing.T) {
 	storetest.RunSchedules(t, s)
 }
 
+func TestLeasesConformance(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunLeases(t, s)
+}
+
 func TestSessionsConformance(t *testing.T) {
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
 	if err != nil {
