@@ -166,7 +166,4 @@ type Connectors interface {
 	UpdateRun(ctx context.Context, r Run) error
 	Run(ctx context.Context, orgID, id string) (Run, error)
 	Runs(ctx context.Context, orgID, connectorID string, limit int) ([]Run, error)
-	// FailRunning marks every running run failed with msg; a single-process server
-	// calls it at start, since no run of an earlier process is still going.
-	FailRunning(ctx context.Context, msg string) (int, error)
 }
