@@ -51,15 +51,15 @@ type file struct {
 	Network struct {
 		AllowPrivate *bool `yaml:"allow_private"`
 	} `yaml:"network"`
-	Sources struct {
-		ManifestsDir string `yaml:"manifests_dir"`
-	} `yaml:"sources"`
+	Sources    sourcesFile    `yaml:"sources"`
+	Connectors connectorsFile `yaml:"connectors"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
 // with LAKEPORT_* environment variables. Command-line flags go over all of them.
 func Load(path string) (Config, error) {
 	c := defaults()
+	c.File = path
 	if path != "" {
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -105,7 +105,6 @@ func (f *file) apply(c *Config) error {
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)
-	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
 	}
@@ -135,6 +134,12 @@ func (f *file) apply(c *Config) error {
 			return fmt.Errorf("sync_timeout %q: give a duration such as 6h", f.SyncTimeout)
 		}
 		c.SyncTimeout = d
+	}
+	if err := f.Sources.apply(c); err != nil {
+		return err
+	}
+	if err := f.Connectors.apply(c); err != nil {
+		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)

@@ -15,6 +15,7 @@ import (
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source"
+	"github.com/lakeport/lakeport/source/sandbox"
 	"github.com/lakeport/lakeport/syncer"
 )
 
@@ -22,6 +23,8 @@ const killHelperEnv = "LAKEPORT_SYNCER_KILL_HELPER"
 
 // TestMain doubles as the sync process that TestKillNineAndResume kills.
 func TestMain(m *testing.M) {
+	sandbox.Main() // the exec: sources these tests run go through this binary's shim
+	source.Default.Allow = source.MustAllowList("exec:*")
 	if dir := os.Getenv(killHelperEnv); dir != "" {
 		if err := killableSync(dir, os.Getenv(killHelperEnv+"_ID")); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")

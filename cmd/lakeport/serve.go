@@ -87,6 +87,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.Database = flags.Database
 				case "allow-private-networks":
 					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
+				case "allow-source":
+					cfg.Sources.Allow = flags.Sources.Allow
 				case "manifests-dir":
 					cfg.ManifestsDir = flags.ManifestsDir
 				}
@@ -119,6 +121,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.StringArrayVar(&flags.Sources.Allow, "allow-source", flags.Sources.Allow,
+		"an exec: or image: reference sources may run, exact or a glob like exec:/opt/airbyte/bin/* or image:airbyte/source-*; repeat it (LAKEPORT_SOURCES_ALLOW, comma-separated; sources.allow)")
 	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
 		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
 	f.StringVar(&flags.ManifestsDir, "manifests-dir", flags.ManifestsDir, "a folder of Airbyte declarative manifests: DIR/NAME/manifest.yaml or DIR/NAME.yaml becomes the source NAME (LAKEPORT_MANIFESTS_DIR)")
@@ -161,6 +165,9 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
 	}
+	if err := configureSources(cfg, log); err != nil {
+		return nil, nil, err
+	}
 	key, err := secrets.LoadOrCreateKey(cfg.SecretKey, filepath.Join(cfg.DataDir, "secret.key"))
 	if err != nil {
 		return nil, nil, err
@@ -177,7 +184,8 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	source.Default.ManifestOptions.DialContext = cfg.Guard.Dialer().DialContext
 	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
 	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+		Access:        func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) },
+		MaxConnectors: cfg.MaxConnectors, MinScheduleInterval: cfg.MinScheduleInterval}
 	if cfg.Managed != "" {
 		m, err := warehouse.ParseManaged(cfg.Managed)
 		if err != nil {
