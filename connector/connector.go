@@ -58,6 +58,8 @@ type Service struct {
 	SyncOptions syncer.Options
 	// Metrics, when set, counts finished runs.
 	Metrics *metrics.Metrics
+	// RunPolicy says how sync runs hold leases and share workers.
+	RunPolicy RunPolicy
 	// MaxConnectors caps each organization's connectors (0: config.DefaultMaxConnectors);
 	// MinScheduleInterval is the shortest schedule interval (0: config.DefaultMinScheduleInterval).
 	MaxConnectors       int

@@ -25,6 +25,13 @@ const killHelperEnv = "LAKEPORT_SYNCER_KILL_HELPER"
 func TestMain(m *testing.M) {
 	sandbox.Main() // the exec: sources these tests run go through this binary's shim
 	source.Default.Allow = source.MustAllowList("exec:*")
+	if spec := os.Getenv(loopEnv); spec != "" {
+		if err := loopHelper(spec); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if dir := os.Getenv(killHelperEnv); dir != "" {
 		if err := killableSync(dir, os.Getenv(killHelperEnv+"_ID")); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")

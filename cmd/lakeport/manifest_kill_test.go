@@ -119,12 +119,25 @@ func TestKilledManifestSyncResumesFromLastSlice(t *testing.T) {
 	}
 	t.Logf("requests: %d before the kill, %d in all; the resumed read starts at %s", before, len(reqs), resumed.Get("updated_since"))
 
-	l, err := svc.Lake(ctx, org, "gh")
+	seen := uniqueIDs(t, svc, org, "gh", "users")
+	for i := 1; i <= users; i++ {
+		if !seen[fmt.Sprint(i)] {
+			t.Fatalf("user %d is missing after the resume (%d users in the table)", i, len(seen))
+		}
+	}
+}
+
+// uniqueIDs reads the id column of a connector's table and fails the test on
+// an id present twice (a record written twice).
+func uniqueIDs(t *testing.T, svc *connector.Service, org store.Org, conn, stream string) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	l, err := svc.Lake(ctx, org, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	tbl, err := l.LoadTable(ctx, "gh", "users")
+	tbl, err := l.LoadTable(ctx, conn, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,19 +146,15 @@ func TestKilledManifestSyncResumesFromLastSlice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer at.Release()
-	seen := make(map[string]bool, users)
+	seen := map[string]bool{}
 	for _, ch := range at.Column(at.Schema().FieldIndices("id")[0]).Data().Chunks() {
 		for i := 0; i < ch.Len(); i++ {
 			id := ch.ValueStr(i)
 			if seen[id] {
-				t.Fatalf("user %s is in the table twice after the resume", id)
+				t.Fatalf("%s.%s: id %s is in the table twice after the resume", conn, stream, id)
 			}
 			seen[id] = true
 		}
 	}
-	for i := 1; i <= users; i++ {
-		if !seen[fmt.Sprint(i)] {
-			t.Fatalf("user %d is missing after the resume (%d users in the table)", i, len(seen))
-		}
-	}
+	return seen
 }

@@ -377,3 +377,172 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+const authManifest = `
+type: DeclarativeSource
+definitions:
+  session:
+    type: SessionTokenAuthenticator
+    login_requester:
+      type: HttpRequester
+      url_base: "{{ config.base_url }}"
+      path: /v1/login
+      http_method: POST
+      request_body_json:
+        user: "{{ config.auth.user }}"
+        password: "{{ config.auth.password }}"
+    session_token_path: [session, token]
+    expiration_duration: PT1H
+    request_authentication:
+      type: ApiKey
+      inject_into: {type: RequestOption, inject_into: header, field_name: X-Api-Key}
+  key:
+    type: ApiKeyAuthenticator
+    header: X-Api-Key
+    api_token: "{{ config.auth.key }}"
+streams:
+  - type: DeclarativeStream
+    name: users
+    retriever:
+      type: SimpleRetriever
+      requester:
+        type: HttpRequester
+        url_base: "{{ config.base_url }}"
+        path: /v1/users
+        request_parameters: {page_size: "100"}
+        authenticator:
+          type: SelectiveAuthenticator
+          authenticator_selection_path: [auth, type]
+          authenticators:
+            session: {$ref: "#/definitions/session"}
+            key: {$ref: "#/definitions/key"}
+        error_handler:
+          type: DefaultErrorHandler
+          max_retries: 2
+          backoff_strategies:
+            - type: WaitUntilTimeFromHeader
+              header: X-Reset-At
+            - type: ConstantBackoffStrategy
+              backoff_time_in_seconds: 7
+      record_selector: {type: RecordSelector, extractor: {type: DpathExtractor, field_path: [data]}}
+  - type: DeclarativeStream
+    name: members
+    retriever:
+      type: SimpleRetriever
+      requester:
+        type: HttpRequester
+        url_base: "{{ config.base_url }}"
+        path: "/v1/teams/{{ stream_partition.team }}/members"
+        error_handler:
+          type: DefaultErrorHandler
+          response_filters:
+            - {type: HttpResponseFilter, http_codes: [404], action: IGNORE}
+      record_selector: {type: RecordSelector, extractor: {type: DpathExtractor, field_path: [members]}}
+      partition_router: {type: ListPartitionRouter, values: [red, nosuch, blue], cursor_field: team}
+`
+
+func TestSessionSelectiveAuthBackoffAndIgnore(t *testing.T) {
+	api := manifesttest.New(t, 6)
+	h := &harness{now: manifesttest.Base}
+	s := newSource(t, authManifest, h.opts())
+	for _, auth := range []string{`{"type": "session", "user": "u", "password": "p"}`, fmt.Sprintf(`{"type": "key", "key": %q}`, manifesttest.APIKey)} {
+		cfg := fmt.Sprintf(`{"base_url": %q, "auth": %s}`, api.URL(), auth)
+		api.Fail("/v1/users", 503)
+		got, err := read(t, s, cfg, catalogOf(t, s, cfg, protocol.FullRefresh), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", auth, err)
+		}
+		if len(got.records["users"]) != 6 {
+			t.Errorf("%s: %d users", auth, len(got.records["users"]))
+		}
+		// 404 on one partition is ignored, as the manifest says.
+		if len(got.records["members"]) != 4 {
+			t.Errorf("%s: %d members, want red and blue's 4", auth, len(got.records["members"]))
+		}
+	}
+	if n := len(api.RequestsTo("/v1/login")); n != 1 {
+		t.Errorf("%d logins, want one (the session token is reused)", n)
+	}
+	// No X-Reset-At header: the constant backoff's 7s, once per 503.
+	var waits []time.Duration
+	for _, d := range h.sleeps {
+		if d >= time.Second {
+			waits = append(waits, d)
+		}
+	}
+	if len(waits) != 2 || waits[0] != 7*time.Second || waits[1] != 7*time.Second {
+		t.Errorf("retry waits %v, want 7s for each 503", waits)
+	}
+	bad := fmt.Sprintf(`{"base_url": %q, "auth": {"type": "session", "user": "u", "password": "wrong"}}`, api.URL())
+	if _, err := read(t, s, bad, catalogOf(t, s, bad, protocol.FullRefresh), nil); err == nil || !strings.Contains(err.Error(), "session login") || !strings.Contains(err.Error(), "401") {
+		t.Errorf("a bad login: %v", err)
+	}
+	other := fmt.Sprintf(`{"base_url": %q, "auth": {"type": "oauth"}}`, api.URL())
+	if _, err := read(t, s, other, catalogOf(t, s, other, protocol.FullRefresh), nil); err == nil || !strings.Contains(err.Error(), `"oauth", which names none of the authenticators`) {
+		t.Errorf("an unknown selection: %v", err)
+	}
+	if r := manifest.Inspect([]byte(authManifest)); len(r.Deprecated) == 0 || !strings.Contains(r.Deprecated[0].Path, "header") {
+		t.Errorf("the deprecated ApiKeyAuthenticator.header is not reported: %+v", r.Deprecated)
+	}
+}
+
+// A child stream with incremental_dependency keeps its parent's state
+// inside its own: the next sync reads the parent only from there, and a
+// parent with nothing new means no child request at all.
+func TestIncrementalDependency(t *testing.T) {
+	api := manifesttest.New(t, 6)
+	h := &harness{now: manifesttest.Base.Add(10 * 24 * time.Hour)}
+	parent := strings.Replace(strings.SplitN(manifesttest.UsersManifest, "streams:\n  - $ref", 2)[0], "stream_names: [users]", "stream_names: [team_members]", 1)
+	m := parent + `streams:
+  - type: DeclarativeStream
+    name: team_members
+    retriever:
+      type: SimpleRetriever
+      requester:
+        type: HttpRequester
+        url_base: "{{ config['base_url'] }}"
+        path: "/v1/teams/{{ stream_partition.team }}/members"
+      record_selector: {type: RecordSelector, extractor: {type: DpathExtractor, field_path: [members]}}
+      partition_router:
+        type: SubstreamPartitionRouter
+        parent_stream_configs:
+          - type: ParentStreamConfig
+            stream: {$ref: "#/definitions/users"}
+            parent_key: team
+            partition_field: team
+            incremental_dependency: true
+    incremental_sync:
+      type: DatetimeBasedCursor
+      cursor_field: updated_at
+      datetime_format: "%Y-%m-%dT%H:%M:%SZ"
+      start_datetime: "{{ config['start_date'] }}"
+      cursor_granularity: PT1S
+`
+	s := newSource(t, m, h.opts())
+	cfg := usersConfig(api)
+	cat := catalogOf(t, s, cfg, protocol.Incremental)
+	got, err := read(t, s, cfg, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.records["team_members"]) == 0 {
+		t.Fatal("no team members read")
+	}
+	var final map[string]any
+	json.Unmarshal(got.last["team_members"], &final)
+	ps, _ := final["parent_state"].(map[string]any)
+	if u, _ := ps["users"].(map[string]any); u == nil || u["updated_at"] != "2024-01-02T06:00:00Z" {
+		t.Fatalf("final state %s: want the parent's state inside", got.last["team_members"])
+	}
+	api.Reset()
+	got2, err := read(t, s, cfg, cat, got.stateArray())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := api.RequestsTo("/v1/users"); len(q) == 0 || q[0].Get("updated_since") != "2024-01-02T06:00:01Z" {
+		t.Errorf("the parent was not read from its state: %v", q)
+	}
+	if n := len(api.RequestsTo("/v1/teams/red/members")); n != 0 || len(got2.records["team_members"]) != 0 {
+		t.Errorf("nothing new in the parent, yet %d child requests and %d records", n, len(got2.records["team_members"]))
+	}
+}

@@ -147,9 +147,12 @@ func (b *builder) transformation(n node) transformation {
 		a := &addFields{params: n.params()}
 		for _, f := range n.children("fields") {
 			af := addedField{path: toStrings(f.m["path"]), value: f.tmpl("value"), typ: f.str("value_type")}
-			if len(af.path) == 0 || af.value == nil {
+			if len(af.path) == 0 || !f.has("value") {
 				b.fail(f.path, "AddedFieldDefinition", "needs path and value")
 				continue
+			}
+			if af.value == nil {
+				continue // its template was refused, with its place
 			}
 			a.fields = append(a.fields, af)
 		}

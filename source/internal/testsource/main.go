@@ -21,7 +21,9 @@
 //	                              //   from /proc/self/limits, {"kind":"file","name":P,"readable":B}
 //	                              //   per path (a folder is listed, a file read), {"kind":"parent_env",…}
 //	  "burn": true,               // spin on the CPU until stopped
-//	  "allocate_mb": 512          // allocate and touch this much memory, then report it
+//	  "allocate_mb": 512,         // allocate and touch this much memory, then report it
+//	  "lines": ["{…}", …],        // read prints these lines verbatim instead of records
+//	  "want_state": …             // read fails (exit 7) unless handed exactly this state
 //	}
 //
 // Run as: testsource spec | check --config F | discover --config F |
@@ -45,21 +47,23 @@ type config struct {
 		Records    []json.RawMessage `json:"records"`
 		JSONSchema json.RawMessage   `json:"json_schema"`
 	} `json:"streams"`
-	State         bool     `json:"state"`
-	PlainText     string   `json:"plain_text"`
-	Malformed     bool     `json:"malformed"`
-	UnknownStream bool     `json:"unknown_stream"`
-	Oversized     int      `json:"oversized"`
-	Stderr        string   `json:"stderr"`
-	ExitCode      int      `json:"exit_code"`
-	TraceError    string   `json:"trace_error"`
-	CheckFail     string   `json:"check_fail"`
-	ReportFiles   bool     `json:"report_files"`
-	Hang          bool     `json:"hang"`
-	SpawnChild    bool     `json:"spawn_child"`
-	Probe         []string `json:"probe"`
-	Burn          bool     `json:"burn"`
-	AllocateMB    int      `json:"allocate_mb"`
+	State         bool            `json:"state"`
+	PlainText     string          `json:"plain_text"`
+	Malformed     bool            `json:"malformed"`
+	UnknownStream bool            `json:"unknown_stream"`
+	Oversized     int             `json:"oversized"`
+	Stderr        string          `json:"stderr"`
+	ExitCode      int             `json:"exit_code"`
+	TraceError    string          `json:"trace_error"`
+	CheckFail     string          `json:"check_fail"`
+	ReportFiles   bool            `json:"report_files"`
+	Hang          bool            `json:"hang"`
+	SpawnChild    bool            `json:"spawn_child"`
+	Lines         []string        `json:"lines"`
+	WantState     json.RawMessage `json:"want_state"`
+	Probe         []string        `json:"probe"`
+	Burn          bool            `json:"burn"`
+	AllocateMB    int             `json:"allocate_mb"`
 }
 
 var out = bufio.NewWriter(os.Stdout)
@@ -170,6 +174,13 @@ func read(cfg config, catalogPath, statePath string) {
 			fmt.Fprintln(os.Stderr, "testsource: state:", err)
 			os.Exit(2)
 		}
+	}
+	if len(cfg.WantState) > 0 && canonical(cfg.WantState) != canonical(prev) {
+		fmt.Fprintf(os.Stderr, "testsource: handed state %s, want %s\n", prev, cfg.WantState)
+		os.Exit(7)
+	}
+	for _, l := range cfg.Lines {
+		fmt.Fprintln(out, l)
 	}
 	if cfg.Malformed {
 		fmt.Fprintln(out, `{"type":"RECORD","record":{"stream":"users","data":{"id":`)
@@ -283,4 +294,14 @@ func probe(paths []string) {
 		}
 		rec(r)
 	}
+}
+
+// canonical is JSON with sorted keys and no spaces, for comparing states.
+func canonical(raw []byte) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

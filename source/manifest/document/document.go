@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -149,6 +150,12 @@ func normalize(v any, depth int) (any, error) {
 		return x, nil
 	case int:
 		return int64(x), nil
+	case time.Time:
+		// An unquoted date or datetime in YAML: keep it the text it was.
+		if x.Equal(x.Truncate(24*time.Hour)) && x.Location() == time.UTC {
+			return x.Format("2006-01-02"), nil
+		}
+		return x.Format(time.RFC3339Nano), nil
 	case uint64:
 		return float64(x), nil
 	case json.Number:

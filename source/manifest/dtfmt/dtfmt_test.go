@@ -90,12 +90,14 @@ func TestDuration(t *testing.T) {
 	}{
 		{"P1D", base.AddDate(0, 0, 1)},
 		{"PT1H", base.Add(time.Hour)},
-		{"P1M", base.AddDate(0, 1, 0)},
+		{"P1M", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)}, // clamped, as isodate does
+		{"P13M", time.Date(2025, 2, 28, 0, 0, 0, 0, time.UTC)},
 		{"P1Y", base.AddDate(1, 0, 0)},
 		{"P1W", base.AddDate(0, 0, 7)},
 		{"PT0.000001S", base.Add(time.Microsecond)},
 		{"P1DT12H30M", base.Add(36*time.Hour + 30*time.Minute)},
 		{"-P1D", base.AddDate(0, 0, -1)},
+		{"-P2M", time.Date(2023, 11, 30, 0, 0, 0, 0, time.UTC)},
 	} {
 		d, err := dtfmt.ParseDuration(c.in)
 		if err != nil {

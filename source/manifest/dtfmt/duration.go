@@ -20,9 +20,27 @@ type Duration struct {
 // IsZero reports whether d adds nothing.
 func (d Duration) IsZero() bool { return d.Months == 0 && d.Days == 0 && d.Exact == 0 }
 
-// AddTo returns t + d (or t - d when sign is -1).
+// AddTo returns t + d (or t - d when sign is -1). Months are added as
+// Python's isodate does: the day is kept, or clamped to the month's last
+// (January 31 + P1M is February 29 in 2024, not March 2).
 func (d Duration) AddTo(t time.Time, sign int) time.Time {
-	return t.AddDate(0, sign*d.Months, sign*d.Days).Add(time.Duration(sign) * d.Exact)
+	if d.Months != 0 {
+		y, m, day := t.Date()
+		months := int(m) - 1 + sign*d.Months
+		y += months / 12
+		months %= 12
+		if months < 0 {
+			months += 12
+			y--
+		}
+		last := time.Date(y, time.Month(months+2), 0, 0, 0, 0, 0, time.UTC).Day()
+		if day > last {
+			day = last
+		}
+		hh, mm, ss := t.Clock()
+		t = time.Date(y, time.Month(months+1), day, hh, mm, ss, t.Nanosecond(), t.Location())
+	}
+	return t.AddDate(0, 0, sign*d.Days).Add(time.Duration(sign) * d.Exact)
 }
 
 // Approx returns d as a time.Duration, a month counted as 30 days.

@@ -33,7 +33,13 @@ func (l *loader) Inherit(string) (loaders.Loader, error) { return l, nil }
 var operatorGlobals = map[string]bool{
 	"__lakeport_add": true, "__lakeport_sub": true, "__lakeport_mul": true, "__lakeport_dict": true,
 	"__lakeport_lt": true, "__lakeport_le": true, "__lakeport_gt": true, "__lakeport_ge": true,
+	"__lakeport_dictmethod": true,
 }
+
+// dictMethods are the mapping methods templates call most (response.get(…)
+// on every page): they run directly on the value, where the engine would
+// first copy and print the whole mapping.
+var dictMethods = map[string]bool{"get": true, "keys": true, "values": true, "items": true}
 
 // rewrite returns the call that replaces n, or nil to keep it.
 func rewrite(n any) nodes.Expression {
@@ -48,6 +54,13 @@ func rewrite(n any) nodes.Expression {
 	case *nodes.BinaryExpression:
 		if fn := operatorFunc(x.Operator.Token.Type); fn != "" {
 			return call(x.Operator.Token, fn, x.Left, x.Right)
+		}
+	case *nodes.Call:
+		if ga, ok := x.Func.(*nodes.GetAttribute); ok && dictMethods[ga.Attribute] && len(x.Kwargs) == 0 {
+			if recv, ok := ga.Node.(nodes.Expression); ok {
+				args := append([]nodes.Expression{recv, &nodes.String{Location: ga.Location, Val: ga.Attribute}}, x.Args...)
+				return call(x.Location, "__lakeport_dictmethod", args...)
+			}
 		}
 	case *nodes.Dict:
 		var args []nodes.Expression

@@ -62,6 +62,7 @@ func newEnvironment(e *Engine) *exec.Environment {
 	ctx.Set("__lakeport_sub", opSub)
 	ctx.Set("__lakeport_mul", opMul)
 	ctx.Set("__lakeport_dict", newDict)
+	ctx.Set("__lakeport_dictmethod", dictMethod)
 	ctx.Set("__lakeport_lt", comparison(func(c int) bool { return c < 0 }))
 	ctx.Set("__lakeport_le", comparison(func(c int) bool { return c <= 0 }))
 	ctx.Set("__lakeport_gt", comparison(func(c int) bool { return c > 0 }))

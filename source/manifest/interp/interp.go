@@ -148,14 +148,17 @@ func (e *Engine) compile(src string) (t *Template, err error) {
 			t, err = nil, &Error{Template: src, Msg: fmt.Sprintf("cannot be parsed: %v", r)}
 		}
 	}()
-	ld := &loader{src: src}
+	// Python keeps an unknown escape in a string literal ("\/" is a backslash and a
+	// slash); the engine's lexer refuses it, so it gets the backslash doubled.
+	code := pythonEscapes(src)
+	ld := &loader{src: code}
 	t.tpl, err = exec.NewTemplate("template", e.cfg, ld, e.env)
 	if err != nil {
 		return nil, &Error{Template: src, Msg: cleanParseError(err)}
 	}
 	// A second parse gives us a tree of our own to check and rewrite; the
 	// engine's Template keeps its own private copy.
-	t.root, err = parser.NewParser("template", tokens.LexAll(src, e.cfg), e.cfg, ld, e.env.ControlStructures).Parse()
+	t.root, err = parser.NewParser("template", tokens.LexAll(code, e.cfg), e.cfg, ld, e.env.ControlStructures).Parse()
 	if err != nil {
 		return nil, &Error{Template: src, Msg: cleanParseError(err)}
 	}
@@ -299,7 +302,7 @@ func (t *Template) run(vars Vars, f func(*exec.Renderer) error) (err error) {
 			ControlStructures: t.engine.env.ControlStructures,
 			Methods:           t.engine.env.Methods,
 		},
-		Loader:   &loader{src: t.src},
+		Loader:   &loader{src: pythonEscapes(t.src)},
 		Template: t.tpl,
 		RootNode: t.root,
 	}
@@ -352,4 +355,43 @@ func fromValue(v *exec.Value) any {
 		return nil
 	}
 	return Normalize(v.Interface())
+}
+
+// pythonEscapes doubles the backslash of every escape Python does not know
+// inside the string literals of a template's markup ({{ }} and {% %}), which
+// Python keeps as they are: "\/" stays a backslash and a slash.
+func pythonEscapes(src string) string {
+	if !strings.Contains(src, "\\") {
+		return src
+	}
+	var b strings.Builder
+	inMarkup := false
+	var quote byte
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case !inMarkup:
+			if c == '{' && i+1 < len(src) && (src[i+1] == '{' || src[i+1] == '%') {
+				inMarkup = true
+			}
+		case quote == 0:
+			if c == '\'' || c == '"' {
+				quote = c
+			} else if (c == '}' || c == '%') && i+1 < len(src) && src[i+1] == '}' {
+				inMarkup = false
+			}
+		case c == '\\' && i+1 < len(src):
+			if !strings.ContainsRune("\\'\"abfnrtvxuUN01234567", rune(src[i+1])) {
+				b.WriteString("\\\\")
+				continue
+			}
+			b.WriteByte(c)
+			i++
+			c = src[i]
+		case c == quote:
+			quote = 0
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

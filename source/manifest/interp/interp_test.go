@@ -287,3 +287,25 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// Python keeps an escape it does not know: "\/" in a string literal is a
+// backslash and a slash (calendly's manifest writes regex_search("\/(…)$")).
+func TestPythonEscapes(t *testing.T) {
+	e := interp.New()
+	for tmpl, want := range map[string]string{
+		`{{ record['uri'] | regex_search("\/([a-zA-Z0-9-]*)$") }}`: "c-9",
+		`{{ "a\/b" }}`:       `a\/b`,
+		`{{ 'it\'s' }}`:      "it's",
+		`{{ "x" }}\/{{ 1 }}`: `x\/1`,
+	} {
+		tp, err := e.Compile(tmpl)
+		if err != nil {
+			t.Errorf("%s: %v", tmpl, err)
+			continue
+		}
+		got, err := tp.Render(vars(t))
+		if err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", tmpl, got, err, want)
+		}
+	}
+}

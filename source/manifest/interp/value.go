@@ -214,18 +214,32 @@ func pyFloat(f float64) string {
 
 // repr writes Python's repr() of v.
 func repr(b *strings.Builder, v any) {
+	_ = nested(b, v, func(b *strings.Builder, v any) error {
+		switch x := v.(type) {
+		case nil:
+			b.WriteString("None")
+		case string:
+			b.WriteString("'" + strings.ReplaceAll(strings.ReplaceAll(x, `\`, `\\`), "'", `\'`) + "'")
+		default:
+			b.WriteString(Str(v))
+		}
+		return nil
+	})
+}
+
+// nested writes lists and mappings as Python prints them (", " and ": "
+// between items, keys sorted), each scalar and key with scalar.
+func nested(b *strings.Builder, v any, scalar func(*strings.Builder, any) error) error {
 	switch x := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case string:
-		b.WriteString("'" + strings.ReplaceAll(strings.ReplaceAll(x, `\`, `\\`), "'", `\'`) + "'")
 	case []any:
 		b.WriteByte('[')
 		for i, e := range x {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			repr(b, e)
+			if err := nested(b, e, scalar); err != nil {
+				return err
+			}
 		}
 		b.WriteByte(']')
 	case map[string]any:
@@ -239,14 +253,19 @@ func repr(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			repr(b, k)
+			if err := scalar(b, k); err != nil {
+				return err
+			}
 			b.WriteString(": ")
-			repr(b, x[k])
+			if err := nested(b, x[k], scalar); err != nil {
+				return err
+			}
 		}
 		b.WriteByte('}')
 	default:
-		b.WriteString(Str(v))
+		return scalar(b, v)
 	}
+	return nil
 }
 
 // Truthy is Python's bool().
@@ -482,43 +501,64 @@ func comparison(ok func(int) bool) func(*exec.VarArgs) *exec.Value {
 
 // pyJSON writes v as Python's json.dumps does (", " and ": " separators).
 func pyJSON(b *strings.Builder, v any) error {
-	switch x := v.(type) {
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if err := pyJSON(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			kb, _ := json.Marshal(k)
-			b.Write(kb)
-			b.WriteString(": ")
-			if err := pyJSON(b, x[k]); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
-	default:
+	return nested(b, v, func(b *strings.Builder, v any) error {
 		eb, err := json.Marshal(Plain(v))
 		if err != nil {
 			return err
 		}
 		b.Write(eb)
+		return nil
+	})
+}
+
+// dictMethod runs get, keys, values or items on a mapping without copying it.
+func dictMethod(args *exec.VarArgs) *exec.Value {
+	if len(args.Args) < 2 {
+		return errValue("a method needs its receiver")
 	}
-	return nil
+	name := args.Args[1].String()
+	var m map[string]any
+	switch x := args.Args[0].Interface().(type) {
+	case map[string]any:
+		m = x
+	case *exec.Dict:
+		m, _ = fromValue(args.Args[0]).(map[string]any)
+	case nil:
+		return errValue("'NoneType' object has no attribute '%s'", name)
+	default:
+		return errValue("'%s' object has no attribute '%s'", typeName(Normalize(x)), name)
+	}
+	rest := args.Args[2:]
+	switch name {
+	case "get":
+		if len(rest) < 1 || len(rest) > 2 {
+			return errValue("get() takes a key and an optional default")
+		}
+		if v, ok := m[Str(fromValue(rest[0]))]; ok {
+			return exec.AsValue(v)
+		}
+		if len(rest) == 2 {
+			return rest[1]
+		}
+		return exec.AsValue(nil)
+	case "keys", "values", "items":
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			switch name {
+			case "keys":
+				out[i] = k
+			case "values":
+				out[i] = m[k]
+			default:
+				out[i] = []any{k, m[k]}
+			}
+		}
+		return exec.AsValue(out)
+	}
+	return errValue("unknown method %s", name)
 }

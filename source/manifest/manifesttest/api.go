@@ -42,6 +42,7 @@ type User struct {
 	Name      string `json:"name"`
 	UpdatedAt string `json:"updated_at"`
 	Team      string `json:"team"`
+	updated   time.Time
 }
 
 // APIKey is the key /v1/users wants in X-Api-Key.
@@ -61,6 +62,7 @@ func New(t testing.TB, n int) *API {
 	mux.HandleFunc("/v1/offset/users", a.handleOffset)
 	mux.HandleFunc("/v1/linked/users", a.handleLinked)
 	mux.HandleFunc("/oauth/token", a.handleToken)
+	mux.HandleFunc("/v1/login", a.handleLogin)
 	mux.HandleFunc("/v1/secure/users", a.handleSecure)
 	a.srv = httptest.NewServer(a.record(mux))
 	t.Cleanup(a.srv.Close)
@@ -76,7 +78,7 @@ func (a *API) AddUsers(n int, from time.Time, every time.Duration) {
 	defer a.mu.Unlock()
 	for i := 0; i < n; i++ {
 		id := len(a.users) + 1
-		a.users = append(a.users, User{ID: id, Name: fmt.Sprintf("user %d", id), UpdatedAt: from.Add(time.Duration(i) * every).Format(time.RFC3339), Team: []string{"red", "blue", "green"}[id%3]})
+		a.users = append(a.users, User{ID: id, Name: fmt.Sprintf("user %d", id), UpdatedAt: from.Add(time.Duration(i) * every).Format(time.RFC3339), updated: from.Add(time.Duration(i) * every).Truncate(time.Second), Team: []string{"red", "blue", "green"}[id%3]})
 	}
 }
 
@@ -150,9 +152,13 @@ func (a *API) inWindow(r *http.Request) ([]User, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	q0 := r.URL.Query()
+	if q0.Get("updated_since") == "" && q0.Get("updated_before") == "" && q0.Get("team") == "" {
+		return a.users, nil // the slice only grows: a prefix stays valid
+	}
 	var out []User
 	for _, u := range a.users {
-		t, _ := time.Parse(time.RFC3339, u.UpdatedAt)
+		t := u.updated
 		if !since.IsZero() && t.Before(since) || !before.IsZero() && t.After(before) {
 			continue
 		}
@@ -202,6 +208,11 @@ func (a *API) handleTeams(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) handleMembers(w http.ResponseWriter, r *http.Request) {
 	team := r.PathValue("team")
+	if team != "red" && team != "blue" && team != "green" {
+		w.WriteHeader(http.StatusNotFound)
+		writeJSON(w, map[string]any{"error": "no such team"})
+		return
+	}
 	a.mu.Lock()
 	var out []User
 	for _, u := range a.users {
@@ -418,3 +429,14 @@ spec:
       start_date: {type: string}
       base_url: {type: string}
 `
+
+// /v1/login: a session login; the session token is the API key.
+func (a *API) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var in struct{ User, Password string }
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&in) != nil || in.User != "u" || in.Password != "p" {
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, map[string]any{"error": "bad login"})
+		return
+	}
+	writeJSON(w, map[string]any{"session": map[string]any{"token": APIKey}})
+}
