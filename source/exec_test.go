@@ -6,54 +6,27 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source"
 	"github.com/lakeport/lakeport/source/sandbox"
+	"github.com/lakeport/lakeport/source/sourcetest"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-	buildDir  string
-)
-
-// testSourcePath builds internal/testsource once per test binary.
-func testSourcePath(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "lakeport-testsource-")
-		if buildErr != nil {
-			return
-		}
-		buildPath = filepath.Join(buildDir, "testsource")
-		out, err := exec.Command("go", "build", "-o", buildPath, "./internal/testsource").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New("go build ./internal/testsource: " + err.Error() + ": " + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("cannot build the test source: %v", buildErr)
-	}
-	return buildPath
-}
+// testSourcePath is the protocol test program (see package sourcetest).
+func testSourcePath(t *testing.T) string { return sourcetest.Program(t) }
 
 func TestMain(m *testing.M) {
 	sandbox.Main() // this binary runs the sources it tests through its own shim
 	// The operator's allow-list: these tests run the test source and fake engines.
 	source.Default.Allow = source.MustAllowList("exec:*", "image:*")
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	sourcetest.Remove()
 	os.Exit(code)
 }
 

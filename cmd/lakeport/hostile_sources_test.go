@@ -16,10 +16,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,37 +30,14 @@ import (
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/s3test"
+	"github.com/lakeport/lakeport/source/sourcetest"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/validation"
 )
 
-var (
-	testSourceOnce sync.Once
-	testSourceBin  string
-	testSourceErr  error
-)
-
-// testSource builds the protocol test program (source/internal/testsource) once.
-func testSource(t *testing.T) string {
-	t.Helper()
-	testSourceOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lakeport-hostile-")
-		if err != nil {
-			testSourceErr = err
-			return
-		}
-		testSourceBin = filepath.Join(dir, "bin", "source-test")
-		out, err := exec.Command("go", "build", "-o", testSourceBin, "github.com/lakeport/lakeport/source/internal/testsource").CombinedOutput()
-		if err != nil {
-			testSourceErr = fmt.Errorf("go build testsource: %v: %s", err, out)
-		}
-	})
-	if testSourceErr != nil {
-		t.Fatal(testSourceErr)
-	}
-	return testSourceBin
-}
+// testSource is the protocol test program, alone in its folder (see package sourcetest).
+func testSource(t *testing.T) string { return sourcetest.Program(t) }
 
 // hostileEnv is a server and two organizations' clients: "default" (the
 // operator's) and acme, with an admin and a member.
@@ -102,6 +77,23 @@ func wantAPIError(t *testing.T, what string, err error, status int, code string)
 		return &client.Error{}
 	}
 	return ce
+}
+
+// createAndSync creates connector name with the test program and the streams, syncs
+// it once and wants the sync to succeed.
+func createAndSync(t *testing.T, c *client.Client, name, prog string, streams ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CreateConnector(ctx, connector.CreateRequest{Name: name, Source: "exec:" + prog, Config: streamsConfig(streams...)}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := c.StartSync(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run = waitRun(t, c, run); run.Status != store.RunSucceeded {
+		t.Fatalf("sync of %s: %+v", name, run)
+	}
 }
 
 // waitRun waits for a run to finish.
@@ -304,16 +296,7 @@ func TestHostileTraversalNamesLocal(t *testing.T) {
 	ctx := context.Background()
 	outer := filepath.Dir(e.dir)
 	before := listFiles(outer)
-	if _, err := e.admin.CreateConnector(ctx, connector.CreateRequest{Name: "crm", Source: "exec:" + prog, Config: streamsConfig(traversal...)}); err != nil {
-		t.Fatal(err)
-	}
-	run, err := e.admin.StartSync(ctx, "crm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if run = waitRun(t, e.admin, run); run.Status != store.RunSucceeded {
-		t.Fatalf("sync: %+v", run)
-	}
+	createAndSync(t, e.admin, "crm", prog, traversal...)
 	me, _ := e.admin.WhoAmI(ctx)
 	prefix := filepath.Join(e.dir, "warehouse", me.Org.ID, "crm") + "/"
 	var ours int
@@ -359,30 +342,8 @@ func TestHostileTraversalNamesS3(t *testing.T) {
 	if _, err := e.admin.SaveStorage(ctx, storage.Setting{Bucket: bucket, Region: srv.Region, Endpoint: srv.Endpoint, AccessKeyID: ak, SecretAccessKey: sk}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.admin.CreateConnector(ctx, connector.CreateRequest{Name: "crm", Source: "exec:" + prog, Config: streamsConfig(traversal...)}); err != nil {
-		t.Fatal(err)
-	}
-	run, err := e.admin.StartSync(ctx, "crm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if run = waitRun(t, e.admin, run); run.Status != store.RunSucceeded {
-		t.Fatalf("sync: %+v", run)
-	}
-	keys := func() []string {
-		var out []string
-		p := s3.NewListObjectsV2Paginator(srv.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range page.Contents {
-				out = append(out, aws.ToString(o.Key))
-			}
-		}
-		return out
-	}
+	createAndSync(t, e.admin, "crm", prog, traversal...)
+	keys := func() []string { return srv.Keys(t, bucket) }
 	folders := map[string]bool{}
 	for _, k := range keys() {
 		if contains(keep, k) {
