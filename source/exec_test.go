@@ -14,7 +14,6 @@ import (
 
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source"
-	"github.com/lakeport/lakeport/source/sandbox"
 	"github.com/lakeport/lakeport/source/sourcetest"
 )
 
@@ -22,7 +21,6 @@ import (
 func testSourcePath(t *testing.T) string { return sourcetest.Program(t) }
 
 func TestMain(m *testing.M) {
-	sandbox.Main() // this binary runs the sources it tests through its own shim
 	// The operator's allow-list: these tests run the test source and fake engines.
 	source.Default.Allow = source.MustAllowList("exec:*", "image:*")
 	code := m.Run()

@@ -15,7 +15,6 @@ import (
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source"
-	"github.com/lakeport/lakeport/source/sandbox"
 	"github.com/lakeport/lakeport/syncer"
 )
 
@@ -23,7 +22,6 @@ const killHelperEnv = "LAKEPORT_SYNCER_KILL_HELPER"
 
 // TestMain doubles as the sync process that TestKillNineAndResume kills.
 func TestMain(m *testing.M) {
-	sandbox.Main() // the exec: sources these tests run go through this binary's shim
 	source.Default.Allow = source.MustAllowList("exec:*")
 	if spec := os.Getenv(loopEnv); spec != "" {
 		if err := loopHelper(spec); err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/config"
-	"github.com/lakeport/lakeport/source/sandbox"
 	"github.com/lakeport/lakeport/tenant"
 )
 
@@ -25,7 +24,6 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	sandbox.Main() // when started as the shim that runs a source program, become it
 	err := newRoot(os.Stdout, os.Stderr).Execute()
 	var ee exitError
 	switch {

@@ -15,12 +15,10 @@ import (
 
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/s3test"
-	"github.com/lakeport/lakeport/source/sandbox"
 	"github.com/lakeport/lakeport/storage/policy"
 )
 
 func TestMain(m *testing.M) {
-	sandbox.Main() // as in main: the shim that runs source programs is this binary
 	// The test binary doubles as a `lakeport worker` process for the scale-out tests.
 	if db := os.Getenv(workerChildEnv); db != "" {
 		os.Exit(workerChild(db))

@@ -16,9 +16,13 @@
 //     config file and everything else of the server are out of reach, and
 //     so are the server's process (its environment in /proc, signals).
 //
-// Every binary that starts sources calls [Main] first thing in main (and
-// test binaries in TestMain): it returns at once unless the process was
-// started as the shim.
+// The shim runs from this package's init: a binary that links package
+// source (lakeport, and every test binary that runs sources) becomes the shim
+// when started with Arg, without a line in its main. Go initializes a package
+// as soon as its imports are (the first such in import-path order), and this
+// package imports only the standard library, so it runs before lakeport's
+// heavy dependencies initialize (iceberg-go's alone takes a good part of a
+// second): starting a program costs little more than an exec.
 package sandbox
 
 import (
@@ -73,9 +77,11 @@ func Command(self string, spec Spec, program string, args []string) ([]string, e
 	return append([]string{self, Arg, string(raw), program}, args...), nil
 }
 
-// Main turns this process into the shim when it was started as one (never
+func init() { shim() }
+
+// shim turns this process into the shim when it was started as one (never
 // returning); otherwise it returns at once.
-func Main() {
+func shim() {
 	if len(os.Args) < 4 || os.Args[1] != Arg {
 		return
 	}

@@ -10,9 +10,55 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
+
+// The shim runs in package init, before the rest of lakeport's packages (see
+// Main): so it uses only the standard library, and these kernel constants
+// (the same on every Linux architecture Go supports but a few old ones).
+const (
+	sysCloseRange                     = 436
+	sysLandlockCreateRuleset          = 444
+	sysLandlockAddRule                = 445
+	sysLandlockRestrictSelf           = 446
+	closeRangeCloexec                 = 1 << 2
+	oPath                             = 0x200000
+	prSetNoNewPrivs                   = 38
+	prCapbsetDrop                     = 24
+	prCapAmbient                      = 47
+	prCapAmbientClearAll              = 4
+	linuxCapabilityVersion3           = 0x20080522
+	landlockCreateRulesetVer          = 1
+	landlockRulePathBeneath           = 1
+	landlockScopeAbstractUnix         = 1
+	landlockScopeSignal               = 2
+	landlockFsExecute                 = 1 << 0
+	landlockFsWriteFile               = 1 << 1
+	landlockFsReadFile                = 1 << 2
+	landlockFsReadDir                 = 1 << 3
+	landlockFsRefer                   = 1 << 13
+	landlockFsTruncate                = 1 << 14
+	landlockFsIoctlDev                = 1 << 15
+	landlockFsAllABI1                 = 1<<13 - 1 // EXECUTE … MAKE_SYM
+	rlimitCPU, rlimitData, rlimitCore = 0, 2, 4
+)
+
+// rulesetAttr and pathBeneathAttr are the kernel's landlock_ruleset_attr
+// (up to ABI 6) and landlock_path_beneath_attr (packed: 12 bytes).
+type rulesetAttr struct {
+	handledFS, handledNet, scoped uint64
+}
+
+type pathBeneathAttr struct {
+	allowed  uint64
+	parentFD int32
+}
+
+func prctl(op, arg uintptr) error {
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, op, arg, 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
 
 // run applies spec to this process and executes program. It returns only on failure.
 func run(spec Spec, program string, argv, env []string) error {
@@ -22,7 +68,7 @@ func run(spec Spec, program string, argv, env []string) error {
 	if err := closeOnExec(); err != nil {
 		return fmt.Errorf("close inherited descriptors: %w", err)
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+	if err := prctl(prSetNoNewPrivs, 1); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	if spec.FileSystem != nil {
@@ -56,54 +102,54 @@ func run(spec Spec, program string, argv, env []string) error {
 	limits := []struct {
 		res      int
 		cur, max uint64
-	}{{res: unix.RLIMIT_CORE}}
+	}{{res: rlimitCore}}
 	if spec.CPU > 0 {
 		secs := uint64((spec.CPU + 999_999_999) / 1_000_000_000)
 		limits = append(limits, struct {
 			res      int
 			cur, max uint64
-		}{unix.RLIMIT_CPU, secs, secs + 1})
+		}{rlimitCPU, secs, secs + 1})
 	}
 	if spec.Memory > 0 {
 		limits = append(limits, struct {
 			res      int
 			cur, max uint64
-		}{unix.RLIMIT_DATA, uint64(spec.Memory), uint64(spec.Memory)})
+		}{rlimitData, uint64(spec.Memory), uint64(spec.Memory)})
 	}
 	for _, l := range limits {
-		lim := unix.Rlimit{Cur: l.cur, Max: l.max}
-		if _, _, e := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(l.res), uintptr(unsafe.Pointer(&lim)), 0, 0, 0); e != 0 {
+		lim := syscall.Rlimit{Cur: l.cur, Max: l.max}
+		if _, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, 0, uintptr(l.res), uintptr(unsafe.Pointer(&lim)), 0, 0, 0); e != 0 {
 			return fmt.Errorf("setrlimit %d: %w", l.res, e)
 		}
 	}
-	_, _, e := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)), uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
+	_, _, e := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)), uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
 	return fmt.Errorf("exec %s: %w", program, e)
 }
 
 // closeOnExec marks every descriptor above stderr close-on-exec, whoever
 // opened it (Go does so itself; C libraries linked into lakeport may not).
 func closeOnExec() error {
-	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	if err == nil {
+	_, _, e := syscall.Syscall(sysCloseRange, 3, ^uintptr(0), closeRangeCloexec)
+	if e == 0 {
 		return nil
 	}
 	ents, rerr := os.ReadDir("/proc/self/fd")
 	if rerr != nil {
-		return errors.Join(err, rerr)
+		return errors.Join(e, rerr)
 	}
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
+	for _, ent := range ents {
+		fd, err := strconv.Atoi(ent.Name())
 		if err != nil || fd < 3 {
 			continue
 		}
-		unix.CloseOnExec(fd)
+		syscall.CloseOnExec(fd)
 	}
 	return nil
 }
 
 // LandlockABI returns the kernel's Landlock ABI version, 0 when it has none.
 func LandlockABI() int {
-	v, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	v, _, e := syscall.Syscall(sysLandlockCreateRuleset, 0, 0, landlockCreateRulesetVer)
 	if e != 0 {
 		return 0
 	}
@@ -111,44 +157,43 @@ func LandlockABI() int {
 }
 
 const (
-	fsRead = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
+	fsRead = landlockFsExecute | landlockFsReadFile | landlockFsReadDir
 	// fileRights are the rights that apply to a file (not a folder).
-	fileRights = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE |
-		unix.LANDLOCK_ACCESS_FS_TRUNCATE | unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
+	fileRights = landlockFsExecute | landlockFsReadFile | landlockFsWriteFile | landlockFsTruncate | landlockFsIoctlDev
 )
 
 // handled is every file-system right the kernel's ABI knows.
 func handled(abi int) uint64 {
-	h := uint64(0x1fff) // ABI 1: EXECUTE … MAKE_SYM
+	h := uint64(landlockFsAllABI1)
 	if abi >= 2 {
-		h |= unix.LANDLOCK_ACCESS_FS_REFER
+		h |= landlockFsRefer
 	}
 	if abi >= 3 {
-		h |= unix.LANDLOCK_ACCESS_FS_TRUNCATE
+		h |= landlockFsTruncate
 	}
 	if abi >= 5 {
-		h |= unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
+		h |= landlockFsIoctlDev
 	}
 	return h
 }
 
 func landlock(abi int, fs FileSystem) error {
 	all := handled(abi)
-	attr := unix.LandlockRulesetAttr{Handled_access_fs: all}
-	size := unsafe.Sizeof(attr.Handled_access_fs) // ABI 1-3
+	attr := rulesetAttr{handledFS: all}
+	size := unsafe.Sizeof(attr.handledFS) // ABI 1-3
 	if abi >= 6 {
 		// Signals and abstract sockets reach only processes in this sandbox.
-		attr.Scoped = unix.LANDLOCK_SCOPE_SIGNAL | unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
-		size = unsafe.Offsetof(attr.Scoped) + unsafe.Sizeof(attr.Scoped)
+		attr.scoped = landlockScopeSignal | landlockScopeAbstractUnix
+		size = unsafe.Sizeof(attr)
 	} else if abi >= 4 {
-		size = unsafe.Offsetof(attr.Handled_access_net) + unsafe.Sizeof(attr.Handled_access_net)
+		size = unsafe.Offsetof(attr.scoped)
 	}
-	fd, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
+	fd, _, e := syscall.Syscall(sysLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), size, 0)
 	if e != 0 {
 		return fmt.Errorf("create ruleset: %w", e)
 	}
 	ruleset := int(fd)
-	defer unix.Close(ruleset)
+	defer syscall.Close(ruleset)
 
 	deny := make([]string, 0, len(fs.Deny))
 	for _, d := range fs.Deny {
@@ -167,11 +212,11 @@ func landlock(abi int, fs FileSystem) error {
 		}
 	}
 	for _, p := range fs.Devices {
-		if err := grant(ruleset, p, unix.LANDLOCK_ACCESS_FS_READ_FILE|unix.LANDLOCK_ACCESS_FS_WRITE_FILE); err != nil {
+		if err := grant(ruleset, p, landlockFsReadFile|landlockFsWriteFile); err != nil {
 			return err
 		}
 	}
-	if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0); e != 0 {
+	if _, _, e := syscall.Syscall(sysLandlockRestrictSelf, uintptr(ruleset), 0, 0); e != 0 {
 		return fmt.Errorf("restrict self: %w", e)
 	}
 	return nil
@@ -232,24 +277,34 @@ func within(p, dir string) bool {
 
 // grant adds a rule for path; a path that does not exist is skipped.
 func grant(ruleset int, path string, access uint64) error {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := syscall.Open(path, oPath|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		access &= fileRights
 	}
-	rule := unix.LandlockPathBeneathAttr{Allowed_access: access, Parent_fd: int32(fd)}
-	if _, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH,
+	rule := pathBeneathAttr{allowed: access, parentFD: int32(fd)}
+	if _, _, e := syscall.Syscall6(sysLandlockAddRule, uintptr(ruleset), landlockRulePathBeneath,
 		uintptr(unsafe.Pointer(&rule)), 0, 0, 0); e != 0 {
 		return fmt.Errorf("add rule for %s: %w", path, e)
 	}
 	return nil
+}
+
+// capHeader and capData are the kernel's capability header and data (v3: two words).
+type capHeader struct {
+	version uint32
+	pid     int32
+}
+
+type capData struct {
+	effective, permitted, inheritable uint32
 }
 
 // dropCapabilities empties the bounding, ambient, inheritable, permitted and
@@ -263,12 +318,15 @@ func dropCapabilities() error {
 		}
 	}
 	for c := 0; c <= last; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		if err := prctl(prCapbsetDrop, uintptr(c)); err != nil && !errors.Is(err, syscall.EINVAL) {
 			return fmt.Errorf("bounding set %d: %w", c, err)
 		}
 	}
-	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	return unix.Capset(&hdr, &data[0])
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_PRCTL, prCapAmbient, prCapAmbientClearAll, 0, 0, 0, 0)
+	hdr := capHeader{version: linuxCapabilityVersion3}
+	var data [2]capData
+	if _, _, e := syscall.RawSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return e
+	}
+	return nil
 }
