@@ -186,24 +186,30 @@ func anonRSS() int64 {
 func openSource(spec SyncSpec) (source.Source, error) {
 	switch spec.Source {
 	case SourceExec, "":
-		script := filepath.Join(spec.LakeDir, "cat-source.sh")
-		if err := os.MkdirAll(spec.LakeDir, 0o755); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		body := "#!/bin/sh\n# An exec: source that replays a recorded protocol stream; it ignores its arguments.\nexec cat " + shellQuote(spec.Input.Protocol) + "\n"
-		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-			return nil, fmt.Errorf("bench: write source script: %w", err)
-		}
-		abs, err := filepath.Abs(script)
+		// The sandbox lets a program read its own folder only: the script
+		// is granted the recorded stream it replays, by absolute path.
+		in, err := filepath.Abs(spec.Input.Protocol)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
-		// The bench runs its own script only: it is the operator here.
-		reg := source.NewRegistry()
-		if reg.Allow, err = source.ParseAllowList([]string{"exec:" + abs}); err != nil {
+		script, err := filepath.Abs(filepath.Join(spec.LakeDir, "cat-source.sh"))
+		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
-		return reg.Open("exec:" + abs)
+		if err := os.MkdirAll(spec.LakeDir, 0o755); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		body := "#!/bin/sh\n# An exec: source that replays a recorded protocol stream; it ignores its arguments.\nexec cat " + shellQuote(in) + "\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			return nil, fmt.Errorf("bench: write source script: %w", err)
+		}
+		// The bench runs its own script only: it is the operator here.
+		reg := source.NewRegistry()
+		if reg.Allow, err = source.ParseAllowList([]string{"exec:" + script}); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		reg.Options.Read = []string{in}
+		return reg.Open("exec:" + script)
 	case SourceReader:
 		return fileSource{path: spec.Input.Protocol}, nil
 	}
