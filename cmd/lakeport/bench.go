@@ -144,6 +144,7 @@ JSON, peak RSS and the ratio to DuckDB.`,
 	f.IntVar(&opts.DuckDBThreads, "duckdb-threads", 0, "DuckDB threads (0: every core)")
 	f.IntVar(&opts.DuckDBRuns, "duckdb-runs", bench.DefaultDuckDBRuns, "times each DuckDB conversion is timed (the median counts)")
 	f.BoolVar(&opts.SkipDuckDB, "no-duckdb", false, "leave DuckDB out")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the sync to this file (go tool pprof lakeport FILE)")
 	f.BoolVar(&inProcess, "in-process", false, "run the sync in this process (peak RSS then includes generating the input)")
 	f.StringVar(&child, "child", "", "internal: run the sync described by this spec file")
 	_ = f.MarkHidden("child")
