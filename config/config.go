@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/lakeport/lakeport/netguard"
@@ -56,6 +57,12 @@ type Config struct {
 	// died is run again SyncRescueAfter after it started (default SyncTimeout + 10m).
 	SyncTimeout     time.Duration
 	SyncRescueAfter time.Duration
+	// SyncLeaseTimeout is how long a running sync's lease lasts without its process's
+	// heartbeat before another process resumes the sync (default 60s).
+	SyncLeaseTimeout time.Duration
+	// SyncMaxPerOrg is how many syncs of one organization run at once (default 1;
+	// -1: no limit).
+	SyncMaxPerOrg int
 	// SyncBatchRows commits a stream's rows at the next STATE once it holds this many
 	// (default 200,000): smaller means more, smaller commits.
 	SyncBatchRows int
@@ -126,6 +133,12 @@ func applyEnv(c *Config) {
 	}
 	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_SYNC_RESCUE_AFTER")); err == nil && d > 0 {
 		c.SyncRescueAfter = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_SYNC_LEASE_TIMEOUT")); err == nil && d > 0 {
+		c.SyncLeaseTimeout = d
+	}
+	if n, err := strconv.Atoi(os.Getenv("LAKEPORT_SYNC_MAX_PER_ORG")); err == nil && n != 0 {
+		c.SyncMaxPerOrg = n
 	}
 }
 

@@ -21,7 +21,11 @@ type file struct {
 	StepTimeout    string `yaml:"step_timeout"`
 	HealthInterval string `yaml:"health_interval"`
 	SyncTimeout    string `yaml:"sync_timeout"`
-	Platform       struct {
+	Sync           struct {
+		LeaseTimeout string `yaml:"lease_timeout"`
+		MaxPerOrg    int    `yaml:"max_per_org"`
+	} `yaml:"sync"`
+	Platform struct {
 		AWSAccountID       string `yaml:"aws_account_id"`
 		WorkerPrincipalARN string `yaml:"worker_principal_arn"`
 	} `yaml:"platform"`
@@ -135,6 +139,19 @@ func (f *file) apply(c *Config) error {
 			return fmt.Errorf("sync_timeout %q: give a duration such as 6h", f.SyncTimeout)
 		}
 		c.SyncTimeout = d
+	}
+	if f.Sync.LeaseTimeout != "" {
+		d, err := time.ParseDuration(f.Sync.LeaseTimeout)
+		if err != nil || d < 5*time.Second {
+			return fmt.Errorf("sync.lease_timeout %q: give a duration of at least 5s, such as 60s", f.Sync.LeaseTimeout)
+		}
+		c.SyncLeaseTimeout = d
+	}
+	if f.Sync.MaxPerOrg < -1 {
+		return fmt.Errorf("sync.max_per_org %d: give how many syncs of one organization may run at once (at least 1), or -1 for no limit", f.Sync.MaxPerOrg)
+	}
+	if f.Sync.MaxPerOrg != 0 {
+		c.SyncMaxPerOrg = f.Sync.MaxPerOrg
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)

@@ -57,6 +57,8 @@ type Service struct {
 	SyncOptions syncer.Options
 	// Metrics, when set, counts finished runs.
 	Metrics *metrics.Metrics
+	// RunPolicy says how sync runs hold leases and share workers.
+	RunPolicy RunPolicy
 
 	mu sync.Mutex // serialises lake.Open of new catalogs
 

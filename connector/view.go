@@ -47,10 +47,15 @@ type RunView struct {
 	StartedAt  *time.Time      `json:"started_at,omitempty"`
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 	DurationMS int64           `json:"duration_ms"`
+	// Attempts counts the processes that took the run on: more than one when a
+	// process died (or stopped) and the run was resumed from its committed state.
+	Attempts int `json:"attempts"`
+	// Joined: a sync was asked for while this run was being resumed, and joined it.
+	Joined bool `json:"joined,omitempty"`
 }
 
 func runView(r store.Run, connector string) RunView {
-	v := RunView{ID: r.ID, Connector: connector, Status: r.Status, Records: r.Records, Bytes: r.Bytes, Error: r.Error, CreatedAt: r.CreatedAt}
+	v := RunView{ID: r.ID, Connector: connector, Status: r.Status, Records: r.Records, Bytes: r.Bytes, Error: r.Error, CreatedAt: r.CreatedAt, Attempts: r.Attempts}
 	if len(r.Streams) > 0 {
 		v.Streams = json.RawMessage(r.Streams)
 	}

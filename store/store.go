@@ -116,6 +116,9 @@ type Run struct {
 	CreatedAt   time.Time
 	StartedAt   time.Time
 	FinishedAt  time.Time
+	// Attempts counts the processes that took the run on (see Leases); set by the
+	// store when an attempt starts.
+	Attempts int
 }
 
 // Connectors is the part of Store that keeps connectors and their runs. Every method

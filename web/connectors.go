@@ -377,6 +377,9 @@ type streamStats struct {
 	Bytes     int64  `json:"bytes"`
 	Committed int64  `json:"committed"`
 	Mode      string `json:"mode"`
+	// Status is the source's last stream status; Changes the table's schema changes.
+	Status  string   `json:"status,omitempty"`
+	Changes []string `json:"changes,omitempty"`
 }
 
 // progressOf computes a run's progress; estimate is the records of the connector's

@@ -288,6 +288,9 @@ func progressLine(run connector.RunView) string {
 
 func printRun(g *globals, run connector.RunView) {
 	fmt.Fprintf(g.stdout, "run %s %s: %d records, %s in %.1fs\n", run.ID, run.Status, run.Records, humanBytes(run.Bytes), float64(run.DurationMS)/1000)
+	if run.Attempts > 1 {
+		fmt.Fprintf(g.stdout, "  resumed: %d attempts (a process running it stopped; each went on from the last committed state)\n", run.Attempts)
+	}
 	streams := streamsOf(run)
 	names := make([]string, 0, len(streams))
 	for n := range streams {
@@ -337,16 +340,42 @@ func connectorRunsCmd(g *globals) *cobra.Command {
 				return g.printJSON(runs)
 			}
 			w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "RUN\tSTATUS\tSTARTED\tDURATION\tRECORDS\tBYTES\tERROR")
+			fmt.Fprintln(w, "RUN\tSTATUS\tATTEMPTS\tSTARTED\tDURATION\tRECORDS\tBYTES\tERROR")
 			for _, r := range runs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%.1fs\t%d\t%s\t%s\n", r.ID, r.Status, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%.1fs\t%d\t%s\t%s\n", r.ID, r.Status, r.Attempts, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
 					float64(r.DurationMS)/1000, r.Records, humanBytes(r.Bytes), firstLine(r.Error))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			// Schema changes are few and matter: each on its own line, under the table.
+			for _, r := range runs {
+				for _, line := range schemaChanges(r) {
+					fmt.Fprintf(g.stdout, "%s schema: %s\n", r.ID, line)
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs")
 	return cmd
+}
+
+// schemaChanges lists a run's schema changes as "stream: change", streams in order.
+func schemaChanges(run connector.RunView) []string {
+	streams := streamsOf(run)
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		for _, c := range streams[n].Changes {
+			out = append(out, n+": "+c)
+		}
+	}
+	return out
 }
 
 func firstLine(s string) string {

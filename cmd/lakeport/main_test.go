@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if db := os.Getenv(workerChildEnv); db != "" {
 		os.Exit(workerChild(db))
 	}
+	if dir := os.Getenv(serveChildEnv); dir != "" {
+		os.Exit(serveChild(dir))
+	}
 	os.Exit(s3test.Main(m))
 }
 

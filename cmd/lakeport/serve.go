@@ -177,7 +177,8 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	source.Default.ManifestOptions.DialContext = cfg.Guard.Dialer().DialContext
 	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
 	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+		RunPolicy: connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
+		Access:    func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
 	if cfg.Managed != "" {
 		m, err := warehouse.ParseManaged(cfg.Managed)
 		if err != nil {
@@ -218,14 +219,6 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 			return nil, nil, err
 		}
 		n.store = sq
-		// One process owns a SQLite file: a run still marked running was cut short by
-		// the last stop. (With PostgreSQL, other processes may be running them.)
-		if k, err := sq.FailRunning(ctx, "lakeport stopped during this run; the next sync resumes from the last committed state"); err != nil {
-			sq.Close()
-			return nil, nil, err
-		} else if k > 0 {
-			log.Warn("marked runs interrupted by the last stop as failed", "runs", k)
-		}
 		n.queue, err = jobs.OpenSQLite(ctx, sq.DB(), n.svc.RunSync, qcfg)
 		if err != nil {
 			sq.Close()
@@ -237,14 +230,23 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		n.store.Close()
 		return nil, nil, fmt.Errorf("start the job queue: %w", err)
 	}
+	// Syncs whose process is gone resume from their last committed state: at once for
+	// SQLite, which one process owns (every running run was cut short by the last
+	// stop); with PostgreSQL, those whose lease went stale, now and as leases lapse.
+	if k, err := n.svc.Resume(ctx, n.svc.Dialect != "postgres"); err != nil {
+		log.Warn("could not resume the syncs interrupted by the last stop", "err", err)
+	} else if k > 0 {
+		log.Info("resuming syncs interrupted by the last stop from their last committed state", "runs", k)
+	}
+	go n.svc.WatchLeases(ctx)
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
 	checker := &health.Checker{Store: n.store, Setting: n.svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
 	stop = func() {
-		// Running syncs get time to finish; those that do not are handed back to the
-		// queue (River rescues them) and resume from their last committed state.
+		// Running syncs get time to finish; those that do not hand their run back and
+		// resume from their last committed state (another process, or the next start).
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := n.queue.Stop(stopCtx); err != nil {

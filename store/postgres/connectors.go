@@ -67,19 +67,19 @@ func (s *Store) DeleteConnector(ctx context.Context, orgID, id string) error {
 	})
 }
 
-const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at`
+const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var r store.Run
 	var started, finished pgtype.Timestamptz
-	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &r.CreatedAt, &started, &finished)
+	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &r.CreatedAt, &started, &finished, &r.Attempts)
 	r.CreatedAt, r.StartedAt, r.FinishedAt = r.CreatedAt.UTC(), timeOf(started), timeOf(finished)
 	return r, err
 }
 
 func (s *Store) CreateRun(ctx context.Context, r store.Run) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO runs (`+runCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, r.CreatedAt.UTC(), nullTime(r.StartedAt), nullTime(r.FinishedAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO runs (`+runCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, r.CreatedAt.UTC(), nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Attempts)
 	return wrap(err, "create run "+r.ID)
 }
 

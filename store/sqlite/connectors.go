@@ -80,19 +80,22 @@ func (s *Store) DeleteConnector(ctx context.Context, orgID, id string) error {
 	return tx.Commit()
 }
 
-const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at`
+const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts`
 
 func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
 	var created, started, finished string
-	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &created, &started, &finished)
+	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &created, &started, &finished, &r.Attempts)
 	r.CreatedAt, r.StartedAt, r.FinishedAt = parseTime(created), parseTime(started), parseTime(finished)
 	return r, err
 }
 
 func (s *Store) CreateRun(ctx context.Context, r store.Run) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, formatTime(r.CreatedAt), formatTime(r.StartedAt), formatTime(r.FinishedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, formatTime(r.CreatedAt), formatTime(r.StartedAt), formatTime(r.FinishedAt), r.Attempts)
+	if isUnique(err) {
+		return fmt.Errorf("sqlite: create run: connector %s already has a queued or running run: %w", r.ConnectorID, store.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create run: %w", err)
 	}

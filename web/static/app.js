@@ -228,6 +228,9 @@
         tr.appendChild(el("td", { "class": "num" }, fmtInt(s.records)));
         tr.appendChild(el("td", { "class": "num" }, fmtInt(s.committed)));
         tr.appendChild(el("td", { "class": "num" }, fmtBytes(s.bytes)));
+        var notes = el("td", {}, s.status || "");
+        (s.changes || []).forEach(function (c) { notes.appendChild(el("div", { "class": "muted" }, c)); });
+        tr.appendChild(notes);
         tb.appendChild(tr);
       });
     }
