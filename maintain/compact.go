@@ -97,6 +97,7 @@ func compactGroup(ctx context.Context, t *lake.Table, tbl *table.Table, g table.
 	if err != nil {
 		return errors.Join(err, removeFiles(ctx, tbl, gr.NewDataFiles))
 	}
+	hook("compact-written")
 	var rows, want int64
 	for _, f := range gr.NewDataFiles {
 		rows += f.Count()
@@ -118,7 +119,11 @@ func compactGroup(ctx context.Context, t *lake.Table, tbl *table.Table, g table.
 		if err := checkLive(ctx, cur, gr.OldDataFiles); err != nil {
 			return err
 		}
-		return txn.NewRewrite(summary).ApplyResult(gr).Commit(ctx)
+		if err := txn.NewRewrite(summary).ApplyResult(gr).Commit(ctx); err != nil {
+			return err
+		}
+		hook("compact-staged")
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, lake.ErrCommitUnknown) {

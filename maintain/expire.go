@@ -55,10 +55,14 @@ func Expire(ctx context.Context, t *lake.Table, o Options) (ExpireReport, error)
 			return nil
 		}
 		rep.StateChain = StateChain(meta)
-		return txn.ExpireSnapshots(
+		if err := txn.ExpireSnapshots(
 			table.WithOlderThan(o.Retention),
 			table.WithRetainLast(rep.StateChain),
-			table.WithPostCommit(true))
+			table.WithPostCommit(true)); err != nil {
+			return err
+		}
+		hook("expire-staged")
+		return nil
 	})
 	if err != nil {
 		return rep, wrap(t, "expire", err)

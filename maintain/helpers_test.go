@@ -35,6 +35,8 @@ type world struct {
 	// streams are the catalog specs synced (syncer.Select)
 	streams []string
 	syncs   int
+	// cutRows is the syncer's CutRows (0: its default).
+	cutRows int
 }
 
 const ns = "shop"
@@ -82,7 +84,7 @@ func (w *world) sync(ctx context.Context) error {
 	}
 	_, err = syncer.Run(ctx, syncer.Job{Source: src, Config: json.RawMessage(`{}`), Catalog: cat, Lake: w.l, Namespace: ns,
 		Location: w.l.Warehouse() + "/" + ns, SyncID: fmt.Sprintf("sync-%d", w.syncs)},
-		syncer.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		syncer.Options{CutRows: w.cutRows, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	return err
 }
 
@@ -203,7 +205,9 @@ func unreferenced(t *testing.T, tbl *lake.Table) []string {
 // and a STATE {"cursor": N+n} after them.
 type feed struct {
 	n, keys int
-	plan    atomic.Bool
+	// planRows is how many rows plans has (default 5).
+	planRows int
+	plan     atomic.Bool
 	// hold, when set, is called between the records and the STATE.
 	hold func()
 }
@@ -263,7 +267,7 @@ func (f *feed) Run(ctx context.Context, _ json.RawMessage, cat *protocol.Configu
 			return err
 		}
 	}
-	for i := 1; i <= 5; i++ {
+	for i := 1; i <= max(f.planRows, 5); i++ {
 		if err := rec("plans", fmt.Sprintf(`{"id":%d,"cursor":%d}`, i, st.Cursor)); err != nil {
 			return err
 		}
@@ -332,7 +336,7 @@ func checkFeed(t *testing.T, w *world, upTo int) {
 	}
 	if slices.Contains(w.streams, "plans:full_refresh:overwrite") {
 		got := column(t, w.table("plans"), "cursor")
-		want := slices.Repeat([]string{fmt.Sprint(upTo - w.feed.n)}, 5)
+		want := slices.Repeat([]string{fmt.Sprint(upTo - w.feed.n)}, max(w.feed.planRows, 5))
 		if !slices.Equal(got, want) {
 			t.Errorf("plans: cursors %v, want the last sync's five rows %v", got, want)
 		}

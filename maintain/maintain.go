@@ -168,6 +168,18 @@ func Table(ctx context.Context, t *lake.Table, o Options) (Report, error) {
 	return rep, nil
 }
 
+// testHook, set by tests, is called where a concurrent commit may land:
+// "compact-written" (a group's files are written, its commit not begun),
+// "compact-staged" and "expire-staged" (the change is staged on the table it
+// commits on, not yet sent).
+var testHook func(point string)
+
+func hook(point string) {
+	if testHook != nil {
+		testHook(point)
+	}
+}
+
 // errSuperseded: a compaction group's inputs are no longer all in the table.
 var errSuperseded = errors.New("maintain: a sync replaced some of the files being compacted")
 
