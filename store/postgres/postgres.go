@@ -172,6 +172,8 @@ var migrations = []string{
 		PRIMARY KEY (run_id, number)
 	);
 	CREATE INDEX run_attempts_live ON run_attempts (status, heartbeat_ms);`,
+	// 8: run kinds: sync, or table maintenance (package maintain)
+	`ALTER TABLE runs ADD COLUMN kind text NOT NULL DEFAULT 'sync';`,
 }
 
 // migrate applies the pending migrations, each in its own transaction, while holding

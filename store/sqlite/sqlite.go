@@ -147,6 +147,8 @@ var migrations = []string{
 		PRIMARY KEY (run_id, number)
 	);
 	CREATE INDEX run_attempts_live ON run_attempts (status, heartbeat_ms);`,
+	// 8: run kinds: sync, or table maintenance (package maintain)
+	`ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync';`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

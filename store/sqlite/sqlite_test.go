@@ -54,3 +54,12 @@ func TestLeasesConformance(t *testing.T) {
 	defer s.Close()
 	storetest.RunLeases(t, s)
 }
+
+func TestMaintenanceConformance(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunMaintenance(t, s)
+}
