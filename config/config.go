@@ -76,6 +76,8 @@ type Config struct {
 	// Guard is this process's network guard, which knows its own listeners
 	// (the server sets it); nil: Access makes one from AllowPrivateNetworks.
 	Guard *netguard.Guard
+	// Maintenance is table maintenance: compaction, snapshot expiry, orphan files.
+	Maintenance Maintenance
 	// ManifestsDir is the operator's catalogue of declarative manifests: each
 	// DIR/<name>/manifest.yaml (schemas beside it) or DIR/<name>.yaml is the
 	// source <name>. Empty for none.

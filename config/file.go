@@ -58,6 +58,7 @@ type file struct {
 	Sources struct {
 		ManifestsDir string `yaml:"manifests_dir"`
 	} `yaml:"sources"`
+	Maintenance maintenanceFile `yaml:"maintenance"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
@@ -80,6 +81,12 @@ func Load(path string) (Config, error) {
 		}
 	}
 	applyEnv(&c)
+	if err := maintenanceEnv(&c.Maintenance); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Maintenance.Check(c.SyncTimeout); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
 	return c, nil
 }
 
@@ -152,6 +159,9 @@ func (f *file) apply(c *Config) error {
 	}
 	if f.Sync.MaxPerOrg != 0 {
 		c.SyncMaxPerOrg = f.Sync.MaxPerOrg
+	}
+	if err := f.Maintenance.apply(&c.Maintenance); err != nil {
+		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)
