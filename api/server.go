@@ -123,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 				r.Get("/{name}", s.getConnector)
 				r.Post("/{name}/discover", s.discoverConnector)
 				r.Post("/{name}/sync", s.syncConnector)
+				r.Post("/{name}/maintain", s.maintainConnector)
 				r.Get("/{name}/runs", s.connectorRuns)
 				r.Post("/{name}/setup", s.setupConnector)
 				r.Put("/{name}/schedule", s.scheduleConnector)

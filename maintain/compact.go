@@ -44,6 +44,7 @@ type CompactReport struct {
 func Compact(ctx context.Context, t *lake.Table, o Options) (CompactReport, error) {
 	o = o.WithDefaults()
 	var rep CompactReport
+	ns, name := t.Identifier()
 	if err := t.Refresh(ctx); err != nil {
 		return rep, wrap(t, "compact", err)
 	}
@@ -80,8 +81,9 @@ func Compact(ctx context.Context, t *lake.Table, o Options) (CompactReport, erro
 		case err != nil:
 			return rep, wrap(t, "compact", err)
 		}
+		rep.FilesAfter = rep.FilesBefore - rep.RewrittenFiles + rep.WrittenFiles
+		o.progress(Report{Table: ns + "." + name, Compaction: &rep})
 	}
-	rep.FilesAfter = rep.FilesBefore - rep.RewrittenFiles + rep.WrittenFiles
 	return rep, nil
 }
 

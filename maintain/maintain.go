@@ -90,9 +90,18 @@ type Options struct {
 	Files lake.Files
 	// Skip leaves steps out.
 	SkipCompact, SkipExpire, SkipOrphans bool
+	// Progress, when set, is called with the table's report so far after each
+	// compaction group and each step.
+	Progress func(Report)
 	// Now is the clock (tests move it); default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+func (o Options) progress(r Report) {
+	if o.Progress != nil {
+		o.Progress(r)
+	}
 }
 
 // WithDefaults returns o with its zero fields set to the defaults.
@@ -150,6 +159,7 @@ func Table(ctx context.Context, t *lake.Table, o Options) (Report, error) {
 		if err != nil {
 			return fail(err)
 		}
+		o.progress(rep)
 	}
 	if !o.SkipExpire {
 		e, err := Expire(ctx, t, o)
@@ -157,6 +167,7 @@ func Table(ctx context.Context, t *lake.Table, o Options) (Report, error) {
 		if err != nil {
 			return fail(err)
 		}
+		o.progress(rep)
 	}
 	if !o.SkipOrphans && o.Files != nil {
 		r, err := RemoveOrphans(ctx, t, o.Files, o)
@@ -164,6 +175,7 @@ func Table(ctx context.Context, t *lake.Table, o Options) (Report, error) {
 		if err != nil {
 			return fail(err)
 		}
+		o.progress(rep)
 	}
 	return rep, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/maintain"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
@@ -131,6 +132,7 @@ type backend interface {
 	store.Store
 	store.Schedules
 	store.Health
+	store.Maintenance
 	DB() *sql.DB
 }
 
@@ -177,8 +179,9 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	source.Default.ManifestOptions.DialContext = cfg.Guard.Dialer().DialContext
 	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
 	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		RunPolicy: connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
-		Access:    func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+		RunPolicy:   connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
+		Maintenance: maintenanceOptions(cfg.Maintenance),
+		Access:      func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
 	if cfg.Managed != "" {
 		m, err := warehouse.ParseManaged(cfg.Managed)
 		if err != nil {
@@ -241,6 +244,13 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	go n.svc.WatchLeases(ctx)
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
+	if every := cfg.Maintenance.Every; every >= 0 {
+		if every == 0 {
+			every = config.DefaultMaintenanceEvery
+		}
+		upkeep := &schedule.Maintenance{Store: n.store, Start: n.svc.StartScheduledMaintenance, Every: every, Logger: log.With("component", "maintenance-scheduler")}
+		go upkeep.Run(ctx)
+	}
 	checker := &health.Checker{Store: n.store, Setting: n.svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
@@ -255,6 +265,11 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		n.store.Close()
 	}
 	return n, stop, nil
+}
+
+// maintenanceOptions are table maintenance's settings from the install's.
+func maintenanceOptions(m config.Maintenance) maintain.Options {
+	return maintain.Options{TargetFileSize: m.TargetFileSize, Retention: m.SnapshotRetention, OrphanWindow: m.OrphanWindow, MetadataVersions: m.MetadataVersions}
 }
 
 // serve runs the server until ctx ends. ready, when not nil, receives the bound address.
