@@ -101,7 +101,7 @@ func StateChain(meta table.Metadata) int {
 
 func boundProps(o Options) iceberg.Properties {
 	return iceberg.Properties{
-		table.MetadataPreviousVersionsMaxKey:     strconv.Itoa(o.MetadataVersions),
+		table.MetadataPreviousVersionsMaxKey:      strconv.Itoa(o.MetadataVersions),
 		table.MetadataDeleteAfterCommitEnabledKey: "true",
 	}
 }
