@@ -145,9 +145,6 @@ type Connectors interface {
 	UpdateRun(ctx context.Context, r Run) error
 	Run(ctx context.Context, orgID, id string) (Run, error)
 	Runs(ctx context.Context, orgID, connectorID string, limit int) ([]Run, error)
-	// FailRunning marks every running run failed with msg; a single-process server
-	// calls it at start, since no run of an earlier process is still going.
-	FailRunning(ctx context.Context, msg string) (int, error)
 }
 
 // IsMaintenance reports whether r is a table maintenance run.
