@@ -18,7 +18,8 @@ type Maintenance struct {
 	Start Starter
 	// Every is the shortest time between two maintenance runs of one connector.
 	Every time.Duration
-	// Interval is how often to look for due connectors; default a minute.
+	// Interval is how often to look for due connectors; default a quarter of Every,
+	// at most a minute.
 	Interval time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -27,7 +28,7 @@ type Maintenance struct {
 // Run starts due maintenance until ctx ends.
 func (m *Maintenance) Run(ctx context.Context) {
 	if m.Interval <= 0 {
-		m.Interval = time.Minute
+		m.Interval = min(max(m.Every/4, time.Second), time.Minute)
 	}
 	t := time.NewTicker(m.Interval)
 	defer t.Stop()
