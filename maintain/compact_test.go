@@ -14,23 +14,24 @@ import (
 // column, and read it as null before and after).
 func TestCompactKeepsEveryRow(t *testing.T) {
 	w := newWorld(t)
-	w.syncN(12)
+	before, after := scale(12), scale(8)
+	w.syncN(before)
 	w.feed.plan.Store(true)
-	w.syncN(8)
+	w.syncN(after)
 	tables := []string{"events", "users", "plans"}
-	before := map[string][]string{}
+	rowsBefore := map[string][]string{}
 	states := map[string]lake.Checkpoint{}
 	for _, name := range tables {
 		tbl := w.table(name)
-		before[name] = rows(t, tbl)
+		rowsBefore[name] = rows(t, tbl)
 		cp, ok, err := tbl.LastCheckpoint(t.Context())
 		if err != nil || !ok {
 			t.Fatalf("%s: no checkpoint (%v)", name, err)
 		}
 		states[name] = cp
 	}
-	if n := dataFiles(t, w.table("events")); n < 20 {
-		t.Fatalf("events has %d data files before compaction, want one per sync (20)", n)
+	if n := dataFiles(t, w.table("events")); n != before+after {
+		t.Fatalf("events has %d data files before compaction, want one per sync (%d)", n, before+after)
 	}
 	for _, name := range tables {
 		tbl := w.table(name)
@@ -40,9 +41,9 @@ func TestCompactKeepsEveryRow(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		t.Logf("%s: %d files before; %+v", name, filesBefore, rep)
-		if got := rows(t, tbl); !slices.Equal(got, before[name]) {
+		if got := rows(t, tbl); !slices.Equal(got, rowsBefore[name]) {
 			t.Errorf("%s: rows changed by compaction:\nbefore %d rows\nafter  %d rows\nfirst before %v\nfirst after  %v",
-				name, len(before[name]), len(got), head(before[name]), head(got))
+				name, len(rowsBefore[name]), len(got), head(rowsBefore[name]), head(got))
 		}
 		if n := dataFiles(t, tbl); name == "events" && n != 1 {
 			t.Errorf("events: %d data files after compaction, want 1", n)
@@ -62,10 +63,10 @@ func TestCompactKeepsEveryRow(t *testing.T) {
 			t.Errorf("events: compaction committed a %q snapshot, want replace", snap.Summary.Operation)
 		}
 	}
-	checkFeed(t, w, 20*w.feed.n)
+	checkFeed(t, w, (before+after)*w.feed.n)
 	// The next sync resumes from the same state and adds to the compacted files.
 	w.syncN(2)
-	checkFeed(t, w, 22*w.feed.n)
+	checkFeed(t, w, (before+after+2)*w.feed.n)
 	if n := dataFiles(t, w.table("events")); n != 3 {
 		t.Errorf("events: %d data files after two more syncs, want 3", n)
 	}

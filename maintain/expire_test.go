@@ -13,7 +13,8 @@ import (
 // stays within its bound across later syncs.
 func TestExpireKeepsTheStateSnapshot(t *testing.T) {
 	w := newWorld(t)
-	w.syncN(10)
+	first := scale(10)
+	w.syncN(first)
 	events := w.table("events")
 	if _, err := maintain.Compact(t.Context(), events, maintain.Options{}); err != nil {
 		t.Fatal(err)
@@ -32,8 +33,8 @@ func TestExpireKeepsTheStateSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := cursor(t, events)
-	if state != 13*w.feed.n {
-		t.Fatalf("cursor %d before expiry, want %d", state, 13*w.feed.n)
+	if state != (first+3)*w.feed.n {
+		t.Fatalf("cursor %d before expiry, want %d", state, (first+3)*w.feed.n)
 	}
 	before := rows(t, events)
 	diskBefore := filesOnDisk(t, events, "data")
@@ -66,7 +67,7 @@ func TestExpireKeepsTheStateSnapshot(t *testing.T) {
 	}
 	// The next syncs resume from the kept state: every record exactly once.
 	w.syncN(8)
-	checkFeed(t, w, 21*w.feed.n)
+	checkFeed(t, w, (first+11)*w.feed.n)
 	if err := events.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}

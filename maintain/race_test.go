@@ -2,6 +2,7 @@ package maintain_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -14,11 +15,12 @@ import (
 
 // raceWorld is a world of the three streams whose full-refresh table has
 // several files per generation (so that compaction has something to do
-// there too), synced ten times.
+// there too), synced four times; its users wrap around their 100 keys, so a
+// sync's merge rewrites files of earlier syncs.
 func raceWorld(t *testing.T) *world {
 	t.Helper()
 	w := newWorld(t)
-	w.feed.planRows, w.cutRows = 100, 10
+	w.feed.planRows, w.cutRows, w.feed.keys = 100, 10, 100
 	w.syncN(1)
 	err := w.table("plans").CommitChange(t.Context(), "", nil, func(_ *table.Table, txn *table.Transaction, _ iceberg.Properties) error {
 		return txn.SetProperties(iceberg.Properties{table.WriteTargetFileSizeBytesKey: "1"}) // a file per batch of 10 rows
@@ -26,7 +28,7 @@ func raceWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.syncN(9)
+	w.syncN(3)
 	if n := dataFiles(t, w.table("plans")); n < 5 {
 		t.Fatalf("plans has %d files, want one per batch", n)
 	}
@@ -54,6 +56,7 @@ func TestCompactionRacingASync(t *testing.T) {
 		} {
 			t.Run(point+"/"+tc.stream, func(t *testing.T) {
 				w := raceWorld(t)
+				base := w.syncs
 				tbl := w.table(tc.stream)
 				var once sync.Once
 				defer maintain.SetTestHook(func(p string) {
@@ -79,9 +82,9 @@ func TestCompactionRacingASync(t *testing.T) {
 				if !tc.superseded && rep.Committed != 1 {
 					t.Errorf("an append raced the compaction and the compaction did not land: %+v", rep)
 				}
-				checkFeed(t, w, 11*w.feed.n)
-				if got := cursor(t, tbl); got != 11*w.feed.n {
-					t.Errorf("the table's state is at %d, want the racing sync's %d", got, 11*w.feed.n)
+				checkFeed(t, w, (base+1)*w.feed.n)
+				if got := cursor(t, tbl); got != (base+1)*w.feed.n {
+					t.Errorf("the table's state is at %d, want the racing sync's %d", got, (base+1)*w.feed.n)
 				}
 				for _, f := range unreferenced(t, tbl) {
 					if len(f) > 5 && f[:5] == "data/" {
@@ -92,9 +95,9 @@ func TestCompactionRacingASync(t *testing.T) {
 				if rep, err = maintain.Compact(t.Context(), tbl, maintain.Options{}); err != nil || rep.Superseded != 0 {
 					t.Fatalf("the next compaction: %+v, %v", rep, err)
 				}
-				checkFeed(t, w, 11*w.feed.n)
+				checkFeed(t, w, (base+1)*w.feed.n)
 				w.syncN(1)
-				checkFeed(t, w, 12*w.feed.n)
+				checkFeed(t, w, (base+2)*w.feed.n)
 			})
 		}
 	}
@@ -104,6 +107,7 @@ func TestCompactionRacingASync(t *testing.T) {
 // and its state, and the next sync resumes from it.
 func TestExpiryRacingASync(t *testing.T) {
 	w := raceWorld(t)
+	base := w.syncs
 	for _, name := range []string{"events", "users", "plans"} {
 		if _, err := maintain.Compact(t.Context(), w.table(name), maintain.Options{}); err != nil {
 			t.Fatal(err)
@@ -125,29 +129,29 @@ func TestExpiryRacingASync(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", rep)
-	if got := cursor(t, tbl); got != 11*w.feed.n {
-		t.Fatalf("the table's state is at %d after the racing expiry, want the sync's %d", got, 11*w.feed.n)
+	if got := cursor(t, tbl); got != (base+1)*w.feed.n {
+		t.Fatalf("the table's state is at %d after the racing expiry, want the sync's %d", got, (base+1)*w.feed.n)
 	}
 	// Replayed on the sync's head, the expiry removed what it chose on the old
 	// one: the sync's snapshot stays on top of the compaction's and the state
 	// snapshot's (and were it staged again instead, the sync's alone).
 	cur := tbl.Iceberg().CurrentSnapshot()
-	if cur.Summary.Properties[lake.PropSyncID] != "sync-11" {
+	if cur.Summary.Properties[lake.PropSyncID] != fmt.Sprintf("sync-%d", base+1) {
 		t.Errorf("the current snapshot is not the racing sync's: %v", cur.Summary.Properties)
 	}
 	if n := len(tbl.Iceberg().Metadata().Snapshots()); n != 3 && n != 1 {
 		t.Errorf("%d snapshots left, want the sync's and the two the expiry kept under it", n)
 	}
-	checkFeed(t, w, 11*w.feed.n)
+	checkFeed(t, w, (base+1)*w.feed.n)
 	w.syncN(1)
-	checkFeed(t, w, 12*w.feed.n)
+	checkFeed(t, w, (base+2)*w.feed.n)
 }
 
 // Syncs and maintenance running side by side for a while, no hooks: every
 // record once, dedup and overwrite semantics whole, the state the last sync's.
 func TestMaintenanceAlongsideSyncs(t *testing.T) {
 	w := raceWorld(t)
-	const more = 12
+	base, more := w.syncs, scale(12)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	done := make(chan struct{})
@@ -184,10 +188,10 @@ func TestMaintenanceAlongsideSyncs(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d maintenance rounds alongside %d syncs: %v", runs, more, totals)
-	checkFeed(t, w, (10+more)*w.feed.n)
+	checkFeed(t, w, (base+more)*w.feed.n)
 	for _, name := range []string{"events", "users", "plans"} {
-		if got := cursor(t, w.table(name)); got != (10+more)*w.feed.n {
-			t.Errorf("%s: state at %d, want %d", name, got, (10+more)*w.feed.n)
+		if got := cursor(t, w.table(name)); got != (base+more)*w.feed.n {
+			t.Errorf("%s: state at %d, want %d", name, got, (base+more)*w.feed.n)
 		}
 	}
 }
