@@ -43,15 +43,17 @@ type Server struct {
 	Platform config.Platform
 	Logger   *slog.Logger
 
-	// Access is how Test connection reaches an organization's bucket (STS endpoint and
-	// region, the org's external ID and session name); nil means AWS's own STS. The
-	// sync workers use the same function, so both assume the role the same way.
-	Access      func(store.Org) storage.Access
+	// Storage saves organizations' storage settings and says how Test connection
+	// reaches a bucket (storage.Resolver, which the sync workers use too, so both
+	// assume the role the same way); nil means a Resolver on Store and Secrets with
+	// AWS's own STS.
+	Storage     Storage
 	StepTimeout time.Duration
 
 	// Connectors runs connectors; nil in a server that only manages storage.
 	Connectors *connector.Service
-	// Metrics, when set, are counted and served at /metrics.
+	// Metrics, when set, count requests. They are served on a listener of their own
+	// (lakeport serve --metrics-addr), never by this handler.
 	Metrics *metrics.Metrics
 	// Ready reports whether the server can serve (/readyz); nil means always.
 	Ready func(context.Context) error
@@ -72,6 +74,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Validate == nil {
 		s.Validate = validation.Run
 	}
+	if s.Storage == nil {
+		s.Storage = &storage.Resolver{Store: s.Store, Secrets: s.Secrets}
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, middleware.Recoverer, s.logRequests)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -86,9 +91,6 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	if s.Metrics != nil {
-		r.Handle("/metrics", s.Metrics.Handler())
-	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API path: "+r.URL.Path)
 	})
@@ -104,7 +106,9 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/whoami", s.whoami)
 			r.Post("/orgs", s.createOrg)
 			r.Get("/orgs/{id}", s.getOrg)
+			r.Get("/tokens", s.listTokens)
 			r.With(adminOnly).Post("/tokens", s.createToken)
+			r.Delete("/tokens/{id}", s.revokeToken)
 			r.With(adminOnly).Post("/users", s.createUser)
 
 			r.Get("/storage", s.showStorage)
@@ -116,17 +120,19 @@ func (s *Server) Handler() http.Handler {
 
 			r.Get("/sources", s.listSources)
 			r.With(s.needConnectors).Post("/sources/discover", s.discoverSource)
+			// Members list, show, query and start syncs of existing connectors;
+			// creating, changing, scheduling, discovering and deleting is for admins.
 			r.Route("/connectors", func(r chi.Router) {
 				r.Use(s.needConnectors)
 				r.Get("/", s.listConnectors)
-				r.Post("/", s.createConnector)
+				r.With(adminOnly).Post("/", s.createConnector)
 				r.Get("/{name}", s.getConnector)
-				r.Post("/{name}/discover", s.discoverConnector)
+				r.With(adminOnly).Post("/{name}/discover", s.discoverConnector)
 				r.Post("/{name}/sync", s.syncConnector)
 				r.Post("/{name}/maintain", s.maintainConnector)
 				r.Get("/{name}/runs", s.connectorRuns)
-				r.Post("/{name}/setup", s.setupConnector)
-				r.Put("/{name}/schedule", s.scheduleConnector)
+				r.With(adminOnly).Post("/{name}/setup", s.setupConnector)
+				r.With(adminOnly).Put("/{name}/schedule", s.scheduleConnector)
 				r.With(adminOnly).Delete("/{name}", s.deleteConnector)
 			})
 			r.With(s.needConnectors).Get("/runs/{id}", s.getRun)
@@ -158,16 +164,24 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		t, err := s.Store.TokenByHash(r.Context(), auth.HashToken(tok))
 		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusUnauthorized, "invalid_token", "the API token is not known to this lakeport server: check LAKEPORT_TOKEN / --token and --url")
+			writeError(w, http.StatusUnauthorized, "invalid_token", "the API token is not known to this lakeport server (or was revoked): check LAKEPORT_TOKEN / --token and --url")
 			return
 		}
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
+		now := time.Now()
+		if !t.ExpiresAt.IsZero() && now.After(t.ExpiresAt) {
 			writeError(w, http.StatusUnauthorized, "token_expired", "the API token expired at "+t.ExpiresAt.Format(time.RFC3339)+": sign in again, or ask an admin for a new token")
 			return
+		}
+		// Last use, to the minute: token list shows it, and a write per request is not needed.
+		if now.Sub(t.LastUsedAt) >= time.Minute {
+			if err := s.Store.TouchToken(r.Context(), t.ID, now); err != nil {
+				s.Logger.Warn("could not record a token's last use", "token", t.ID, "err", err)
+			}
+			t.LastUsedAt = now
 		}
 		o, err := s.Store.Org(r.Context(), t.OrgID)
 		if err != nil {

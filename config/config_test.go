@@ -20,6 +20,45 @@ func TestLoadExampleFile(t *testing.T) {
 	if c.Addr != "127.0.0.1:8080" || c.QueryEngine != "duckdb" || c.QueryProps["memory_limit"] != "512MB" || c.StepTimeout != 15*time.Second || !c.Sample {
 		t.Fatalf("example = %+v", c)
 	}
+	if c.MetricsAddr != config.DefaultMetricsAddr || c.Console.SecureCookies || len(c.Console.TrustedProxies) != 0 ||
+		c.Console.SignIn != (config.SignInLimits{PerUser: 10, PerAddress: 50, Window: 15 * time.Minute}) {
+		t.Fatalf("example's metrics and console settings = %q %+v", c.MetricsAddr, c.Console)
+	}
+	if d := config.FromEnv(); d.MetricsAddr != config.DefaultMetricsAddr || d.Console.SignIn.WithDefaults() != c.Console.SignIn {
+		t.Fatalf("the example's values are not the defaults: %+v", d)
+	}
+}
+
+func TestConsoleSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lakeport.yaml")
+	os.WriteFile(path, []byte("metrics_addr: \"off\"\nconsole:\n  secure_cookies: true\n  trusted_proxies: [10.0.0.0/8, 192.0.2.10]\n  signin:\n    max_failures_per_user: 3\n    window: 1h\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "off" || !c.Console.SecureCookies || len(c.Console.TrustedProxies) != 2 || c.Console.TrustedProxies[1].String() != "192.0.2.10/32" ||
+		c.Console.SignIn.PerUser != 3 || c.Console.SignIn.Window != time.Hour || c.Console.SignIn.WithDefaults().PerAddress != config.DefaultSignInPerAddress {
+		t.Fatalf("console settings = %q %+v", c.MetricsAddr, c.Console)
+	}
+	t.Setenv("LAKEPORT_TRUSTED_PROXIES", "127.0.0.1, ::1")
+	t.Setenv("LAKEPORT_SECURE_COOKIES", "false")
+	t.Setenv("LAKEPORT_SIGNIN_MAX_FAILURES_PER_ADDRESS", "7")
+	if c, err = config.Load(path); err != nil || c.Console.SecureCookies || len(c.Console.TrustedProxies) != 2 || c.Console.SignIn.PerAddress != 7 {
+		t.Fatalf("environment over the file: %+v, %v", c.Console, err)
+	}
+	for k, v := range map[string]string{"LAKEPORT_TRUSTED_PROXIES": "not-an-address", "LAKEPORT_SECURE_COOKIES": "sometimes",
+		"LAKEPORT_SIGNIN_MAX_FAILURES_PER_USER": "0", "LAKEPORT_SIGNIN_WINDOW": "soon"} {
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), k) {
+				t.Fatalf("%s=%s: %v, want an error naming it", k, v, err)
+			}
+		})
+	}
+	os.WriteFile(path, []byte("console:\n  trusted_proxies: [everyone]\n"), 0o600)
+	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "console.trusted_proxies") {
+		t.Fatalf("a bad trusted proxy in the file: %v", err)
+	}
 }
 
 func TestPrecedenceAndErrors(t *testing.T) {
@@ -47,9 +86,34 @@ func TestPrecedenceAndErrors(t *testing.T) {
 	}
 }
 
+func TestWorkerRole(t *testing.T) {
+	const role = "arn:aws:iam::444455556666:role/lakeport-sync-worker"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lakeport.yaml")
+	os.WriteFile(path, []byte("platform:\n  worker_role_arn: "+role+"\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckPrincipals(); err != nil || c.WorkerRoleARN != role || c.Platform.WorkerPrincipalARN != role {
+		t.Fatalf("role %q, principal %q, %v; want both %s", c.WorkerRoleARN, c.Platform.WorkerPrincipalARN, err, role)
+	}
+	t.Setenv("LAKEPORT_WORKER_PRINCIPAL_ARN", "arn:aws:iam::444455556666:role/another")
+	c, _ = config.Load(path)
+	if err := c.CheckPrincipals(); err == nil || !strings.Contains(err.Error(), "LAKEPORT_WORKER_ROLE_ARN") {
+		t.Fatalf("a principal other than the workers' role: %v", err)
+	}
+	t.Setenv("LAKEPORT_WORKER_PRINCIPAL_ARN", "")
+	t.Setenv("LAKEPORT_WORKER_ROLE_ARN", "arn:aws:iam::444455556666:user/not-a-role")
+	c, _ = config.Load(path)
+	if err := c.CheckPrincipals(); err == nil || !strings.Contains(err.Error(), "LAKEPORT_WORKER_ROLE_ARN") {
+		t.Fatalf("a user ARN as the workers' role: %v", err)
+	}
+}
+
 func TestAllowPrivateNetworks(t *testing.T) {
 	t.Setenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS", "")
-	if c := config.FromEnv(); c.AllowPrivateNetworks || !netguard.IsBlocked(c.Access("o", "x").Guard.Check(netip.MustParseAddrPort("127.0.0.1:9000"))) {
+	if c := config.FromEnv(); c.AllowPrivateNetworks || !netguard.IsBlocked(netguard.New(c.AllowPrivateNetworks).Check(netip.MustParseAddrPort("127.0.0.1:9000"))) {
 		t.Fatalf("private networks must be refused by default: %+v", c)
 	}
 	path := filepath.Join(t.TempDir(), "lakeport.yaml")
@@ -58,7 +122,7 @@ func TestAllowPrivateNetworks(t *testing.T) {
 	if err != nil || !c.AllowPrivateNetworks {
 		t.Fatalf("network.allow_private: %+v, %v", c, err)
 	}
-	if err := c.Access("o", "x").Guard.Check(netip.MustParseAddrPort("127.0.0.1:9000")); err != nil {
+	if err := netguard.New(c.AllowPrivateNetworks).Check(netip.MustParseAddrPort("127.0.0.1:9000")); err != nil {
 		t.Fatalf("allowed by the file, refused by the guard: %v", err)
 	}
 	t.Setenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS", "0")
@@ -105,5 +169,33 @@ func TestMaintenanceSettings(t *testing.T) {
 	t.Setenv("LAKEPORT_MAINTENANCE_EVERY", "often")
 	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "LAKEPORT_MAINTENANCE_EVERY") {
 		t.Errorf("a bad LAKEPORT_MAINTENANCE_EVERY: %v, want it named", err)
+	}
+}
+
+func TestSourcesSettings(t *testing.T) {
+	t.Setenv("LAKEPORT_SOURCES_ALLOW", "")
+	c, err := config.Load(filepath.Join("..", "lakeport.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sources.Allow) != 0 || c.MaxConnectors != 50 || c.MinScheduleInterval != 5*time.Minute ||
+		c.Sources.MemoryLimit != 2<<30 || c.Sources.CPULimit != 6*time.Hour || c.Sources.CommandTimeout != 5*time.Minute {
+		t.Fatalf("example: %+v", c)
+	}
+	path := filepath.Join(t.TempDir(), "lakeport.yaml")
+	os.WriteFile(path, []byte("sources:\n  allow: [\"exec:/opt/airbyte/bin/*\"]\n  env: {B: \"2\", A: \"1\"}\n  memory_limit: 512MiB\nconnectors:\n  max_per_org: 3\n"), 0o600)
+	c, err = config.Load(path)
+	if err != nil || len(c.Sources.Allow) != 1 || strings.Join(c.Sources.Env, ",") != "A=1,B=2" || c.Sources.MemoryLimit != 512<<20 || c.MaxConnectors != 3 {
+		t.Fatalf("file: %+v, %v", c, err)
+	}
+	t.Setenv("LAKEPORT_SOURCES_ALLOW", "exec:/usr/local/bin/source-x, image:airbyte/source-*,")
+	if c, _ = config.Load(path); strings.Join(c.Sources.Allow, " ") != "exec:/usr/local/bin/source-x image:airbyte/source-*" {
+		t.Fatalf("LAKEPORT_SOURCES_ALLOW must win over the file: %q", c.Sources.Allow)
+	}
+	for _, bad := range []string{"sources:\n  memory_limit: lots\n", "sources:\n  cpu_limit: 0s\n", "connectors:\n  max_per_org: 0\n"} {
+		os.WriteFile(path, []byte(bad), 0o600)
+		if _, err := config.Load(path); err == nil {
+			t.Errorf("%q loaded", bad)
+		}
 	}
 }

@@ -21,13 +21,24 @@ type file struct {
 	StepTimeout    string `yaml:"step_timeout"`
 	HealthInterval string `yaml:"health_interval"`
 	SyncTimeout    string `yaml:"sync_timeout"`
-	Sync           struct {
+	MetricsAddr    string `yaml:"metrics_addr"`
+	Console        struct {
+		SecureCookies  *bool    `yaml:"secure_cookies"`
+		TrustedProxies []string `yaml:"trusted_proxies"`
+		SignIn         struct {
+			MaxFailuresPerUser    int    `yaml:"max_failures_per_user"`
+			MaxFailuresPerAddress int    `yaml:"max_failures_per_address"`
+			Window                string `yaml:"window"`
+		} `yaml:"signin"`
+	} `yaml:"console"`
+	Sync struct {
 		LeaseTimeout string `yaml:"lease_timeout"`
 		MaxPerOrg    int    `yaml:"max_per_org"`
 	} `yaml:"sync"`
 	Platform struct {
 		AWSAccountID       string `yaml:"aws_account_id"`
 		WorkerPrincipalARN string `yaml:"worker_principal_arn"`
+		WorkerRoleARN      string `yaml:"worker_role_arn"`
 	} `yaml:"platform"`
 	STS struct {
 		Endpoint string `yaml:"endpoint"`
@@ -55,9 +66,8 @@ type file struct {
 	Network struct {
 		AllowPrivate *bool `yaml:"allow_private"`
 	} `yaml:"network"`
-	Sources struct {
-		ManifestsDir string `yaml:"manifests_dir"`
-	} `yaml:"sources"`
+	Sources     sourcesFile     `yaml:"sources"`
+	Connectors  connectorsFile  `yaml:"connectors"`
 	Maintenance maintenanceFile `yaml:"maintenance"`
 }
 
@@ -65,6 +75,7 @@ type file struct {
 // with LAKEPORT_* environment variables. Command-line flags go over all of them.
 func Load(path string) (Config, error) {
 	c := defaults()
+	c.File = path
 	if path != "" {
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -80,7 +91,9 @@ func Load(path string) (Config, error) {
 			return c, fmt.Errorf("config: %s: %w", path, err)
 		}
 	}
-	applyEnv(&c)
+	if err := applyEnv(&c); err != nil {
+		return c, err
+	}
 	if err := maintenanceEnv(&c.Maintenance); err != nil {
 		return c, fmt.Errorf("config: %w", err)
 	}
@@ -113,10 +126,10 @@ func (f *file) apply(c *Config) error {
 	set(&c.LogFormat, f.LogFormat)
 	set(&c.Platform.AccountID, f.Platform.AWSAccountID)
 	set(&c.Platform.WorkerPrincipalARN, f.Platform.WorkerPrincipalARN)
+	set(&c.WorkerRoleARN, f.Platform.WorkerRoleARN)
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)
-	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
 	}
@@ -163,8 +176,52 @@ func (f *file) apply(c *Config) error {
 	if err := f.Maintenance.apply(&c.Maintenance); err != nil {
 		return err
 	}
+	if err := f.Sources.apply(c); err != nil {
+		return err
+	}
+	if err := f.Connectors.apply(c); err != nil {
+		return err
+	}
+	set(&c.MetricsAddr, f.MetricsAddr)
+	if err := f.applyConsole(&c.Console); err != nil {
+		return err
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)
+	}
+	return nil
+}
+
+func (f *file) applyConsole(c *Console) error {
+	fc := f.Console
+	if fc.SecureCookies != nil {
+		c.SecureCookies = *fc.SecureCookies
+	}
+	for _, p := range fc.TrustedProxies {
+		prefix, err := parseProxy(p)
+		if err != nil {
+			return fmt.Errorf("console.trusted_proxies: %w", err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	if n := fc.SignIn.MaxFailuresPerUser; n != 0 {
+		if n < 1 {
+			return fmt.Errorf("console.signin.max_failures_per_user %d: give a whole number of at least 1", n)
+		}
+		c.SignIn.PerUser = n
+	}
+	if n := fc.SignIn.MaxFailuresPerAddress; n != 0 {
+		if n < 1 {
+			return fmt.Errorf("console.signin.max_failures_per_address %d: give a whole number of at least 1", n)
+		}
+		c.SignIn.PerAddress = n
+	}
+	if w := fc.SignIn.Window; w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("console.signin.window %q: give a duration such as 15m", w)
+		}
+		c.SignIn.Window = d
 	}
 	return nil
 }

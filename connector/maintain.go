@@ -11,6 +11,7 @@ import (
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/maintain"
 	"github.com/lakeport/lakeport/names"
+	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 )
 
@@ -38,7 +39,7 @@ func (s *Service) StartMaintenance(ctx context.Context, org store.Org, name stri
 	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
 		return RunView{}, busy(active, c)
 	}
-	if _, err := s.locate(ctx, org, c); err != nil {
+	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
 		return RunView{}, err
 	}
 	r := store.Run{ID: newRunID(), OrgID: org.ID, ConnectorID: c.ID, Kind: store.RunMaintenance, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
@@ -106,7 +107,8 @@ func (s *Service) maintain(ctx context.Context, a jobs.SyncArgs, r *store.Run) e
 	if err != nil {
 		return err
 	}
-	loc, err := s.locate(ctx, org, c)
+	// The workers rewrite the tables, as they write them in syncs.
+	loc, err := s.locate(ctx, org, c, storage.Workers)
 	if err != nil {
 		return err
 	}
@@ -120,11 +122,10 @@ func (s *Service) maintain(ctx context.Context, a jobs.SyncArgs, r *store.Run) e
 		return err
 	}
 	defer l.Close()
-	if !loc.Expires.IsZero() {
-		stop := make(chan struct{})
-		defer close(stop)
-		go s.renewCredentials(ctx, org, loc, l, stop)
-	}
+	// A long compaction outlives the role's temporary credentials: renew them.
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	defer stopRenewing()
+	go s.Storage.Renew(renewCtx, org, loc, func(next storage.Location) error { return l.SetProps(next.Props) })
 	cat, err := catalogOf(c)
 	if err != nil {
 		return err

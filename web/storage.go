@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,15 +14,21 @@ import (
 	"github.com/lakeport/lakeport/validation"
 )
 
-// stepLabels name Test connection's steps for people, in the order they run.
+// stepLabels name Test connection's steps for people, in the order they run, each by
+// its key: principal/name (a step is taken by the platform or the sync workers).
 var stepLabels = []struct{ Name, Label string }{
-	{validation.StepCheckInputs, "Check the values"},
-	{validation.StepAssumeRole, "Assume the role with this organization's external ID"},
-	{validation.StepHeadBucket, "Reach the bucket and confirm its region"},
-	{validation.StepPutObject, "Write .lakeport/validation.txt"},
-	{validation.StepGetObject, "Read it back"},
-	{validation.StepListObjects, "List .lakeport/"},
-	{validation.StepDeleteObject, "Delete it"},
+	{"/" + validation.StepCheckInputs, "Check the values"},
+	{"platform/" + validation.StepAssumeRole, "Platform: assume the role with this organization's external ID"},
+	{"workers/" + validation.StepAssumeRole, "Sync workers: assume the role, as their own role"},
+	{"platform/" + validation.StepHeadBucket, "Platform: reach the bucket and confirm its region"},
+	{"platform/" + validation.StepPutObject, "Platform: write .lakeport/validation.txt"},
+	{"platform/" + validation.StepGetObject, "Platform: read it back"},
+	{"platform/" + validation.StepListObjects, "Platform: list .lakeport/"},
+	{"platform/" + validation.StepDeleteObject, "Platform: delete it"},
+	{"workers/" + validation.StepPutObject, "Sync workers: write under a connector prefix (" + validation.WorkersPrefix + ")"},
+	{"workers/" + validation.StepGetObject, "Sync workers: read it back"},
+	{"workers/" + validation.StepListObjects, "Sync workers: list " + validation.WorkersPrefix},
+	{"workers/" + validation.StepDeleteObject, "Sync workers: delete it"},
 }
 
 func stepLabel(name string) string {
@@ -184,7 +191,7 @@ func (h *handler) storageTest(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	h.setTested(r, set, report)
+	h.rememberTest(r, set, report)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, testResult{Report: &report, Labels: testLabels(), CanSave: report.OK})
 		return
@@ -222,26 +229,30 @@ func (h *handler) storageTestEvents(w http.ResponseWriter, r *http.Request, set 
 		if r.Context().Err() == nil {
 			send("failure", testResult{Labels: testLabels(), Message: "Test connection stopped before it finished: " + err.Error()})
 		}
-		h.setTested(r, set, validation.Report{})
+		h.rememberTest(r, set, validation.Report{})
 		return
 	}
 	// Save is allowed from here on: the session knows before the page does.
-	h.setTested(r, set, report)
+	h.rememberTest(r, set, report)
 	send("report", testResult{Report: &report, Labels: testLabels(), CanSave: report.OK})
 }
 
-// setTested remembers set as the session's tested values when report passed, and
+// rememberTest keeps set as the session's tested values when report passed, and
 // forgets any earlier passing test otherwise.
-func (h *handler) setTested(r *http.Request, set storage.Setting, report validation.Report) {
-	s := sessionOf(r)
-	h.sessions.update(func() {
-		if report.OK {
-			tested := set
-			s.tested = &tested
-		} else {
-			s.tested = nil
-		}
-	})
+func (h *handler) rememberTest(r *http.Request, set storage.Setting, report validation.Report) {
+	var tested *storage.Setting
+	if report.OK {
+		tested = &set
+	}
+	if err := h.setTested(context.WithoutCancel(r.Context()), sessionOf(r), tested); err != nil {
+		h.log.Error("console: keep the tested storage setting", "err", err)
+	}
+}
+
+func (h *handler) forgetTest(r *http.Request) {
+	if err := h.setTested(context.WithoutCancel(r.Context()), sessionOf(r), nil); err != nil {
+		h.log.Error("console: forget the tested storage setting", "err", err)
+	}
 }
 
 func testLabels() map[string]string {
@@ -264,8 +275,11 @@ func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {
 		h.storageUseManaged(w, r)
 		return
 	}
-	var tested *storage.Setting
-	h.sessions.update(func() { tested = s.tested })
+	tested, err := h.tested(r.Context(), s)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
 	if tested != nil && set.SecretAccessKey == "" && set.Endpoint != "" {
 		set.SecretAccessKey = tested.SecretAccessKey // the no-script page does not echo it
 	}
@@ -280,7 +294,7 @@ func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.apiFor(r).SaveStorage(r.Context(), set)
 	if err != nil {
 		if e, ok := client.AsError(err); ok && e.Body.Report != nil {
-			h.sessions.update(func() { s.tested = nil })
+			h.forgetTest(r)
 			shown := set
 			shown.SecretAccessKey = ""
 			h.showStorage(w, r, http.StatusUnprocessableEntity, &storageForm{Mode: storage.ModeCustomerHosted, Setting: shown, S3Compatible: set.Endpoint != "",
@@ -290,7 +304,7 @@ func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	h.sessions.update(func() { s.tested = nil })
+	h.forgetTest(r)
 	h.log.Info("console saved a storage setting", "org", s.OrgID, "bucket", resp.Storage.Setting.Bucket)
 	h.flash(r, "Saved: new syncs write to s3://"+set.Bucket+". Connectors set up on the previous storage are listed below until you re-run their setup.")
 	http.Redirect(w, r, "/settings/storage", http.StatusSeeOther)

@@ -24,11 +24,13 @@ import (
 // Storage-health pausing end to end, on a real server with its background checks: a
 // bucket that starts refusing writes is found by the background loop; a sync queued
 // before is refused when its turn comes (nothing written); the cause shows in `storage
-// show` and the lakeport_storage_healthy metric; once the bucket is fixed the next
+// show` and the lakeport_storage_orgs metric (on the metrics listener); once the bucket is fixed the next
 // check passes and syncs run again.
 func TestStorageHealthPausesAndResumes(t *testing.T) {
 	ctx := context.Background()
+	maddr := freeAddr(t)
 	url, dir := startServerConfig(t, func(c *config.Config) {
+		c.MetricsAddr = maddr
 		c.HealthInterval = 300 * time.Millisecond
 		c.AllowPrivateNetworks = true // the S3 server listens on loopback
 		c.SyncBatchRows = 2_000
@@ -80,8 +82,8 @@ func TestStorageHealthPausesAndResumes(t *testing.T) {
 	if out, _ := run(t, url, dir, "storage", "show"); !strings.Contains(out, v.Health.Cause) {
 		t.Fatalf("storage show does not name the cause %q:\n%s", v.Health.Cause, out)
 	}
-	if m := metricsText(t, url); !strings.Contains(m, `lakeport_storage_healthy{`) || !strings.Contains(m, "} 0") {
-		t.Fatalf("the metric does not show the failing bucket:\n%s", grepLines(m, "lakeport_storage_healthy"))
+	if m := metricsText(t, "http://"+maddr); !strings.Contains(m, `lakeport_storage_orgs{state="unhealthy"} 1`) {
+		t.Fatalf("the metric does not count the failing bucket:\n%s", grepLines(m, "lakeport_storage_orgs"))
 	}
 	// small, queued before the check failed, is refused when its turn comes (after
 	// big), and writes nothing.
@@ -111,8 +113,9 @@ func TestStorageHealthPausesAndResumes(t *testing.T) {
 		v, err := c.Storage(ctx)
 		return err == nil && v.Health != nil && v.Health.OK
 	})
-	if m := metricsText(t, url); !strings.Contains(grepLines(m, "lakeport_storage_healthy{"), "} 1") {
-		t.Fatalf("the metric after the fix:\n%s", grepLines(m, "lakeport_storage_healthy"))
+	if m := metricsText(t, "http://"+maddr); !strings.Contains(m, `lakeport_storage_orgs{state="healthy"} 1`) ||
+		!strings.Contains(m, `lakeport_storage_orgs{state="unhealthy"} 0`) {
+		t.Fatalf("the metric after the fix:\n%s", grepLines(m, "lakeport_storage_orgs"))
 	}
 	again, err := c.StartSync(ctx, "small")
 	if err != nil {

@@ -19,11 +19,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lakeport/lakeport/api"
+	"github.com/lakeport/lakeport/catalog"
+	_ "github.com/lakeport/lakeport/catalog/glue" // AWS Glue
+	_ "github.com/lakeport/lakeport/catalog/rest" // an Iceberg REST catalog
+	_ "github.com/lakeport/lakeport/catalog/sql"  // the embedded default
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
-	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/maintain"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/netguard"
@@ -39,7 +42,6 @@ import (
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/syncer"
 	"github.com/lakeport/lakeport/tenant"
-	"github.com/lakeport/lakeport/warehouse"
 	"github.com/lakeport/lakeport/web"
 )
 
@@ -56,6 +58,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 func processCmd(g *globals, use, short string, run func(context.Context, config.Config, *slog.Logger) error) *cobra.Command {
 	flags := config.FromEnv() // flag defaults, for --help
 	configPath := os.Getenv("LAKEPORT_CONFIG")
+	var trustedProxies []string
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -66,6 +69,7 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 			if err != nil {
 				return err
 			}
+			var perr error
 			cmd.Flags().Visit(func(f *pflag.Flag) {
 				switch f.Name {
 				case "addr":
@@ -78,6 +82,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.Platform.AccountID = flags.Platform.AccountID
 				case "worker-principal-arn":
 					cfg.Platform.WorkerPrincipalARN = flags.Platform.WorkerPrincipalARN
+				case "worker-role-arn":
+					cfg.WorkerRoleARN = flags.WorkerRoleARN
 				case "sts-endpoint":
 					cfg.STSEndpoint = flags.STSEndpoint
 				case "sample":
@@ -86,12 +92,30 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.StepTimeout = flags.StepTimeout
 				case "database":
 					cfg.Database = flags.Database
+				case "metrics-addr":
+					cfg.MetricsAddr = flags.MetricsAddr
+				case "secure-cookies":
+					cfg.Console.SecureCookies = flags.Console.SecureCookies
+				case "trusted-proxy":
+					cfg.Console.TrustedProxies = nil
+					for _, p := range trustedProxies {
+						prefixes, err := config.ParseProxies(p)
+						if err != nil {
+							perr = fmt.Errorf("--trusted-proxy: %w", err)
+						}
+						cfg.Console.TrustedProxies = append(cfg.Console.TrustedProxies, prefixes...)
+					}
 				case "allow-private-networks":
 					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
+				case "allow-source":
+					cfg.Sources.Allow = flags.Sources.Allow
 				case "manifests-dir":
 					cfg.ManifestsDir = flags.ManifestsDir
 				}
 			})
+			if perr != nil {
+				return perr
+			}
 			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
 				cfg.DataDir = g.dataDir
 			}
@@ -116,10 +140,16 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "text or json (LAKEPORT_LOG_FORMAT)")
 	f.StringVar(&flags.QueryEngine, "query-engine", flags.QueryEngine, "duckdb (embedded) or athena (LAKEPORT_QUERY_ENGINE)")
 	f.StringVar(&flags.Platform.AccountID, "aws-account-id", flags.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
-	f.StringVar(&flags.Platform.WorkerPrincipalARN, "worker-principal-arn", flags.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
+	f.StringVar(&flags.Platform.WorkerPrincipalARN, "worker-principal-arn", flags.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN); defaults to --worker-role-arn")
+	f.StringVar(&flags.WorkerRoleARN, "worker-role-arn", flags.WorkerRoleARN, "the sync workers' own IAM role: the platform's credentials assume it, then it assumes each customer's role (LAKEPORT_WORKER_ROLE_ARN)")
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.StringArrayVar(&flags.Sources.Allow, "allow-source", flags.Sources.Allow,
+		"an exec: or image: reference sources may run, exact or a glob like exec:/opt/airbyte/bin/* or image:airbyte/source-*; repeat it (LAKEPORT_SOURCES_ALLOW, comma-separated; sources.allow)")
+	f.StringVar(&flags.MetricsAddr, "metrics-addr", flags.MetricsAddr, "address of the Prometheus /metrics listener, apart from the API's; off for none (LAKEPORT_METRICS_ADDR)")
+	f.BoolVar(&flags.Console.SecureCookies, "secure-cookies", flags.Console.SecureCookies, "mark console cookies Secure: set it behind a TLS-terminating proxy (LAKEPORT_SECURE_COOKIES)")
+	f.StringArrayVar(&trustedProxies, "trusted-proxy", nil, "a proxy (address or CIDR) whose X-Forwarded-For/-Proto the console believes; repeatable (LAKEPORT_TRUSTED_PROXIES, comma-separated)")
 	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
 		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
 	f.StringVar(&flags.ManifestsDir, "manifests-dir", flags.ManifestsDir, "a folder of Airbyte declarative manifests: DIR/NAME/manifest.yaml or DIR/NAME.yaml becomes the source NAME (LAKEPORT_MANIFESTS_DIR)")
@@ -133,6 +163,9 @@ type backend interface {
 	store.Schedules
 	store.Health
 	store.Maintenance
+	store.Users
+	store.Sessions
+	store.SignInFailures
 	DB() *sql.DB
 }
 
@@ -142,6 +175,7 @@ type node struct {
 	guard *netguard.Guard
 	store backend
 	svc   *connector.Service
+	locs  *storage.Resolver
 	box   *secrets.Box
 	mets  *metrics.Metrics
 	queue *jobs.Queue
@@ -150,9 +184,12 @@ type node struct {
 // startNode opens the metadata store named by cfg.Database (SQLite in the data dir by
 // default, or PostgreSQL) and starts the workers; stop ends them.
 func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *node, stop func(), err error) {
-	if err := cfg.Platform.Check(); err != nil {
+	if err := cfg.CheckPrincipals(); err != nil {
 		return nil, nil, err
 	}
+	// Everything this process creates (the database and its WAL, keys, tokens, the
+	// warehouse's files, whatever libraries write) is for its own user only.
+	restrictFileModes()
 	if cfg.ManifestsDir != "" {
 		if fi, err := os.Stat(cfg.ManifestsDir); err != nil || !fi.IsDir() {
 			return nil, nil, fmt.Errorf("sources.manifests_dir (--manifests-dir, LAKEPORT_MANIFESTS_DIR) %s is not a folder: give a folder of DIR/NAME/manifest.yaml or DIR/NAME.yaml files", cfg.ManifestsDir)
@@ -162,6 +199,13 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
+	}
+	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data dir is open to other users of this machine: it holds the secrets key, admin token and every organization's data; run chmod 700 on it",
+			"data_dir", cfg.DataDir, "mode", fi.Mode().Perm().String())
+	}
+	if err := configureSources(cfg, log); err != nil {
+		return nil, nil, err
 	}
 	key, err := secrets.LoadOrCreateKey(cfg.SecretKey, filepath.Join(cfg.DataDir, "secret.key"))
 	if err != nil {
@@ -173,41 +217,33 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	}
 	// Every connection to an endpoint an organization chose goes through one guard,
 	// which also knows this process's own listeners.
-	cfg.Guard = netguard.New(cfg.AllowPrivateNetworks)
-	cfg.Guard.AddListenerString(cfg.Addr)
+	guard := netguard.New(cfg.AllowPrivateNetworks)
+	guard.AddListenerString(cfg.Addr)
 	// Manifest sources call the APIs a tenant's manifest names: through the guard too.
-	source.Default.ManifestOptions.DialContext = cfg.Guard.Dialer().DialContext
-	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
-	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		RunPolicy:   connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
-		Maintenance: maintenanceOptions(cfg.Maintenance),
-		Access:      func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+	source.Default.ManifestOptions.DialContext = guard.Dialer().DialContext
+	n = &node{box: box, mets: metrics.New(nil), guard: guard}
+	n.locs = &storage.Resolver{Secrets: box, DataDir: cfg.DataDir, Logger: log.With("component", "storage"),
+		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, WorkerRoleARN: cfg.WorkerRoleARN, Guard: guard}}
 	if cfg.Managed != "" {
-		m, err := warehouse.ParseManaged(cfg.Managed)
+		m, err := storage.ParseManaged(cfg.Managed)
 		if err != nil {
 			return nil, nil, err
 		}
 		m.Region, m.Endpoint, m.AccessKeyID, m.SecretAccessKey = cfg.ManagedRegion, cfg.ManagedEndpoint, cfg.ManagedAccessKeyID, cfg.ManagedSecretAccessKey
-		n.svc.ManagedS3 = &m
+		n.locs.ManagedS3 = &m
 	}
-	switch cfg.Catalog {
-	case "", "sql":
-	case "glue":
-		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogGlue, NamespacePrefix: cfg.CatalogPrefix,
-			Glue: lake.GlueConfig{Region: cfg.CatalogRegion, CatalogID: cfg.CatalogID}}
-	case "rest":
-		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogREST, NamespacePrefix: cfg.CatalogPrefix,
-			REST: lake.RESTConfig{URI: cfg.CatalogURI, Token: cfg.CatalogToken}}
-	default:
-		return nil, nil, fmt.Errorf("catalog %q: use sql, glue or rest", cfg.Catalog)
-	}
+	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
+		RunPolicy:     connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
+		MaxConnectors: cfg.MaxConnectors, MinScheduleInterval: cfg.MinScheduleInterval,
+		Maintenance:   maintenanceOptions(cfg.Maintenance)}
+	dialect := "sqlite"
 	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
 		pg, err := postgres.Open(ctx, cfg.Database)
 		if err != nil {
 			return nil, nil, err
 		}
-		n.store, n.svc.Dialect = pg, "postgres"
+		n.store, dialect = pg, "postgres"
 		n.queue, err = jobs.OpenPostgres(ctx, pg.Pool(), n.svc.RunSync, qcfg)
 		if err != nil {
 			pg.Close()
@@ -228,7 +264,12 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 			return nil, nil, err
 		}
 	}
-	n.svc.Store, n.svc.DB, n.svc.Enqueue = n.store, n.store.DB(), n.queue.EnqueueSync
+	n.svc.Store, n.svc.Enqueue, n.locs.Store = n.store, n.queue.EnqueueSync, n.store
+	n.svc.Catalog, err = catalog.New(ctx, cfg.Catalog, catalog.Settings{DB: n.store.DB(), Dialect: dialect, Props: cfg.CatalogSettings()})
+	if err != nil {
+		n.store.Close()
+		return nil, nil, err
+	}
 	if err := n.queue.Start(ctx); err != nil {
 		n.store.Close()
 		return nil, nil, fmt.Errorf("start the job queue: %w", err)
@@ -236,7 +277,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	// Syncs whose process is gone resume from their last committed state: at once for
 	// SQLite, which one process owns (every running run was cut short by the last
 	// stop); with PostgreSQL, those whose lease went stale, now and as leases lapse.
-	if k, err := n.svc.Resume(ctx, n.svc.Dialect != "postgres"); err != nil {
+	if k, err := n.svc.Resume(ctx, dialect != "postgres"); err != nil {
 		log.Warn("could not resume the syncs interrupted by the last stop", "err", err)
 	} else if k > 0 {
 		log.Info("resuming syncs interrupted by the last stop from their last committed state", "runs", k)
@@ -251,7 +292,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		upkeep := &schedule.Maintenance{Store: n.store, Start: n.svc.StartScheduledMaintenance, Every: every, Logger: log.With("component", "maintenance-scheduler")}
 		go upkeep.Run(ctx)
 	}
-	checker := &health.Checker{Store: n.store, Setting: n.svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
+	checker := &health.Checker{Store: n.store, Storage: n.locs, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout, Platform: cfg.Platform,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
 	stop = func() {
@@ -274,6 +315,9 @@ func maintenanceOptions(m config.Maintenance) maintain.Options {
 
 // serve runs the server until ctx ends. ready, when not nil, receives the bound address.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
+	if err := cfg.CheckPrincipals(); err != nil { // fills in the workers' principal shown to admins
+		return err
+	}
 	n, stop, err := startNode(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -299,8 +343,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
 	}
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
-		Ready:  func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
-		Access: n.svc.Access, StepTimeout: cfg.StepTimeout}
+		Ready:   func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
+		Storage: n.locs, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -310,29 +354,52 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	// The console at / acts through the same API handler as the CLI; no WriteTimeout,
 	// since live sync progress is a long-lived stream.
 	apiHandler := srv.Handler()
-	users, _ := n.store.(store.Users)
-	console := web.New(web.Config{API: apiHandler, Store: n.store, Users: users, Logger: log})
+	console := web.New(web.Config{API: apiHandler, Store: n.store, Users: n.store, Sessions: n.store, SignInFailures: n.store, Secrets: n.box,
+		SignIn: cfg.Console.SignIn, SecureCookies: cfg.Console.SecureCookies, TrustedProxies: cfg.Console.TrustedProxies, Logger: log})
 	mux := http.NewServeMux()
 	mux.Handle("/", console)
-	for _, p := range []string{"/api/", "/metrics", "/healthz", "/readyz"} {
+	for _, p := range []string{"/api/", "/healthz", "/readyz"} {
 		mux.Handle(p, apiHandler)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
+	listeners := []net.Listener{ln}
+	// Metrics go on a listener of their own (loopback by default), never the API's: what
+	// the install does is the operator's to see, not the network's.
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen for metrics on %s: %w (choose another with --metrics-addr / LAKEPORT_METRICS_ADDR, or off)", cfg.MetricsAddr, err)
+		}
+		metricsMux := http.NewServeMux()
+		metricsMux.Handle("/metrics", n.mets.Handler())
+		servers = append(servers, &http.Server{Handler: metricsMux, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, mln)
+		n.guard.AddListener(mln.Addr()) // an organization's endpoint never reaches it either
+		log.Info("lakeport serves metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
 	log.Info("lakeport is serving: console and API", "url", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
+		for _, hs := range servers {
+			hs.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info("lakeport stopped")
 	return nil

@@ -139,6 +139,15 @@ func TestLeasesConformance(t *testing.T) {
 	storetest.RunLeases(t, s)
 }
 
+func TestSessionsConformance(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunSessions(t, s)
+}
+
 func TestMaintenanceConformance(t *testing.T) {
 	s, err := postgres.Open(context.Background(), pgtest.URL(t))
 	if err != nil {
