@@ -235,7 +235,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
 		RunPolicy:     connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
 		MaxConnectors: cfg.MaxConnectors, MinScheduleInterval: cfg.MinScheduleInterval,
-		Maintenance:   maintenanceOptions(cfg.Maintenance)}
+		Maintenance: maintenanceOptions(cfg.Maintenance)}
 	dialect := "sqlite"
 	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
