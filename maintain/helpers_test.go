@@ -35,8 +35,6 @@ type world struct {
 	// streams are the catalog specs synced (syncer.Select)
 	streams []string
 	syncs   int
-	// cutRows is the syncer's CutRows (0: its default).
-	cutRows int
 }
 
 const ns = "shop"
@@ -84,7 +82,7 @@ func (w *world) sync(ctx context.Context) error {
 	}
 	_, err = syncer.Run(ctx, syncer.Job{Source: src, Config: json.RawMessage(`{}`), Catalog: cat, Lake: w.l, Namespace: ns,
 		Location: w.l.Warehouse() + "/" + ns, SyncID: fmt.Sprintf("sync-%d", w.syncs)},
-		syncer.Options{CutRows: w.cutRows, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		syncer.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	return err
 }
 

@@ -20,10 +20,12 @@ import (
 func raceWorld(t *testing.T) *world {
 	t.Helper()
 	w := newWorld(t)
-	w.feed.planRows, w.cutRows, w.feed.keys = 100, 10, 100
+	// The syncer's record pipeline hands over a batch per 2,048 messages: the
+	// plans of one sync come in five or more batches.
+	w.feed.planRows, w.feed.keys = 5*2048, 100
 	w.syncN(1)
 	err := w.table("plans").CommitChange(t.Context(), "", nil, func(_ *table.Table, txn *table.Transaction, _ iceberg.Properties) error {
-		return txn.SetProperties(iceberg.Properties{table.WriteTargetFileSizeBytesKey: "1"}) // a file per batch of 10 rows
+		return txn.SetProperties(iceberg.Properties{table.WriteTargetFileSizeBytesKey: "1"}) // a file per batch
 	})
 	if err != nil {
 		t.Fatal(err)
