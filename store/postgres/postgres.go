@@ -197,7 +197,9 @@ var migrations = []string{
 	);
 	CREATE INDEX signin_failures_key ON signin_failures (key, at);
 	CREATE INDEX signin_failures_at ON signin_failures (at);`,
-	// 9: the settings of earlier storage, by the root they reach; connectors' migrations
+	// 9: a console session's absolute end (its token's expiry slides with use)
+	`ALTER TABLE sessions ADD COLUMN ends_at timestamptz;`,
+	// 10: the settings of earlier storage, by the root they reach; connectors' migrations
 	`CREATE TABLE storage_locations (
 		org_id text NOT NULL REFERENCES orgs(id),
 		root text NOT NULL,
