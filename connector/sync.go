@@ -132,12 +132,19 @@ func (s *Service) checkMigration(ctx context.Context, org store.Org, c store.Con
 		return nil
 	}
 	m, err := ms.Migration(ctx, org.ID, c.ID)
-	if err != nil || m.State != store.MigrationRunning {
+	if err != nil || m.Source != c.Warehouse {
 		return nil
 	}
-	return fmt.Errorf("%w: connector %s is moving from %s to %s (lakeport storage migrate, started %s); its syncs start again once the move is done. "+
-		"If the migration stopped, run lakeport storage migrate again: it resumes where it stopped",
-		ErrMigrating, c.Name, m.Source, m.Target, m.StartedAt.Format(time.RFC3339))
+	switch m.State {
+	case store.MigrationRunning:
+		return fmt.Errorf("%w: connector %s is moving from %s to %s (lakeport storage migrate, started %s); its syncs start again once the move is done. "+
+			"If the migration stopped, run lakeport storage migrate again: it resumes where it stopped",
+			ErrMigrating, c.Name, m.Source, m.Target, m.StartedAt.Format(time.RFC3339))
+	case store.MigrationFailed:
+		return fmt.Errorf("%w: the move of connector %s from %s to %s stopped half way (%s); run lakeport storage migrate again: it resumes where it stopped, "+
+			"and its syncs start again once the move is done", ErrMigrating, c.Name, m.Source, m.Target, m.Error)
+	}
+	return nil
 }
 
 // join answers a sync request for a connector that has an active run: a run being
@@ -455,6 +462,12 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base 
 	}
 	c, err := s.Store.ConnectorByID(ctx, a.OrgID, a.ConnectorID)
 	if err != nil {
+		return syncer.Result{}, err
+	}
+	// A run queued before a migration of its connector started finds it at its turn:
+	// the run is already queued or running, so the migration waits for it, or this
+	// check sees the migration.
+	if err := s.checkMigration(ctx, org, c); err != nil {
 		return syncer.Result{}, err
 	}
 	// The workers write, through their own role chain.

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -84,7 +85,7 @@ type ConnectorReport struct {
 	Connector string        `json:"connector"`
 	From      string        `json:"from"`
 	To        string        `json:"to"`
-	State     string        `json:"state"` // done, failed, or already there
+	State     string        `json:"state"` // done, failed, rolled_back or already_there
 	Tables    []TableReport `json:"tables"`
 	// SourceObjectsDeleted counts the objects deleted under the old prefix
 	// (DeleteSource).
@@ -159,9 +160,23 @@ func (s *Service) connector(ctx context.Context, org store.Org, c store.Connecto
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return cr, err
 	}
+	if err == nil && prev.State != store.MigrationDone && prev.State != store.MigrationRolledBack &&
+		prev.Source == c.Warehouse && prev.Target != target.Root {
+		// A migration that stopped half way, to a storage the organization left since:
+		// the tables it registered there go back to their metadata at the source
+		// (untouched: the connector never switched), then the move starts afresh.
+		if err := s.rollback(ctx, org, c, prev, opts); err != nil {
+			return cr, fmt.Errorf("roll back the migration to %s that stopped half way: %w", prev.Target, err)
+		}
+		prev.State = store.MigrationRolledBack
+	}
 	if c.Warehouse == target.Root {
 		// Already here: a finished migration may still owe its source's deletion.
 		cr.State = StateAlreadyThere
+		if err == nil && prev.State == store.MigrationRolledBack {
+			cr.State = store.MigrationRolledBack
+			return cr, nil
+		}
 		if err == nil && prev.Target == target.Root {
 			cr.From, cr.State = prev.Source, prev.State
 			for _, r := range records(prev.Tables) {
@@ -282,6 +297,42 @@ func (s *Service) connector(ctx context.Context, org store.Org, c store.Connecto
 		s.emit(opts, c.Name, "", "deleted %d objects of the old copy under %s/", n, src.NamespaceRoot(c.Name))
 	}
 	return cr, nil
+}
+
+// rollback points the catalog back at the source metadata of every table that m
+// registered (or may have registered) at its target, and records m as rolled back.
+// The copies at m.Target stay (its owner marker says they are the connector's).
+func (s *Service) rollback(ctx context.Context, org store.Org, c store.Connector, m store.Migration, opts Options) error {
+	src, err := s.Storage.At(ctx, org, m.Source, storage.Platform)
+	if err != nil {
+		return err
+	}
+	srcLake, err := s.open(ctx, org, src)
+	if err != nil {
+		return err
+	}
+	defer srcLake.Close()
+	recs := records(m.Tables)
+	for _, name := range slices.Sorted(maps.Keys(recs)) {
+		rec := recs[name]
+		if rec.MetadataLocation == "" || rec.Source == "" {
+			continue // never left the source
+		}
+		if err := srcLake.DropTable(ctx, c.Name, name); err != nil {
+			return err
+		}
+		if _, err := srcLake.RegisterTable(ctx, c.Name, name, rec.Source); err != nil {
+			return fmt.Errorf("table %s: %w", name, err)
+		}
+		s.emit(opts, c.Name, name, "back at %s (the migration to %s stopped half way and the organization's storage changed since)", rec.Source, m.Target)
+	}
+	m.State, m.Tables, m.UpdatedAt = store.MigrationRolledBack, nil, time.Now().UTC()
+	m.FinishedAt = m.UpdatedAt
+	if err := s.Store.PutMigration(ctx, m); err != nil {
+		return err
+	}
+	s.logger().Info("a migration that stopped half way was rolled back", "org", org.ID, "connector", c.Name, "from", m.Source, "to", m.Target)
+	return nil
 }
 
 // table moves one table: copy and rewrite, check, register.

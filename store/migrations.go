@@ -18,6 +18,9 @@ const (
 	MigrationRunning = "running" // started: the connector's syncs wait
 	MigrationDone    = "done"
 	MigrationFailed  = "failed" // stopped with Error; running the migration again resumes it
+	// MigrationRolledBack: stopped half way, then the organization's storage changed
+	// again; the tables it had moved point at their source again.
+	MigrationRolledBack = "rolled_back"
 )
 
 // Migration is a connector's move from one storage to another without a re-sync.
