@@ -107,6 +107,10 @@ type TableReport struct {
 // StateAlreadyThere is a connector already bound to the organization's storage.
 const StateAlreadyThere = "already_there"
 
+// StateRolledBack is a connector whose migration stopped half way and whose tables
+// went back to where it is bound, the organization's storage again.
+const StateRolledBack = store.MigrationRolledBack
+
 func (s *Service) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
@@ -177,18 +181,14 @@ func (s *Service) connector(ctx context.Context, org store.Org, c store.Connecto
 			cr.State = store.MigrationRolledBack
 			return cr, nil
 		}
-		if err == nil && prev.Target == target.Root {
-			cr.From, cr.State = prev.Source, prev.State
-			for _, r := range records(prev.Tables) {
-				cr.Tables = append(cr.Tables, r.TableReport)
+		if err == nil && opts.DeleteSource && prev.State == store.MigrationDone && prev.Target == target.Root && prev.Source != target.Root {
+			cr.From = prev.Source
+			n, err := s.deleteSource(ctx, org, c, prev.Source)
+			cr.SourceObjectsDeleted = n
+			if err != nil {
+				return cr, err
 			}
-			if opts.DeleteSource && prev.Source != target.Root {
-				n, err := s.deleteSource(ctx, org, c, prev.Source)
-				cr.SourceObjectsDeleted = n
-				if err != nil {
-					return cr, err
-				}
-			}
+			s.emit(opts, c.Name, "", "deleted %d objects of the old copy under %s/", n, prev.Source+"/"+c.Name)
 		}
 		return cr, nil
 	}

@@ -306,7 +306,7 @@ deletes each old copy after its connector moved, only under the connector's own 
 			for _, cr := range rep.Connectors {
 				line := fmt.Sprintf("%-24s %s", cr.Connector, cr.State)
 				switch cr.State {
-				case migration.StateAlreadyThere:
+				case migration.StateAlreadyThere, migration.StateRolledBack:
 					line += " (" + cr.To + ")"
 				default:
 					line += fmt.Sprintf(": %s -> %s, %d tables", cr.From, cr.To, len(cr.Tables))
