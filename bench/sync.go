@@ -191,7 +191,16 @@ func openSource(spec SyncSpec) (source.Source, error) {
 		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 			return nil, fmt.Errorf("bench: write source script: %w", err)
 		}
-		return source.Open("exec:" + script)
+		abs, err := filepath.Abs(script)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		// The bench runs its own script only: it is the operator here.
+		reg := source.NewRegistry()
+		if reg.Allow, err = source.ParseAllowList([]string{"exec:" + abs}); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		return reg.Open("exec:" + abs)
 	case SourceReader:
 		return fileSource{path: spec.Input.Protocol}, nil
 	}
