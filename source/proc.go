@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -303,7 +304,8 @@ type process struct {
 	dir    string
 	stderr *tailBuffer
 	reader *protocol.Reader
-	config []byte // what the run was given, whose secrets are masked in errors
+	lines  *protocol.LineParser // for the TRACE lines of NextChunk
+	config []byte               // what the run was given, whose secrets are masked in errors
 
 	exited chan struct{} // closed once the process has been waited for
 
@@ -333,16 +335,18 @@ func (p *process) Next() (*protocol.Message, error) {
 	}
 	m, err := p.reader.Next()
 	if err == nil {
-		if m.Type == protocol.TypeTrace && m.Trace.Type == protocol.TraceError && m.Trace.Error != nil {
-			p.lastTrace = m.Trace.Error.Message
-			p.traceConfig = m.Trace.Error.FailureType == protocol.FailureConfig
-		}
+		p.noteTrace(m)
 		return m, nil
 	}
 	if protocol.IsLineError(err) {
-		return nil, fmt.Errorf("source %s: %s: %w", p.src.ref, p.verb, err)
+		return nil, p.LineErr(err)
 	}
-	// The output is over (or unreadable): the outcome is the process's.
+	return nil, p.end(err)
+}
+
+// end takes the reader's final error: the output is over (or unreadable),
+// and the outcome is the process's.
+func (p *process) end(err error) error {
 	p.done = true
 	if err != io.EOF {
 		p.kill()
@@ -357,7 +361,60 @@ func (p *process) Next() (*protocol.Message, error) {
 	default:
 		p.final = io.EOF
 	}
-	return nil, p.final
+	return p.final
+}
+
+// NextChunk returns the connector's next whole output lines, unparsed (see
+// protocol.Reader.NextChunk), for a caller that parses them itself; its
+// errors and end are Next's. A stream is read with Next or NextChunk, not
+// both. TRACE errors in the lines are still remembered for the exit error.
+func (p *process) NextChunk(buf []byte, size int) (protocol.Chunk, error) {
+	if p.closed.Load() {
+		return protocol.Chunk{}, errClosed
+	}
+	if p.done {
+		return protocol.Chunk{}, p.final
+	}
+	c, err := p.reader.NextChunk(buf, size)
+	if err == nil {
+		p.traces(c)
+		return c, nil
+	}
+	if protocol.IsLineError(err) {
+		return c, p.LineErr(err)
+	}
+	return c, p.end(err)
+}
+
+// LineErr dresses an error about one output line as Next returns it.
+func (p *process) LineErr(err error) error {
+	return fmt.Errorf("source %s: %s: %w", p.src.ref, p.verb, err)
+}
+
+// traces remembers the last TRACE error among c's lines, as Next does; only
+// lines that mention TRACE are parsed.
+func (p *process) traces(c protocol.Chunk) {
+	if !bytes.Contains(c.Lines, []byte("TRACE")) {
+		return
+	}
+	if p.lines == nil {
+		p.lines = protocol.NewLineParser()
+	}
+	for line := range bytes.Lines(c.Lines) {
+		if !bytes.Contains(line, []byte("TRACE")) {
+			continue
+		}
+		if _, m, err := p.lines.Parse(line, 0, nil); err == nil && m != nil {
+			p.noteTrace(m)
+		}
+	}
+}
+
+func (p *process) noteTrace(m *protocol.Message) {
+	if m.Type == protocol.TypeTrace && m.Trace.Type == protocol.TraceError && m.Trace.Error != nil {
+		p.lastTrace = m.Trace.Error.Message
+		p.traceConfig = m.Trace.Error.FailureType == protocol.FailureConfig
+	}
 }
 
 func (p *process) kill() {
