@@ -39,6 +39,9 @@ func (s *Service) StartMaintenance(ctx context.Context, org store.Org, name stri
 	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
 		return RunView{}, busy(active, c)
 	}
+	if err := s.checkMigration(ctx, org, c); err != nil {
+		return RunView{}, err
+	}
 	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
 		return RunView{}, err
 	}
@@ -60,8 +63,8 @@ func (s *Service) StartMaintenance(ctx context.Context, org store.Org, name stri
 }
 
 // StartScheduledMaintenance starts maintenance of a connector the scheduler found due;
-// it is the maintenance scheduler's Starter. A connector that is syncing right now is
-// left for the scheduler's next look.
+// it is the maintenance scheduler's Starter. A connector that is syncing right now, or
+// whose tables are moving to new storage, is left for the scheduler's next look.
 func (s *Service) StartScheduledMaintenance(ctx context.Context, orgID, connectorID string) error {
 	org, err := s.Store.Org(ctx, orgID)
 	if err != nil {
@@ -71,7 +74,7 @@ func (s *Service) StartScheduledMaintenance(ctx context.Context, orgID, connecto
 	if err != nil {
 		return err
 	}
-	if _, err := s.StartMaintenance(ctx, org, c.Name); err != nil && !errors.Is(err, ErrBusy) {
+	if _, err := s.StartMaintenance(ctx, org, c.Name); err != nil && !errors.Is(err, ErrBusy) && !errors.Is(err, ErrMigrating) {
 		return err
 	}
 	return nil
@@ -105,6 +108,11 @@ func (s *Service) maintain(ctx context.Context, a jobs.SyncArgs, r *store.Run) e
 	}
 	c, err := s.Store.ConnectorByID(ctx, a.OrgID, a.ConnectorID)
 	if err != nil {
+		return err
+	}
+	// Queued before a move of the connector's tables started: the move waits for this
+	// run, or this run sees the move (as a sync does).
+	if err := s.checkMigration(ctx, org, c); err != nil {
 		return err
 	}
 	// The workers rewrite the tables, as they write them in syncs.

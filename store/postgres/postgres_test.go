@@ -148,6 +148,15 @@ func TestSessionsConformance(t *testing.T) {
 	storetest.RunSessions(t, s)
 }
 
+func TestMigrationsConformance(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunMigrations(t, s)
+}
+
 func TestMaintenanceConformance(t *testing.T) {
 	s, err := postgres.Open(context.Background(), pgtest.URL(t))
 	if err != nil {
