@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,30 @@ func TestMaintenanceAndSyncTakeTurns(t *testing.T) {
 	m.Status, m.FinishedAt = store.RunFailed, time.Now().UTC()
 	if err := e.st.UpdateRun(ctx, m); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// While a connector's tables move to new storage, maintenance is refused like a sync
+// (it would rewrite the tables being copied), and the scheduler leaves it for later.
+func TestMaintenanceRefusedWhileMigrating(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v, err := e.svc.Create(ctx, e.org, connector.CreateRequest{Name: "crm", Source: "sample", Config: []byte(sampleConfig),
+		Streams: []string{"events:incremental:append"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.PutMigration(ctx, store.Migration{OrgID: e.org.ID, ConnectorID: v.ID, Source: v.Warehouse, Target: "s3://elsewhere",
+		State: store.MigrationRunning, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.StartMaintenance(ctx, e.org, "crm"); !errors.Is(err, connector.ErrMigrating) || !strings.Contains(err.Error(), "storage migrate") {
+		t.Fatalf("maintenance while migrating: %v, want ErrMigrating", err)
+	}
+	if err := e.svc.StartScheduledMaintenance(ctx, e.org.ID, v.ID); err != nil {
+		t.Errorf("the scheduler's start of a moving connector: %v, want it left for later", err)
+	}
+	if runs, err := e.svc.Runs(ctx, e.org, "crm", 10); err != nil || len(runs) != 0 {
+		t.Errorf("runs of a moving connector: %+v, %v; want none", runs, err)
 	}
 }
