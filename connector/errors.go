@@ -2,6 +2,7 @@ package connector
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -10,8 +11,10 @@ var (
 	ErrNotFound = errors.New("connector: not found")
 	// ErrExists: the organization already has a connector of that name.
 	ErrExists = errors.New("connector: already exists")
-	// ErrBusy: a sync of the connector is queued or running.
-	ErrBusy = errors.New("connector: a sync is queued or running")
+	// ErrBusy: a run of the connector (a sync, or table maintenance) is queued or running.
+	ErrBusy = errors.New("connector: a sync or table maintenance of the connector is queued or running")
+	// ErrMaintaining: the connector's tables are being maintained (an ErrBusy).
+	ErrMaintaining = fmt.Errorf("%w: table maintenance is running", ErrBusy)
 	// ErrStoragePaused: the organization's storage failed its last background check, so
 	// nothing is written to it until it passes again.
 	ErrStoragePaused = errors.New("connector: syncs are paused: the storage failed its last check")
@@ -21,6 +24,9 @@ var (
 	ErrLimit = errors.New("connector: the organization's connector limit is reached")
 	// ErrStorageChanged: the organization's storage changed since the connector was set up.
 	ErrStorageChanged = errors.New("connector: the organization's storage changed since setup")
+	// ErrMigrating: the connector's tables are being moved to the organization's new
+	// storage (lakeport storage migrate); its syncs wait until the move is done.
+	ErrMigrating = errors.New("connector: its tables are moving to the new storage")
 )
 
 // FieldError names one bad input field.

@@ -97,6 +97,9 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
 		return s.join(ctx, active, c)
 	}
+	if err := s.checkMigration(ctx, org, c); err != nil {
+		return RunView{}, err
+	}
 	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
 		return RunView{}, err
 	}
@@ -122,10 +125,35 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	return runView(r, c.Name), nil
 }
 
+// checkMigration refuses a sync while the connector's tables are being moved.
+func (s *Service) checkMigration(ctx context.Context, org store.Org, c store.Connector) error {
+	ms, ok := s.Store.(store.Migrations)
+	if !ok {
+		return nil
+	}
+	m, err := ms.Migration(ctx, org.ID, c.ID)
+	if err != nil || m.Source != c.Warehouse {
+		return nil
+	}
+	switch m.State {
+	case store.MigrationRunning:
+		return fmt.Errorf("%w: connector %s is moving from %s to %s (lakeport storage migrate, started %s); its syncs start again once the move is done. "+
+			"If the migration stopped, run lakeport storage migrate again: it resumes where it stopped",
+			ErrMigrating, c.Name, m.Source, m.Target, m.StartedAt.Format(time.RFC3339))
+	case store.MigrationFailed:
+		return fmt.Errorf("%w: the move of connector %s from %s to %s stopped half way (%s); run lakeport storage migrate again: it resumes where it stopped, "+
+			"and its syncs start again once the move is done", ErrMigrating, c.Name, m.Source, m.Target, m.Error)
+	}
+	return nil
+}
+
 // join answers a sync request for a connector that has an active run: a run being
 // resumed after its process died (or whose process died just now) is joined; a run
 // whose first attempt is queued or running is busy.
 func (s *Service) join(ctx context.Context, active store.Run, c store.Connector) (RunView, error) {
+	if active.IsMaintenance() {
+		return RunView{}, busy(active, c)
+	}
 	pol := s.RunPolicy.withDefaults()
 	leases, err := s.leases()
 	if err != nil {
@@ -297,7 +325,12 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 	beat := make(chan struct{})
 	go s.heartbeat(syncCtx, leases, att, pol.Heartbeat, cancel, beat)
 	base := r.Records
-	res, err := s.sync(syncCtx, a, &r, base)
+	var res syncer.Result
+	if r.IsMaintenance() {
+		err = s.maintain(syncCtx, a, &r)
+	} else {
+		res, err = s.sync(syncCtx, a, &r, base)
+	}
 	cancel(nil)
 	<-beat
 	if errors.Is(context.Cause(syncCtx), errLeaseLost) {
@@ -317,16 +350,20 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 		s.logger().Info("stopping: the sync resumes from its last committed state", "run", a.RunID)
 		return nil
 	}
-	r.Records, r.Bytes = base+res.Records, res.Bytes
-	if raw, jerr := json.Marshal(res.Streams); jerr == nil {
-		r.Streams = raw
+	if !r.IsMaintenance() {
+		r.Records, r.Bytes = base+res.Records, res.Bytes
+		if raw, jerr := json.Marshal(res.Streams); jerr == nil {
+			r.Streams = raw
+		}
 	}
 	r.FinishedAt = time.Now().UTC()
 	r.Status, r.Error = store.RunSucceeded, ""
 	status := store.AttemptSucceeded
 	if err != nil {
 		r.Status, r.Error, status = store.RunFailed, err.Error(), store.AttemptFailed
-		s.logger().Warn("sync failed", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "err", err)
+		s.logger().Warn(kindOf(r)+" failed", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "err", err)
+	} else if r.IsMaintenance() {
+		s.logger().Info("table maintenance finished", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID)
 	} else {
 		s.logger().Info("sync finished", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "records", r.Records, "bytes", r.Bytes)
 	}
@@ -336,11 +373,13 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 	} else if eerr != nil {
 		return errors.Join(err, eerr)
 	}
-	s.Metrics.SyncFinished(r.Status, r.Records, r.Bytes, r.FinishedAt.Sub(r.StartedAt))
+	if !r.IsMaintenance() {
+		s.Metrics.SyncFinished(r.Status, r.Records, r.Bytes, r.FinishedAt.Sub(r.StartedAt))
+	}
 	if uerr := s.Store.UpdateRun(done, r); uerr != nil {
 		return errors.Join(err, uerr)
 	}
-	if err == nil {
+	if err == nil && !r.IsMaintenance() {
 		// Leftovers: files no snapshot references, written by an attempt that never
 		// committed. After a resumed run every file from before this attempt is one;
 		// otherwise only those older than the safety window (a run of another process
@@ -437,6 +476,12 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base 
 	}
 	c, err := s.Store.ConnectorByID(ctx, a.OrgID, a.ConnectorID)
 	if err != nil {
+		return syncer.Result{}, err
+	}
+	// A run queued before a migration of its connector started finds it at its turn:
+	// the run is already queued or running, so the migration waits for it, or this
+	// check sees the migration.
+	if err := s.checkMigration(ctx, org, c); err != nil {
 		return syncer.Result{}, err
 	}
 	// The workers write, through their own role chain.

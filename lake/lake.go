@@ -138,6 +138,7 @@ type Lake struct {
 	retries   int
 	name      string
 	backend   lpcatalog.Backend
+	fileIO    *aws.Config // the file IO's AWS configuration (see fileio.go); nil: iceberg-go's own
 
 	mu    sync.RWMutex // guards cat, commitCat and props, replaced by SetProps
 	props iceberg.Properties
@@ -179,14 +180,16 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 		}
 		backend = b
 	}
+	var fileIO *aws.Config
 	if cfg.HTTPClient != nil || len(cfg.S3APIOptions) > 0 {
-		backend = withFileIO(backend, &aws.Config{HTTPClient: cfg.HTTPClient, APIOptions: cfg.S3APIOptions})
+		fileIO = &aws.Config{HTTPClient: cfg.HTTPClient, APIOptions: cfg.S3APIOptions}
+		backend = withFileIO(backend, fileIO)
 	}
 	cat, err := backend.Open(ctx, name, props)
 	if err != nil {
 		return nil, fmt.Errorf("lake: open %s catalog %s: %w", backend.Kind(), name, err)
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, name: name, backend: backend, props: props}, nil
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, name: name, backend: backend, props: props, fileIO: fileIO}, nil
 }
 
 // SetProps replaces the file IO properties that later table loads and commits use, for

@@ -336,14 +336,39 @@ func (s *session) referencedTables(ctx context.Context, sqlText string) map[stri
 	}
 	ref := make(map[string]bool, len(names))
 	for _, n := range names {
-		n = strings.ToLower(n)
-		ref[n] = true
+		// DuckDB quotes a part that is a keyword (`"sample".events`).
+		parts := nameParts(strings.ToLower(n))
+		ref[strings.Join(parts, ".")] = true
 		// "catalog.schema.name" also names schema.name.
-		if parts := strings.Split(n, "."); len(parts) == 3 {
+		if len(parts) == 3 {
 			ref[parts[1]+"."+parts[2]] = true
 		}
 	}
 	return ref
+}
+
+// nameParts splits a qualified name as DuckDB prints it into its parts, without the
+// double quotes around a quoted part (in which "" is one quote and a dot is no
+// separator).
+func nameParts(n string) []string {
+	var parts []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(n); i++ {
+		switch ch := n[i]; {
+		case ch == '"' && quoted && i+1 < len(n) && n[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case ch == '"':
+			quoted = !quoted
+		case ch == '.' && !quoted:
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(ch)
+		}
+	}
+	return append(parts, cur.String())
 }
 
 // lockDown closes every door before the caller's SQL is parsed: only the
