@@ -505,44 +505,55 @@ func TestMigrateHostileMetadataStaysInTheConnectorsPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The customer points crm.events' current snapshot at globex's manifest list.
+	// The customer rewrites crm.events' metadata in the bucket.
 	evLoc := e.metadataLocations(e.org)["events"]
 	key := strings.TrimPrefix(evLoc, "s3://"+b.name+"/")
 	orig := b.get(t, key)
-	var doc map[string]any
-	if err := json.Unmarshal(orig, &doc); err != nil {
-		t.Fatal(err)
-	}
 	l := e.lakeOf(globex)
 	gtbl, err := l.LoadTable(ctx, "crm", "events")
 	l.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stolen := gtbl.Iceberg().CurrentSnapshot().ManifestList
-	for _, s := range doc["snapshots"].([]any) {
-		s.(map[string]any)["manifest-list"] = stolen
-	}
-	forged, _ := json.Marshal(doc)
-	b.put(t, key, forged)
+	// Two forgeries: globex's manifest list, and a path that climbs out of the table
+	// (and out of crm/) to the customer's own keep/me.txt.
+	for _, forgedPath := range []string{
+		gtbl.Iceberg().CurrentSnapshot().ManifestList,
+		"s3://" + b.name + "/crm/events/metadata/../../../keep/me.txt",
+	} {
+		var doc map[string]any
+		if err := json.Unmarshal(orig, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range doc["snapshots"].([]any) {
+			s.(map[string]any)["manifest-list"] = forgedPath
+		}
+		forged, _ := json.Marshal(doc)
+		b.put(t, key, forged)
 
-	from := len(b.rec.Requests())
-	rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
-	if !errors.Is(err, migration.ErrUnsafe) || !strings.Contains(err.Error(), stolen) {
-		t.Fatalf("migrating forged metadata: %v, want ErrUnsafe naming %s\n%+v", err, stolen, rep)
-	}
-	if out := b.outsidePrefix(from, "crm/"); len(out) != 0 {
-		t.Fatalf("the migration reached outside crm/ in the bucket: %v", out)
-	}
-	if v, _ := e.svc.Get(ctx, e.org, "crm"); v.Warehouse != "s3://"+b.name {
-		t.Fatalf("a refused migration switched the connector to %s", v.Warehouse)
-	}
-	managedDir := filepath.Join(e.dir, "warehouse", e.org.ID, "crm", "events")
-	if _, err := os.Stat(managedDir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the refused table was written to managed storage (%s): %v", managedDir, err)
-	}
-	if len(b.objects(t, "crm/")) == 0 {
-		t.Fatal("--delete-source deleted the bucket's copy of a migration that failed")
+		from := len(b.rec.Requests())
+		rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
+		if !errors.Is(err, migration.ErrUnsafe) || !strings.Contains(err.Error(), forgedPath) {
+			t.Fatalf("migrating metadata forged to name %s: %v, want ErrUnsafe naming it\n%+v", forgedPath, err, rep)
+		}
+		if out := b.outsidePrefix(from, "crm/"); len(out) != 0 {
+			t.Fatalf("the migration reached outside crm/ in the bucket: %v", out)
+		}
+		for _, r := range b.rec.Requests()[from:] {
+			if strings.Contains(r.Key, "..") {
+				t.Fatalf("the migration sent %s %s", r.Method, r.Key)
+			}
+		}
+		if v, _ := e.svc.Get(ctx, e.org, "crm"); v.Warehouse != "s3://"+b.name {
+			t.Fatalf("a refused migration switched the connector to %s", v.Warehouse)
+		}
+		managedDir := filepath.Join(e.dir, "warehouse", e.org.ID, "crm", "events")
+		if _, err := os.Stat(managedDir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the refused table was written to managed storage (%s): %v", managedDir, err)
+		}
+		if len(b.objects(t, "crm/")) == 0 {
+			t.Fatal("--delete-source deleted the bucket's copy of a migration that failed")
+		}
 	}
 	sameIDs(t, "the other organization's tables", e.allIDsIn(globex), victimIDs)
 	if got := e.metadataLocations(globex); !maps.Equal(got, victimLocs) {
@@ -554,7 +565,7 @@ func TestMigrateHostileMetadataStaysInTheConnectorsPrefix(t *testing.T) {
 
 	// Repaired, the migration resumes and finishes, then deletes only crm/.
 	b.put(t, key, orig)
-	rep, err = e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
+	rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
 	if err != nil || rep.Connectors[0].State != store.MigrationDone {
 		t.Fatalf("the repaired migration: %v\n%+v", err, rep)
 	}
