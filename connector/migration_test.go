@@ -668,3 +668,65 @@ func TestSyncRefusedWhileMigrating(t *testing.T) {
 		t.Fatalf("sync while migrating: %v, want ErrMigrating", err)
 	}
 }
+
+// A migration waits for a sync of its connector that is running (a run already under
+// way when the storage changed) before it copies anything, and a second migration of
+// the organization is refused while the first runs; once the run ends the migration
+// moves the connector.
+func TestMigrateWaitsForARunningSync(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.createCRM(e.org)
+	before := e.allIDs()
+	b := newCustomerBucket(t, nil)
+	if _, err := e.locs.Save(ctx, e.org, b.setting, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// A run of crm that is still running (its worker writes to the old storage).
+	run := store.Run{ID: "run_still_running", OrgID: e.org.ID, ConnectorID: c.ID, Status: store.RunRunning,
+		CreatedAt: time.Now().UTC(), StartedAt: time.Now().UTC()}
+	if err := e.st.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	mig := &migration.Service{Store: e.st, Storage: e.locs, Catalog: e.svc.Catalog, Poll: 20 * time.Millisecond, IdleWait: time.Minute}
+	type outcome struct {
+		rep migration.Report
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		rep, err := mig.Migrate(ctx, e.org, migration.Options{})
+		done <- outcome{rep, err}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m, err := e.st.Migration(ctx, e.org.ID, c.ID); err == nil && m.State == store.MigrationRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the migration never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // ten looks at the run
+	select {
+	case o := <-done:
+		t.Fatalf("the migration did not wait for the running sync: %v\n%+v", o.err, o.rep)
+	default:
+	}
+	if len(b.objects(t, "crm/")) != 0 {
+		t.Fatal("the migration copied while a sync of the connector was running")
+	}
+	if _, err := mig.Migrate(ctx, e.org, migration.Options{}); !errors.Is(err, migration.ErrRunning) {
+		t.Fatalf("a second migration of the organization: %v, want ErrRunning", err)
+	}
+	run.Status, run.FinishedAt = store.RunSucceeded, time.Now().UTC()
+	if err := e.st.UpdateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil || o.rep.Connectors[0].State != store.MigrationDone {
+		t.Fatalf("the migration after the run ended: %v\n%+v", o.err, o.rep)
+	}
+	sameIDs(t, "after the migration that waited", e.allIDs(), before)
+}
