@@ -64,31 +64,11 @@ func (e *env) lakeOf(org store.Org) *lake.Lake {
 // allIDsIn are the ids of org's crm tables, read where the connector is bound.
 func (e *env) allIDsIn(org store.Org) map[string]map[string]bool {
 	e.t.Helper()
-	ctx := context.Background()
 	l := e.lakeOf(org)
 	defer l.Close()
 	out := map[string]map[string]bool{}
 	for _, name := range migratedTables {
-		tbl, err := l.LoadTable(ctx, "crm", name)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		at, err := tbl.Scan(ctx)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		ids := map[string]bool{}
-		col := at.Column(at.Schema().FieldIndices("id")[0])
-		for _, ch := range col.Data().Chunks() {
-			for i := 0; i < ch.Len(); i++ {
-				if ids[ch.ValueStr(i)] {
-					e.t.Fatalf("crm.%s: id %s appears twice", name, ch.ValueStr(i))
-				}
-				ids[ch.ValueStr(i)] = true
-			}
-		}
-		at.Release()
-		out[name] = ids
+		out[name] = tableIDs(e.t, l, "crm", name)
 	}
 	return out
 }
