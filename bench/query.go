@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/query"
 	"github.com/lakeport/lakeport/query/duckdb"
 )
@@ -193,15 +195,11 @@ func (e *engine) query(files []string, sqlText string) (int, error) {
 // DataFiles returns the local paths of the bench table's current data files
 // and their row count.
 func DataFiles(ctx context.Context, lakeDir string) ([]string, int64, error) {
-	l, closer, err := OpenLake(ctx, lakeDir)
+	t, closer, err := openTable(ctx, lakeDir)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer closer.Close()
-	t, err := l.LoadTable(ctx, Namespace, Table)
-	if err != nil {
-		return nil, 0, err
-	}
 	tasks, err := t.Iceberg().Scan().PlanFiles(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("bench: plan files: %w", err)
@@ -213,6 +211,21 @@ func DataFiles(ctx context.Context, lakeDir string) ([]string, int64, error) {
 		rows += task.File.Count()
 	}
 	return files, rows, nil
+}
+
+// openTable opens the bench table of the lake in lakeDir. Close the
+// returned closer when done with it.
+func openTable(ctx context.Context, lakeDir string) (*lake.Table, io.Closer, error) {
+	l, closer, err := OpenLake(ctx, lakeDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := l.LoadTable(ctx, Namespace, Table)
+	if err != nil {
+		closer.Close()
+		return nil, nil, err
+	}
+	return t, closer, nil
 }
 
 // openDirect opens DuckDB with the engine's threads and memory limit, set
