@@ -124,6 +124,11 @@ type Lake struct {
 	mapNS func(catalogName, ns string) (string, error)
 	open  opener
 
+	// root is the warehouse; local is its folder, opened as an os.Root,
+	// for a local warehouse (nil for S3).
+	root  location
+	local *localRoot
+
 	mu    sync.RWMutex // guards cat, commitCat and props, replaced by SetProps
 	props iceberg.Properties
 }
@@ -164,11 +169,29 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	if kind == "" {
 		kind = CatalogSQL
 	}
-	cat, err := open(props)
+	root, err := parseLocation(wh)
+	if err != nil {
+		return nil, fmt.Errorf("%w: warehouse %q: %v", ErrInvalidConfig, cfg.Warehouse, err)
+	}
+	var local *localRoot
+	if root.scheme == "file" {
+		local = &localRoot{at: root}
+	}
+	// Every table the catalog hands out reads and writes only under its own
+	// location (see confinedCatalog).
+	confined := func(props iceberg.Properties) (icebergCatalog, error) {
+		cat, err := open(props)
+		if err != nil {
+			return nil, err
+		}
+		return &confinedCatalog{icebergCatalog: cat, warehouse: root, local: local}, nil
+	}
+	cat, err := confined(props)
 	if err != nil {
 		return nil, fmt.Errorf("lake: open %s catalog %s: %w", kind, name, err)
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, kind: kind, name: name, mapNS: mapNS, open: open, props: props}, nil
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, kind: kind, name: name, mapNS: mapNS, open: confined, props: props,
+		root: root, local: local}, nil
 }
 
 // SetProps replaces the file IO properties that later table loads and commits use, for
@@ -207,12 +230,18 @@ func (l *Lake) committerCatalog() table.CatalogIO {
 	return l.commitCat
 }
 
-// Close releases the catalog client; the DB stays open (it is the caller's).
+// Close releases the catalog client and the local warehouse folder; the DB
+// stays open (it is the caller's).
 func (l *Lake) Close() error {
-	if c, ok := l.catalog().(catalog.Closer); ok {
-		return c.Close()
+	err := l.local.close()
+	var cat any = l.catalog()
+	if c, ok := cat.(*confinedCatalog); ok {
+		cat = c.icebergCatalog
 	}
-	return nil
+	if c, ok := cat.(catalog.Closer); ok {
+		return errors.Join(c.Close(), err)
+	}
+	return err
 }
 
 // Catalog is the underlying Iceberg catalog, for the query path. Its
