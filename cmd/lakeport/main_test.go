@@ -14,14 +14,24 @@ import (
 	"time"
 
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/query/worker"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/storage/policy"
 )
 
 func TestMain(m *testing.M) {
-	// The test binary doubles as a `lakeport worker` process for the scale-out tests.
+	// The test binary doubles as a `lakeport worker` process for the scale-out tests,
+	// and as `lakeport query-worker` for the servers the tests start (their query
+	// workers run os.Executable() query-worker).
 	if db := os.Getenv(workerChildEnv); db != "" {
 		os.Exit(workerChild(db))
+	}
+	if len(os.Args) == 2 && os.Args[1] == "query-worker" {
+		if err := worker.Serve(); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(s3test.Main(m))
 }

@@ -27,7 +27,7 @@ import (
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
-	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
+	_ "github.com/lakeport/lakeport/query/worker" // the embedded query engine, in worker processes
 	"github.com/lakeport/lakeport/schedule"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
@@ -99,7 +99,9 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return run(ctx, cfg, slog.New(h))
+			log := slog.New(h)
+			slog.SetDefault(log) // for parts without a logger of their own (query workers)
+			return run(ctx, cfg, log)
 		},
 	}
 	f := cmd.Flags()
@@ -232,6 +234,24 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	return n, stop, nil
 }
 
+// serverFolders are the folders of this server that no query answer shows: the
+// data dir and the query workers' folder, as given and with links resolved.
+func serverFolders(cfg config.Config) []string {
+	var out []string
+	for _, dir := range []string{cfg.DataDir, cfg.QueryProps["temp_dir"]} {
+		if dir == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(dir); err == nil {
+			out = append(out, abs)
+			if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+				out = append(out, real)
+			}
+		}
+	}
+	return out
+}
+
 // serve runs the server until ctx ends. ready, when not nil, receives the bound address.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
 	n, stop, err := startNode(ctx, cfg, log)
@@ -259,6 +279,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
 	}
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
+		HidePaths: serverFolders(cfg),
 		Ready:  func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
 		Access: n.svc.Access, StepTimeout: cfg.StepTimeout}
 

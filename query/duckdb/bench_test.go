@@ -162,3 +162,21 @@ func BenchmarkOpenEmpty(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpenEmptyReady: the same with the next database opened ahead.
+func BenchmarkOpenEmptyReady(b *testing.B) {
+	e, err := duckdb.New(duckdb.Config{TempDir: b.TempDir(), Ready: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	for b.Loop() {
+		res, err := e.Query(context.Background(), nil, query.Request{SQL: `SELECT 1`})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := query.Collect(res); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,9 +3,14 @@
 // and is locked down before the caller's SQL is even parsed (no files but the
 // tables' own, no network, no extensions, no settings).
 //
-// Tables with local Parquet files are views over read_parquet. Tables read
-// through Table.Scan (an S3 warehouse) are registered as Arrow streams, which
-// needs the duckdb_arrow build tag: go build -tags duckdb_arrow.
+// Every table is a view over read_parquet, and only tables the query names
+// are read: a lake table's local data files through descriptors opened for
+// the query (/dev/fd/N), a bucket's data files copied into the query's
+// private directory, and rows from Table.Scan written there as Parquet. No
+// build tag is needed (DuckDB's Arrow interface is not used).
+//
+// In lakeport serve the engine runs inside query worker processes (see
+// query/worker), which bound each query's memory and time.
 package duckdb
 
 import (
@@ -15,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -29,17 +35,22 @@ type Config struct {
 	MemoryLimit string
 	// Threads is DuckDB's threads per query (default 2).
 	Threads int
-	// TempDir is where each query gets a private directory for spilling
-	// (removed when the query ends). Default: os.TempDir().
+	// TempDir is where each query gets a private directory for spilling and
+	// for copies of a bucket's data files (removed when the query ends).
+	// Default: os.TempDir().
 	TempDir string
-	// MaxTempSize caps the spill directory, e.g. "1GB" (default). "0B"
-	// disables spilling.
+	// MaxTempSize caps the spill files of a query, and separately the copies
+	// of data files it reads from a bucket, e.g. "1GB" (default).
 	MaxTempSize string
 	// Limits bound each request (rows, time).
 	query.Limits
-	// MaxConcurrent is how many queries run at once; more wait their turn
-	// (default 4). Each query uses up to Threads threads and MemoryLimit memory.
-	MaxConcurrent int
+	// Open gives a query the lake tables it names (default: this process
+	// opens their local files itself).
+	Open OpenFunc
+	// Ready is how many databases are opened and configured ahead of the
+	// queries that will use them (default 0): each query still gets a fresh
+	// one, without waiting for it to open.
+	Ready int
 }
 
 func (c Config) withDefaults() Config {
@@ -56,8 +67,8 @@ func (c Config) withDefaults() Config {
 		c.MaxTempSize = "1GB"
 	}
 	c.Limits = c.Limits.WithDefaults()
-	if c.MaxConcurrent <= 0 {
-		c.MaxConcurrent = 4
+	if c.Open == nil {
+		c.Open = openInProcess
 	}
 	return c
 }
@@ -65,8 +76,9 @@ func (c Config) withDefaults() Config {
 // Engine runs read-only SQL in a fresh, locked-down DuckDB database per query.
 // It is safe for concurrent use.
 type Engine struct {
-	cfg Config
-	sem chan struct{}
+	cfg    Config
+	ready  chan *session // databases opened ahead (Config.Ready)
+	budget int64         // MaxTempSize in bytes
 }
 
 var _ query.Engine = (*Engine)(nil)
@@ -82,22 +94,61 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.DefaultMaxRows > cfg.MaxRows {
 		return nil, fmt.Errorf("duckdb: default max rows %d is above max rows %d", cfg.DefaultMaxRows, cfg.MaxRows)
 	}
-	return &Engine{cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent)}, nil
+	e := &Engine{cfg: cfg, budget: SizeBytes(cfg.MaxTempSize)}
+	if cfg.Ready > 0 {
+		e.ready = make(chan *session, cfg.Ready)
+		for range cfg.Ready {
+			e.prepare()
+		}
+	}
+	return e, nil
 }
 
-func init() {
-	query.Register("duckdb", func(props map[string]string) (query.Engine, error) {
-		cfg, err := ConfigFromProps(props)
+// prepare opens one database ahead, in the background; it always delivers
+// one (nil when the open failed: the query then opens its own and reports the
+// error), so Ready databases are always open or opening.
+func (e *Engine) prepare() {
+	go func() {
+		s, err := e.open(context.Background())
 		if err != nil {
-			return nil, err
+			s = nil
 		}
-		return New(cfg)
-	})
+		e.ready <- s
+	}()
+}
+
+// session returns a database for one query: the next one opened ahead (Ready),
+// or a new one.
+func (e *Engine) session(ctx context.Context) (*session, error) {
+	if e.ready == nil {
+		return e.open(ctx)
+	}
+	select {
+	case s := <-e.ready:
+		e.prepare()
+		if s == nil {
+			return e.open(ctx)
+		}
+		return s, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("duckdb: open a database: %w", query.ContextError(ctx))
+	}
+}
+
+// Close closes the databases opened ahead (waiting for those still opening).
+// The engine is not used after.
+func (e *Engine) Close() error {
+	for range cap(e.ready) {
+		if s := <-e.ready; s != nil {
+			s.close()
+		}
+	}
+	return nil
 }
 
 // ConfigFromProps reads a Config from string properties: memory_limit,
 // threads, temp_dir, max_temp_size, default_max_rows, max_rows,
-// default_timeout, max_timeout, max_concurrent. Unknown keys are an error.
+// default_timeout, max_timeout. Unknown keys are an error.
 func ConfigFromProps(props map[string]string) (Config, error) {
 	var c Config
 	for k, v := range props {
@@ -111,8 +162,6 @@ func ConfigFromProps(props map[string]string) (Config, error) {
 			c.MaxTempSize = v
 		case "threads":
 			c.Threads, err = strconv.Atoi(v)
-		case "max_concurrent":
-			c.MaxConcurrent, err = strconv.Atoi(v)
 		default:
 			var known bool
 			if known, err = c.Limits.Set(k, v); !known {
@@ -126,18 +175,26 @@ func ConfigFromProps(props map[string]string) (Config, error) {
 	return c, nil
 }
 
-// validSize accepts what the engine passes into SQL settings: digits, an
-// optional dot, and a unit of letters. It keeps quotes out of SET statements.
-func validSize(s string) bool {
+// validSize accepts what the engine passes into SQL settings: a number and a
+// unit DuckDB knows (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB). It keeps quotes
+// out of SET statements.
+func validSize(s string) bool { return SizeBytes(s) >= 0 }
+
+// SizeBytes is size s in bytes as DuckDB reads it (KB = 1000 B, KiB = 1024 B),
+// or -1 when s is not a size.
+func SizeBytes(s string) int64 {
 	num := strings.TrimRight(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")
-	unit := strings.TrimSpace(s[len(num):])
-	if num == "" || unit == "" {
-		return false
+	unit := strings.ToUpper(strings.TrimSpace(s[len(num):]))
+	n, err := strconv.ParseFloat(num, 64)
+	if num == "" || err != nil || n < 0 {
+		return -1
 	}
-	if _, err := strconv.ParseFloat(num, 64); err != nil {
-		return false
+	mult := map[string]float64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}[unit]
+	if mult == 0 {
+		return -1
 	}
-	return true
+	return int64(n * mult)
 }
 
 // Query runs req over tables. The result must be closed.
@@ -163,20 +220,13 @@ func (e *Engine) Query(ctx context.Context, tables []query.Table, req query.Requ
 		return nil, err
 	}
 
-	qctx, cancel := context.WithTimeout(ctx, timeout)
-	select {
-	case e.sem <- struct{}{}:
-	case <-qctx.Done():
-		cancel()
-		return nil, fmt.Errorf("duckdb: waiting for a free query slot: %w", query.ContextError(qctx))
-	}
-	release := func() { <-e.sem; cancel() }
-
-	s, err := e.open(qctx)
+	qctx, release := context.WithTimeout(ctx, timeout)
+	s, err := e.session(qctx)
 	if err != nil {
 		release()
 		return nil, err
 	}
+	s.budget = e.budget
 	res, err := s.run(qctx, tables, req.SQL, maxRows)
 	if err != nil {
 		if cerr := query.ContextError(qctx); cerr != nil {
@@ -188,9 +238,14 @@ func (e *Engine) Query(ctx context.Context, tables []query.Table, req query.Requ
 	}
 	res.ctx = qctx
 	res.done = func() error {
-		err := s.close()
 		release()
-		return err
+		if e.ready != nil {
+			// A worker answers its next query on the database opened ahead
+			// while this one closes.
+			go s.close()
+			return nil
+		}
+		return s.close()
 	}
 	return res, nil
 }
@@ -207,8 +262,8 @@ func checkTables(tables []query.Table) error {
 			return fmt.Errorf("duckdb: table %s given twice", t.QualifiedName())
 		}
 		seen[key] = true
-		if len(t.Files) == 0 && t.Scan == nil && t.ArrowSchema == nil {
-			return fmt.Errorf("duckdb: table %s has no files, no scan and no schema", t.QualifiedName())
+		if t.Snapshot == nil && len(t.Files) == 0 && t.Scan == nil && t.ArrowSchema == nil {
+			return fmt.Errorf("duckdb: table %s has no snapshot, no files, no scan and no schema", t.QualifiedName())
 		}
 		for _, f := range t.Files {
 			// read_parquet expands *, ? and [ as globs: a data file name must
@@ -223,12 +278,13 @@ func checkTables(tables []query.Table) error {
 
 // session is one query's private database.
 type session struct {
-	cfg      Config
-	tempDir  string
-	db       *sql.DB // owns the connector (the database); used for parsing helpers
-	conn     *duck.Conn
-	releases []func() // Arrow streams to release after the query
-	allowed  []string // files the views read
+	cfg     Config
+	tempDir string
+	db      *sql.DB // owns the connector (the database); used for parsing helpers
+	conn    *duck.Conn
+	closers []func() error // files opened for the query
+	allowed []string       // files the views read
+	budget  int64          // bytes the query may still copy into tempDir
 }
 
 func (e *Engine) open(ctx context.Context) (*session, error) {
@@ -248,6 +304,9 @@ func (e *Engine) open(ctx context.Context) (*session, error) {
 		"allow_community_extensions=false",
 		"allow_unsigned_extensions=false",
 		"allow_persistent_secrets=false",
+		// Files are read through per-query descriptors whose numbers repeat:
+		// never serve one query's bytes from another's cache.
+		"enable_external_file_cache=false",
 	}, "&")
 	connector, err := duck.NewConnector(dsn, nil)
 	if err != nil {
@@ -262,7 +321,7 @@ func (e *Engine) open(ctx context.Context) (*session, error) {
 	}
 	s.conn = dc.(*duck.Conn)
 	// temp_directory is a path: set it with a quoted literal, not in the DSN.
-	if err := s.exec(ctx, "SET temp_directory = "+quoteString(tempDir)); err != nil {
+	if err := s.exec(ctx, "SET temp_directory = "+quoteString(s.relative(filepath.Join(tempDir, "spill")))); err != nil {
 		s.close()
 		return nil, fmt.Errorf("duckdb: set temp directory: %w", err)
 	}
@@ -275,10 +334,10 @@ func (s *session) close() error {
 		errs = append(errs, s.conn.Close())
 		s.conn = nil
 	}
-	for _, r := range s.releases {
-		r()
+	for _, c := range s.closers {
+		errs = append(errs, c())
 	}
-	s.releases = nil
+	s.closers = nil
 	if s.db != nil {
 		errs = append(errs, s.db.Close()) // closes the connector: the database
 		s.db = nil
@@ -293,6 +352,21 @@ func (s *session) close() error {
 	return nil
 }
 
+// relative names path relative to the working directory when it lies below
+// it (a worker process works in its private directory), so that view
+// definitions and messages do not show where the server keeps its files.
+func (s *session) relative(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(wd, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return path
+	}
+	return rel
+}
+
 func (s *session) exec(ctx context.Context, stmt string) error {
 	_, err := s.conn.ExecContext(ctx, stmt, nil)
 	return err
@@ -300,10 +374,10 @@ func (s *session) exec(ctx context.Context, stmt string) error {
 
 // run sets up the tables, locks the database down, checks the SQL and starts it.
 func (s *session) run(ctx context.Context, tables []query.Table, sqlText string, maxRows int) (*result, error) {
-	if err := s.parseGate(ctx, sqlText); err != nil {
+	referenced, err := s.parseGate(ctx, sqlText)
+	if err != nil {
 		return nil, err
 	}
-	referenced := s.referencedTables(ctx, sqlText)
 	if err := s.createViews(ctx, tables, referenced); err != nil {
 		return nil, err
 	}
@@ -320,30 +394,6 @@ func (s *session) run(ctx context.Context, tables []query.Table, sqlText string,
 		return nil, classify(err)
 	}
 	return newResult(stmt, rows, maxRows), nil
-}
-
-// referencedTables names the tables the SQL reads (lower-cased "schema.name"),
-// or nil when DuckDB cannot tell (then every table is set up).
-func (s *session) referencedTables(ctx context.Context, sqlText string) map[string]bool {
-	c, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	names, err := duck.GetTableNames(c, sqlText, true)
-	if err != nil {
-		return nil
-	}
-	ref := make(map[string]bool, len(names))
-	for _, n := range names {
-		n = strings.ToLower(n)
-		ref[n] = true
-		// "catalog.schema.name" also names schema.name.
-		if parts := strings.Split(n, "."); len(parts) == 3 {
-			ref[parts[1]+"."+parts[2]] = true
-		}
-	}
-	return ref
 }
 
 // lockDown closes every door before the caller's SQL is parsed: only the
