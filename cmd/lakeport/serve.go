@@ -280,8 +280,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
 		HidePaths: serverFolders(cfg),
-		Ready:  func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
-		Access: n.svc.Access, StepTimeout: cfg.StepTimeout}
+		Ready:     func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
+		Access:    n.svc.Access, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
