@@ -90,6 +90,17 @@ func (l location) String() string {
 	return l.scheme + "://" + l.authority + "/" + strings.Join(l.segments, "/")
 }
 
+// display names file p of the table called name at location l for a
+// person: within the table (name/data/x.parquet) when it lies under it, as
+// given otherwise. A local table's folder is the server's business.
+func (l location) display(name, p string) string {
+	rel, err := l.child(p)
+	if err != nil {
+		return p
+	}
+	return name + "/" + strings.Join(rel, "/")
+}
+
 // localPath is l's path on this machine (file locations only).
 func (l location) localPath() string { return "/" + strings.Join(l.segments, "/") }
 

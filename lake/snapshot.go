@@ -106,7 +106,7 @@ func OpenFiles(ctx context.Context, s Snapshot) (Files, error) {
 	}
 	fail := func(err error) (Files, error) {
 		files.Close()
-		return nil, fmt.Errorf("lake: table %s.%s: %w", s.Namespace, s.Name, err)
+		return nil, err
 	}
 	if err := open(s.MetadataLocation); err != nil {
 		return fail(err)
@@ -249,7 +249,7 @@ func (f *filesIO) Open(name string) (icebergio.File, error) {
 	}
 	file, ok := f.files[name]
 	if !ok {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("table %s: %w (not among the files given)", f.name, fs.ErrNotExist)}
+		return nil, &fs.PathError{Op: "open", Path: f.root.display(f.name, name), Err: fmt.Errorf("%w (not among the files given)", fs.ErrNotExist)}
 	}
 	st, err := file.Stat()
 	if err != nil {

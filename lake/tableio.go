@@ -206,13 +206,14 @@ func (t *tableIO) DeleteFiles(ctx context.Context, paths []string) ([]string, er
 }
 
 // localErr keeps the warehouse folder (a server path) out of an error about
-// a local table file: it names the file as the table's metadata does.
+// a local table file: it names the file within its table, e.g.
+// crm.events/data/00000-….parquet.
 func (t *tableIO) localErr(op, name string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("table %s: %w", t.name, err)}
+	return &fs.PathError{Op: op, Path: t.root.display(t.name, name), Err: err}
 }
 
 // localRoot is a lake's local warehouse folder, opened as an os.Root on first

@@ -117,3 +117,12 @@ func TestSlotsWaitEndsWithTheContext(t *testing.T) {
 		t.Fatalf("wait for a full server: %v", err)
 	}
 }
+
+// The operator's cap on a request's time limit defaults to 60 s: one query
+// holds a shared slot for at most that long.
+func TestDefaultTimeoutCap(t *testing.T) {
+	l := query.Limits{}.WithDefaults()
+	if l.MaxTimeout != 60*time.Second || l.DefaultTimeout != 30*time.Second {
+		t.Fatalf("defaults: max %s, default %s; want 60s and 30s", l.MaxTimeout, l.DefaultTimeout)
+	}
+}

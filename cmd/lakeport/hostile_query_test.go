@@ -8,10 +8,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +26,7 @@ import (
 
 	icebergio "github.com/apache/iceberg-go/io"
 
+	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/lake/laketest"
 	"github.com/lakeport/lakeport/s3test"
@@ -203,5 +208,288 @@ func TestHostileManifestNamesAnotherOrgsFile(t *testing.T) {
 	// The engine is not held: a plain query answers.
 	if rows, out, code := acme.query("SELECT 42"); code != 0 || len(rows) != 1 || rows[0][0] != float64(42) {
 		t.Fatalf("SELECT 42 after the attack: exit %d\n%s", code, out)
+	}
+}
+
+// postQuery sends a query over the API with token and returns the status and body.
+func postQuery(ctx context.Context, url, token string, body map[string]any) (int, string, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/api/v1/query", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out), err
+}
+
+func adminToken(t *testing.T, dir string) string {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(tok))
+}
+
+func newOrgToken(t *testing.T, url, dir, name string) string {
+	t.Helper()
+	out, code := run(t, url, dir, "org", "create", name, "--json")
+	var created struct {
+		AdminToken string `json:"admin_token"`
+	}
+	if json.Unmarshal([]byte(out), &created); code != 0 || created.AdminToken == "" {
+		t.Fatalf("org create %s: exit %d\n%s", name, code, out)
+	}
+	return created.AdminToken
+}
+
+// forever is a query that runs until it is stopped.
+const forever = "SELECT count(*) FROM range(100000000000000) t(i) WHERE i % 7 = 3"
+
+// One organization's four slow queries, each at the operator's time limit,
+// leave another organization's query answering at once.
+func TestHostileSlowQueriesLeaveOthersAnswering(t *testing.T) {
+	url, dir := startServer(t)
+	hog := adminToken(t, dir)
+	other := newOrgToken(t, url, dir, "patient")
+	ctx, stopHog := context.WithCancel(t.Context())
+	defer stopHog()
+	var hogDone sync.WaitGroup
+	var mu sync.Mutex
+	finished := 0
+	for range 4 {
+		hogDone.Add(1)
+		go func() {
+			defer hogDone.Done()
+			postQuery(ctx, url, hog, map[string]any{"sql": forever, "timeout_ms": 60_000})
+			mu.Lock()
+			finished++
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(time.Second) // the hog's queries take their slots first
+	status, body, err := postQuery(t.Context(), url, other, map[string]any{"sql": "SELECT 42 AS answer", "timeout_ms": 30_000})
+	mu.Lock()
+	hogFinished := finished
+	mu.Unlock()
+	if err != nil || status != 200 || !strings.Contains(body, "42") {
+		t.Fatalf("the other organization's query: %d %v\n%s", status, err, body)
+	}
+	if hogFinished > 0 {
+		t.Fatalf("%d of the hog's queries had ended before the other organization's query answered: it waited for them", hogFinished)
+	}
+	// The hog's own third and fourth queries wait for its share; they end
+	// when their caller goes away, and the slots come back.
+	stopHog()
+	hogDone.Wait()
+	if status, body, _ := postQuery(t.Context(), url, hog, map[string]any{"sql": "SELECT 1", "timeout_ms": 30_000}); status != 200 {
+		t.Fatalf("after the hog's callers left, its next query: %d\n%s", status, body)
+	}
+}
+
+// The operator's time limit caps what a request asks for.
+func TestHostileTimeoutIsCapped(t *testing.T) {
+	url, dir := startServerConfig(t, func(c *config.Config) {
+		c.QueryProps = map[string]string{"max_timeout": "2s"}
+	})
+	done := make(chan struct{})
+	var status int
+	var body string
+	go func() {
+		defer close(done)
+		status, body, _ = postQuery(t.Context(), url, adminToken(t, dir), map[string]any{"sql": forever, "timeout_ms": 3_600_000})
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a query asking for an hour ran past the operator's 2s limit")
+	}
+	if status != http.StatusRequestTimeout || !strings.Contains(body, `"timeout"`) {
+		t.Fatalf("a query past the operator's limit: %d\n%s", status, body)
+	}
+}
+
+// peakRSS is this process's peak resident memory in MiB.
+func peakRSS(t *testing.T) int64 {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb >> 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// A memory bomb and a 20,000-branch UNION ALL end with a clear error while
+// another organization's queries keep answering, and the server (this test
+// process) stays small: the queries' memory is their workers'.
+func TestHostileBombsEndWithAClearError(t *testing.T) {
+	url, dir := startServerConfig(t, func(c *config.Config) {
+		c.QueryProps = map[string]string{"memory_limit": "256MB", "max_timeout": "20s"}
+	})
+	bomber := adminToken(t, dir)
+	other := newOrgToken(t, url, dir, "bystander")
+	var union strings.Builder
+	union.WriteString("SELECT 1 AS x")
+	for range 20_000 {
+		union.WriteString(" UNION ALL SELECT 1")
+	}
+	for _, bomb := range []string{"SELECT len(range(100000000))", union.String()} {
+		stop := make(chan struct{})
+		answered := make(chan int, 1)
+		go func() {
+			n := 0
+			defer func() { answered <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, body, err := postQuery(t.Context(), url, other, map[string]any{"sql": "SELECT 42", "timeout_ms": 15_000})
+				if err != nil || status != 200 || !strings.Contains(body, "42") {
+					t.Errorf("the bystander's query beside a bomb: %d %v\n%s", status, err, body)
+					return
+				}
+				n++
+			}
+		}()
+		status, body, err := postQuery(t.Context(), url, bomber, map[string]any{"sql": bomb, "timeout_ms": 20_000})
+		close(stop)
+		if n := <-answered; n == 0 {
+			t.Errorf("no bystander query answered while %.40s… ran", bomb)
+		}
+		if err != nil || status < 400 || status >= 500 {
+			t.Fatalf("bomb %.40s…: %d %v\n%.2000s", bomb, status, err, body)
+		}
+		if !strings.Contains(body, "memory") && !strings.Contains(body, "time limit") {
+			t.Errorf("bomb %.40s…: the error does not say which limit it hit:\n%.2000s", bomb, body)
+		}
+	}
+	if rss := peakRSS(t); rss > 2048 {
+		t.Fatalf("the server's peak RSS reached %d MiB", rss)
+	}
+}
+
+// No query answer shows where the server keeps its files: not settings, not
+// view definitions, not the names of files in errors.
+func TestHostileQueriesShowNoServerPaths(t *testing.T) {
+	url, dir := startServer(t)
+	admin := &orgUser{t: t, url: url, dir: dir}
+	admin.syncSample("crm")
+	abs, _ := filepath.Abs(dir)
+	shows := func(sql string) {
+		t.Helper()
+		for _, format := range []string{"json", "csv"} {
+			out, _ := admin.run("query", sql, "--format", format)
+			if strings.Contains(out, abs) || strings.Contains(out, "/warehouse/") {
+				t.Errorf("%s (%s) shows the server's data dir %s:\n%s", sql, format, abs, out)
+			}
+		}
+	}
+	for _, sql := range []string{
+		"SELECT * FROM duckdb_settings()",
+		"SELECT name, value FROM duckdb_settings() WHERE value LIKE '%/%'",
+		"SELECT current_setting('temp_directory'), current_setting('allowed_paths')",
+		"SELECT sql FROM duckdb_views()",
+		"SELECT * FROM duckdb_temporary_files()",
+		"SELECT * FROM duckdb_extensions()",
+		"SELECT * FROM duckdb_databases()",
+		"SELECT * FROM information_schema.views",
+		"SELECT * FROM read_parquet('/etc/passwd')",
+		"SELECT * FROM read_parquet('/dev/fd/3')",
+		"SELECT * FROM glob('*')",
+		"SELECT count(*) FROM crm.customers c JOIN crm.events e ON c.id = e.customer_id",
+		"SELECT sql FROM duckdb_views() WHERE schema_name = 'crm'",
+		"DESCRIBE crm.customers",
+		"EXPLAIN SELECT * FROM crm.customers",
+		"SELECT * FROM crm.nothing",
+	} {
+		shows(sql)
+	}
+	// A data file lakeport lost: reading the table fails, and says which
+	// table, not where its files are.
+	var victim string
+	filepath.Walk(filepath.Join(dir, "warehouse"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.Contains(p, "/crm/events/data/") && strings.HasSuffix(p, ".parquet") {
+			victim = p
+		}
+		return nil
+	})
+	if victim == "" {
+		t.Fatal("no data file of crm.events")
+	}
+	if err := os.Remove(victim); err != nil {
+		t.Fatal(err)
+	}
+	shows("SELECT count(*) FROM crm.events")
+	out, code := admin.run("query", "SELECT count(*) FROM crm.events")
+	if code == 0 || !strings.Contains(out, "crm.events") {
+		t.Errorf("a table with a lost data file: exit %d, and the error should name the table:\n%s", code, out)
+	}
+}
+
+// stallingWriter is a slow pipe: its first write takes a while.
+type stallingWriter struct {
+	buf   bytes.Buffer
+	stall time.Duration
+	once  sync.Once
+}
+
+func (w *stallingWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { time.Sleep(w.stall) })
+	return w.buf.Write(p)
+}
+
+func (w *stallingWriter) String() string { return w.buf.String() }
+
+// A CSV export whose query fails after rows were sent (here: its reader is so
+// slow that the query's time limit passes mid-stream) ends with an HTTP trailer
+// saying so, and the CLI exits non-zero, so a truncated export never looks
+// complete.
+func TestCSVQueryFailingMidStream(t *testing.T) {
+	url, dir := startServerConfig(t, func(c *config.Config) { c.QueryProps = map[string]string{"max_timeout": "3s"} })
+	sql := "SELECT i, repeat('x', 100) AS pad FROM range(300000) t(i)"
+
+	out := &stallingWriter{stall: 6 * time.Second}
+	var errb bytes.Buffer
+	root := newRoot(out, &errb)
+	root.SetArgs([]string{"--url", url, "--data-dir", dir, "query", sql, "--format", "csv", "--max-rows", "300000"})
+	err := root.Execute()
+	lines := strings.Count(out.String(), "\n")
+	if err == nil {
+		t.Fatalf("a CSV export cut by its time limit after %d of 300001 lines succeeded", lines)
+	}
+	if lines < 2 || lines >= 300001 || !strings.Contains(err.Error(), "incomplete") || !strings.Contains(err.Error(), "time limit") {
+		t.Fatalf("after %d lines: %v; want some rows, then an error that says the output is incomplete and why", lines, err)
+	}
+
+	// The trailer itself, over plain HTTP, read slowly.
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", url+"/api/v1/query",
+		strings.NewReader(`{"sql": "`+sql+`", "format": "csv", "max_rows": 300000}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken(t, dir))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	io.CopyN(io.Discard, resp.Body, 64<<10)
+	time.Sleep(6 * time.Second)
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 || resp.Trailer.Get("Lakeport-Error-Code") != "timeout" || resp.Trailer.Get("Lakeport-Error-Message") == "" {
+		t.Fatalf("status %d, trailer %v", resp.StatusCode, resp.Trailer)
+	}
+	// A complete export has no error trailer and exits 0.
+	if out, code := run(t, url, dir, "query", "SELECT * FROM range(3000) t(i)", "--format", "csv"); code != 0 || strings.Count(out, "\n") != 3001 {
+		t.Fatalf("a complete export: exit %d, %d lines", code, strings.Count(out, "\n"))
 	}
 }

@@ -44,7 +44,7 @@ func startServerWith(t *testing.T, sample bool) (string, string) {
 	return startServerConfig(t, func(c *config.Config) { c.Sample = sample })
 }
 
-func startServerConfig(t *testing.T, tune func(*config.Config)) (string, string) {
+func startServerConfig(t testing.TB, tune func(*config.Config)) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Config{DataDir: dir, Addr: "127.0.0.1:0", StepTimeout: 5 * time.Second, STSRegion: "us-east-1", QueryEngine: "duckdb",

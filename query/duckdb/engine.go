@@ -23,6 +23,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
 
@@ -79,6 +81,9 @@ type Engine struct {
 	cfg    Config
 	ready  chan *session // databases opened ahead (Config.Ready)
 	budget int64         // MaxTempSize in bytes
+
+	mu   sync.Mutex
+	kept *session // the last query's database
 }
 
 var _ query.Engine = (*Engine)(nil)
@@ -221,33 +226,140 @@ func (e *Engine) Query(ctx context.Context, tables []query.Table, req query.Requ
 	}
 
 	qctx, release := context.WithTimeout(ctx, timeout)
+	key := reuseKey(ctx, tables)
+	// The database of the last query over the same tables answers the next
+	// one when it already holds every table that one reads.
+	if s := e.takeKept(key); s != nil {
+		refs, err := s.parseGate(qctx, req.SQL)
+		if err == nil && s.holds(refs) {
+			res, err := s.exec(qctx, req.SQL, maxRows)
+			return e.finish(qctx, release, s, res, err)
+		}
+		e.keep(s)
+		if err != nil {
+			release()
+			return nil, err
+		}
+	}
 	s, err := e.session(qctx)
 	if err != nil {
 		release()
 		return nil, err
 	}
-	s.budget = e.budget
+	s.budget, s.key = e.budget, key
 	res, err := s.run(qctx, tables, req.SQL, maxRows)
+	return e.finish(qctx, release, s, res, err)
+}
+
+// finish hands out a query's result; closing it releases the database: kept
+// for the next query over the same tables when the query ended cleanly,
+// closed otherwise.
+func (e *Engine) finish(qctx context.Context, release context.CancelFunc, s *session, res *result, err error) (query.Result, error) {
 	if err != nil {
 		if cerr := query.ContextError(qctx); cerr != nil {
 			err = cerr
 		}
-		s.close()
+		var se *query.SQLError
+		if errors.As(err, &se) && s.locked && qctx.Err() == nil {
+			e.keep(s) // the SQL was refused; the database is as it was
+		} else {
+			e.discard(s)
+		}
 		release()
 		return nil, err
 	}
 	res.ctx = qctx
-	res.done = func() error {
+	res.done = func(clean bool) error {
+		clean = clean && qctx.Err() == nil
 		release()
-		if e.ready != nil {
-			// A worker answers its next query on the database opened ahead
-			// while this one closes.
-			go s.close()
-			return nil
+		if clean {
+			e.keep(s)
+		} else {
+			e.discard(s)
 		}
-		return s.close()
+		return nil
 	}
 	return res, nil
+}
+
+// reuseKey names the tables a database holds: the organization and each
+// table's name, location of its current snapshot (or files), key and columns.
+// Tables read through Scan are read afresh by every query: "" (no reuse).
+func reuseKey(ctx context.Context, tables []query.Table) string {
+	org, _ := query.OrgFrom(ctx)
+	var b strings.Builder
+	b.WriteString("org " + org)
+	for _, t := range tables {
+		if t.Scan != nil {
+			return ""
+		}
+		b.WriteString("\x00" + t.QualifiedName() + "\x00" + strings.Join(t.Files, "\x01") + "\x00" + strings.Join(t.PrimaryKey, "\x01") + "\x00" + t.Cursor)
+		if t.Snapshot != nil {
+			b.WriteString("\x00" + t.Snapshot.Warehouse + "\x00" + t.Snapshot.MetadataLocation)
+		}
+		if t.ArrowSchema != nil {
+			b.WriteString("\x00" + t.ArrowSchema.String())
+		}
+	}
+	return b.String()
+}
+
+// keptIdle is how long a kept database waits for its next query.
+const keptIdle = time.Minute
+
+// takeKept returns the kept database if it holds the tables named by key.
+func (e *Engine) takeKept(key string) *session {
+	if key == "" {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.kept
+	if s == nil || s.key != key {
+		return nil
+	}
+	e.kept = nil
+	s.idle.Stop()
+	return s
+}
+
+// keep keeps s for the next query over the same tables (replacing the one
+// kept before), or closes it.
+func (e *Engine) keep(s *session) {
+	if s.key == "" || !s.locked {
+		e.discard(s)
+		return
+	}
+	e.mu.Lock()
+	old := e.kept
+	e.kept = s
+	s.idle = time.AfterFunc(keptIdle, func() {
+		e.mu.Lock()
+		if e.kept == s {
+			e.kept = nil
+		} else {
+			s = nil
+		}
+		e.mu.Unlock()
+		if s != nil {
+			s.close()
+		}
+	})
+	e.mu.Unlock()
+	if old != nil {
+		old.idle.Stop()
+		e.discard(old)
+	}
+}
+
+// discard closes s, in the background where databases are opened ahead (a
+// worker answers its next query meanwhile).
+func (e *Engine) discard(s *session) {
+	if e.ready != nil {
+		go s.close()
+		return
+	}
+	s.close()
 }
 
 // checkTables refuses table lists the engine cannot present faithfully.
@@ -276,8 +388,13 @@ func checkTables(tables []query.Table) error {
 	return nil
 }
 
-// session is one query's private database.
+// session is one query's private database (kept for the next query over the
+// same tables of the same organization, see Engine.keep).
 type session struct {
+	key    string          // reuseKey of the tables it holds
+	read   map[string]bool // tables whose rows it reads (not only their columns)
+	locked bool            // lockDown succeeded
+	idle   *time.Timer
 	cfg     Config
 	tempDir string
 	db      *sql.DB // owns the connector (the database); used for parsing helpers
@@ -321,7 +438,7 @@ func (e *Engine) open(ctx context.Context) (*session, error) {
 	}
 	s.conn = dc.(*duck.Conn)
 	// temp_directory is a path: set it with a quoted literal, not in the DSN.
-	if err := s.exec(ctx, "SET temp_directory = "+quoteString(s.relative(filepath.Join(tempDir, "spill")))); err != nil {
+	if err := s.execStmt(ctx, "SET temp_directory = "+quoteString(s.relative(tempDir))); err != nil {
 		s.close()
 		return nil, fmt.Errorf("duckdb: set temp directory: %w", err)
 	}
@@ -367,7 +484,7 @@ func (s *session) relative(path string) string {
 	return rel
 }
 
-func (s *session) exec(ctx context.Context, stmt string) error {
+func (s *session) execStmt(ctx context.Context, stmt string) error {
 	_, err := s.conn.ExecContext(ctx, stmt, nil)
 	return err
 }
@@ -384,6 +501,21 @@ func (s *session) run(ctx context.Context, tables []query.Table, sqlText string,
 	if err := s.lockDown(ctx); err != nil {
 		return nil, err
 	}
+	return s.exec(ctx, sqlText, maxRows)
+}
+
+// holds reports whether the session reads every table in refs that it has.
+func (s *session) holds(refs map[string]bool) bool {
+	for name := range refs {
+		if read, has := s.read[name]; has && !read {
+			return false
+		}
+	}
+	return true
+}
+
+// exec prepares and starts the caller's SQL in the locked-down database.
+func (s *session) exec(ctx context.Context, sqlText string, maxRows int) (*result, error) {
 	stmt, err := s.prepareReadOnly(sqlText, maxRows)
 	if err != nil {
 		return nil, err
@@ -399,6 +531,9 @@ func (s *session) run(ctx context.Context, tables []query.Table, sqlText string,
 // lockDown closes every door before the caller's SQL is parsed: only the
 // tables' own files stay readable, and no setting can change afterwards.
 func (s *session) lockDown(ctx context.Context) error {
+	// The extension settings repeat those the database opened with: without
+	// them DuckDB 1.5.6 was seen not to enforce memory_limit on a DISTINCT
+	// aggregate (TestMemoryLimit).
 	stmts := []string{
 		"SET allowed_paths = " + stringList(s.allowed),
 		"SET enable_external_access = false",
@@ -408,10 +543,11 @@ func (s *session) lockDown(ctx context.Context) error {
 		"SET lock_configuration = true",
 	}
 	for _, st := range stmts {
-		if err := s.exec(ctx, st); err != nil {
+		if err := s.execStmt(ctx, st); err != nil {
 			return fmt.Errorf("duckdb: lock down (%s): %w", st, err)
 		}
 	}
+	s.locked = true
 	return nil
 }
 

@@ -119,6 +119,25 @@ var deniedFunctions = map[string]bool{
 	"duckdb_databases":            true,
 	"pragma_database_list":        true,
 	"getenv":                      true,
+	// File readers: a query reads the tables it names, through their views,
+	// never files by path (the lock-down refuses other files anyway).
+	"read_parquet":          true,
+	"parquet_scan":          true,
+	"parquet_metadata":      true,
+	"parquet_schema":        true,
+	"parquet_file_metadata": true,
+	"parquet_kv_metadata":   true,
+	"read_csv":              true,
+	"read_csv_auto":         true,
+	"sniff_csv":             true,
+	"read_json":             true,
+	"read_json_auto":        true,
+	"read_ndjson":           true,
+	"read_ndjson_auto":      true,
+	"read_json_objects":     true,
+	"read_text":             true,
+	"read_blob":             true,
+	"glob":                  true,
 }
 
 // deniedFunction finds a denied function called anywhere in a parse tree.

@@ -30,8 +30,9 @@ type result struct {
 	read      int
 	truncated bool
 	eof       bool
-	ctx       context.Context // the query's context: its deadline bounds reading too
-	done      func() error    // releases the database, the slot and the context
+	ctx       context.Context        // the query's context: its deadline bounds reading too
+	done      func(clean bool) error // releases the database and the context
+	failed    bool                   // Next returned an error
 	closed    bool
 }
 
@@ -63,6 +64,7 @@ func (r *result) Next() ([][]any, error) {
 	}
 	if r.ctx != nil {
 		if err := query.ContextError(r.ctx); err != nil {
+			r.failed = true
 			return nil, err
 		}
 	}
@@ -74,6 +76,7 @@ func (r *result) Next() ([][]any, error) {
 				r.eof = true
 				break
 			}
+			r.failed = true
 			return nil, classify(err)
 		}
 		if r.read == r.maxRows {
@@ -105,7 +108,7 @@ func (r *result) Close() error {
 		err = cerr
 	}
 	if r.done != nil {
-		if derr := r.done(); err == nil {
+		if derr := r.done(!r.failed && err == nil); err == nil {
 			err = derr
 		}
 	}

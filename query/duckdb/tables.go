@@ -37,7 +37,7 @@ func openInProcess(ctx context.Context, t query.Table) (lake.Snapshot, lake.File
 // unreadable marks a failure to read table t's data: the table's fault (or
 // its bucket's), reported to the caller as such.
 func unreadable(t query.Table, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, query.ErrUnreadable) {
 		return err
 	}
 	return fmt.Errorf("%w: table %s: %w", query.ErrUnreadable, t.QualifiedName(), err)

@@ -19,12 +19,14 @@ import (
 // extraction missed is an error, never silently empty).
 func (s *session) createViews(ctx context.Context, tables []query.Table, referenced map[string]bool) error {
 	schemas := map[string]bool{}
+	s.read = make(map[string]bool, len(tables))
 	for i, t := range tables {
-		read := referenced == nil || referenced[strings.ToLower(t.QualifiedName())]
+		read := referenced == nil || referenced[strings.ToLower(t.QualifiedName())] || t.ArrowSchema == nil
+		s.read[strings.ToLower(t.QualifiedName())] = read
 		var files []string
 		var err error
 		switch {
-		case !read && t.ArrowSchema != nil:
+		case !read:
 		case t.Snapshot != nil:
 			files, err = s.snapshotFiles(ctx, t, i)
 		case len(t.Files) > 0:
@@ -50,7 +52,7 @@ func (s *session) createViews(ctx context.Context, tables []query.Table, referen
 			return fmt.Errorf("%w: table %s: %w", query.ErrUnreadable, t.QualifiedName(), err)
 		}
 		if !schemas[strings.ToLower(t.Schema)] {
-			if err := s.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(t.Schema)); err != nil {
+			if err := s.execStmt(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(t.Schema)); err != nil {
 				return fmt.Errorf("duckdb: create schema %s: %w", t.Schema, err)
 			}
 			schemas[strings.ToLower(t.Schema)] = true
@@ -60,7 +62,7 @@ func (s *session) createViews(ctx context.Context, tables []query.Table, referen
 			return err
 		}
 		stmt := "CREATE VIEW " + quoteIdent(t.Schema) + "." + quoteIdent(t.Name) + " AS " + body
-		if err := s.exec(ctx, stmt); err != nil {
+		if err := s.execStmt(ctx, stmt); err != nil {
 			return fmt.Errorf("duckdb: create view %s: %w", t.QualifiedName(), err)
 		}
 	}

@@ -84,11 +84,11 @@ func (c *child) run(engine *duckdb.Engine, req *request) error {
 		if ti.Snapshot {
 			// Where it is and how to reach it come from the parent when the
 			// query names the table (open).
-			tables[i].Snapshot = &lake.Snapshot{Namespace: ti.Schema, Name: ti.Name}
+			tables[i].Snapshot = &lake.Snapshot{Namespace: ti.Schema, Name: ti.Name, Warehouse: ti.Warehouse, MetadataLocation: ti.MetadataLocation}
 		}
 		c.index[strings.ToLower(tables[i].QualifiedName())] = i
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), req.Timeout)
+	ctx, cancel := context.WithTimeout(query.WithOrg(context.Background(), req.Org), req.Timeout)
 	defer cancel()
 	res, err := engine.Query(ctx, tables, query.Request{SQL: req.SQL, MaxRows: req.MaxRows, Timeout: req.Timeout})
 	if err != nil {

@@ -30,7 +30,8 @@ type proc struct {
 	waitErr error
 
 	mu     sync.Mutex
-	killed error // why the parent killed it (nil: it was not)
+	killed error  // why the parent killed it (nil: it was not)
+	query  uint64 // which query it runs; a kill for another is ignored
 }
 
 // maxFDsPerMessage stays under the kernel's SCM_MAX_FD (253).
@@ -133,6 +134,31 @@ func (pr *proc) kill(why error) {
 	}
 	pr.mu.Unlock()
 	pr.cmd.Process.Kill()
+}
+
+// begin starts query n on the process: killQuery(n, …) applies until end.
+func (pr *proc) begin() uint64 {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.query++
+	return pr.query
+}
+
+// end ends the current query: its late killers (timer, cancel) do nothing.
+func (pr *proc) end() {
+	pr.mu.Lock()
+	pr.query++
+	pr.mu.Unlock()
+}
+
+// killQuery kills the process if it still runs query n.
+func (pr *proc) killQuery(n uint64, why error) {
+	pr.mu.Lock()
+	current := pr.query == n
+	pr.mu.Unlock()
+	if current {
+		pr.kill(why)
+	}
 }
 
 func (pr *proc) killedFor() error {

@@ -41,6 +41,7 @@ type setup struct {
 }
 
 type request struct {
+	Org     string // the caller's organization (query.WithOrg)
 	SQL     string
 	MaxRows int
 	Timeout time.Duration
@@ -55,6 +56,9 @@ type tableInfo struct {
 	PrimaryKey   []string
 	Cursor       string
 	Snapshot     bool // rows come from the lake (else the table is empty)
+	// Warehouse and MetadataLocation say which snapshot (the worker keeps a
+	// database for the next query over the same snapshots).
+	Warehouse, MetadataLocation string
 }
 
 type openTable struct{ Table int }

@@ -257,6 +257,9 @@ func (p *Pool) Query(ctx context.Context, tables []query.Table, req query.Reques
 			return nil, fmt.Errorf("worker: table %s: %w", t.QualifiedName(), err)
 		}
 		infos[i] = tableInfo{Schema: t.Schema, Name: t.Name, Columns: cols, PrimaryKey: t.PrimaryKey, Cursor: t.Cursor, Snapshot: t.Snapshot != nil}
+		if t.Snapshot != nil {
+			infos[i].Warehouse, infos[i].MetadataLocation = t.Snapshot.Warehouse, t.Snapshot.MetadataLocation
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, query.ContextError(ctx)
@@ -267,16 +270,19 @@ func (p *Pool) Query(ctx context.Context, tables []query.Table, req query.Reques
 	}
 	r := &result{pool: p, pr: pr, ctx: ctx, tables: tables, stop: make(chan struct{})}
 	// The hard limit: past the query's time (and a grace to report it), or
-	// when the caller goes away, the worker is killed.
-	r.timer = time.AfterFunc(timeout+Grace, func() { pr.kill(errKilledTimeout) })
+	// when the caller goes away, the worker is killed — if it still runs this
+	// query (it may be back in the pool by the time a late timer fires).
+	n := pr.begin()
+	r.timer = time.AfterFunc(timeout+Grace, func() { pr.killQuery(n, errKilledTimeout) })
 	go func() {
 		select {
 		case <-ctx.Done():
-			pr.kill(errKilledCanceled)
+			pr.killQuery(n, errKilledCanceled)
 		case <-r.stop:
 		}
 	}()
-	if err := pr.enc.Encode(message{Request: &request{SQL: req.SQL, MaxRows: req.MaxRows, Timeout: timeout, Tables: infos}}); err != nil {
+	org, _ := query.OrgFrom(ctx)
+	if err := pr.enc.Encode(message{Request: &request{Org: org, SQL: req.SQL, MaxRows: req.MaxRows, Timeout: timeout, Tables: infos}}); err != nil {
 		return nil, r.fail(err)
 	}
 	for {
@@ -369,6 +375,7 @@ func (r *result) finish(clean bool) {
 	r.finished = true
 	r.timer.Stop()
 	close(r.stop)
+	r.pr.end()
 	if clean && r.pr.killedFor() == nil {
 		r.pool.put(r.pr)
 		return

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -127,6 +128,9 @@ func peakRSS(t testing.TB) int64 {
 	return 0
 }
 
+// bombTime is the bombs' time limit.
+var bombTime = 20 * time.Second
+
 // Queries that would grow a process by gigabytes end with a clear error,
 // their worker is replaced, the server stays small, and other queries go on.
 func TestBombsEndInTheirWorker(t *testing.T) {
@@ -136,10 +140,13 @@ func TestBombsEndInTheirWorker(t *testing.T) {
 	for range 20_000 {
 		union.WriteString(" UNION ALL SELECT 1")
 	}
-	for _, c := range []struct{ name, sql string }{
-		{"a 100-million-element list", `SELECT len(range(100000000))`},
-		{"a 20,000-branch UNION ALL", union.String()},
-		{"a string of 4 GB", `SELECT length(repeat('x', 4000000000))`},
+	for _, c := range []struct {
+		name, sql string
+		want      error // the limit that must end it
+	}{
+		{"a 100-million-element list", `SELECT len(range(100000000))`, query.ErrResources},
+		{"a 20,000-branch UNION ALL", union.String(), nil},
+		{"a string of 4 GB", `SELECT length(repeat('x', 4000000000))`, query.ErrResources},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			// Another organization's query keeps answering meanwhile.
@@ -162,11 +169,14 @@ func TestBombsEndInTheirWorker(t *testing.T) {
 					answered++
 				}
 			}()
-			_, err := collect(t, p, nil, c.sql, 20*time.Second)
+			_, err := collect(t, p, nil, c.sql, bombTime)
 			close(stop)
 			wg.Wait()
 			if !errors.Is(err, query.ErrResources) && !errors.Is(err, query.ErrTimeout) {
 				t.Fatalf("%s: %v, want a memory or time limit error", c.name, err)
+			}
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("%s: %v, want %v", c.name, err, c.want)
 			}
 			if !strings.Contains(err.Error(), "memory") && !strings.Contains(err.Error(), "time limit") {
 				t.Errorf("the error does not say which limit: %v", err)
@@ -235,4 +245,29 @@ func BenchmarkSelect1Paced(b *testing.B) {
 		total += time.Since(start)
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/query")
+}
+
+// A query's caller that goes away after the answer (as every HTTP request's
+// context does) must not kill the worker, which by then serves another query.
+func TestLateCancelDoesNotKillTheNextQuery(t *testing.T) {
+	p := newPool(t, Config{Ready: 1})
+	for i := range 300 {
+		ctx, cancel := context.WithCancel(context.Background())
+		res, err := p.Query(ctx, nil, query.Request{SQL: `SELECT 1`, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		// The caller goes away the moment the answer is complete.
+		for {
+			_, err := res.Next()
+			if errors.Is(err, io.EOF) {
+				cancel()
+				break
+			}
+			if err != nil {
+				t.Fatalf("query %d: %v", i, err)
+			}
+		}
+		res.Close()
+	}
 }
