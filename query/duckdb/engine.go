@@ -391,10 +391,10 @@ func checkTables(tables []query.Table) error {
 // session is one query's private database (kept for the next query over the
 // same tables of the same organization, see Engine.keep).
 type session struct {
-	key    string          // reuseKey of the tables it holds
-	read   map[string]bool // tables whose rows it reads (not only their columns)
-	locked bool            // lockDown succeeded
-	idle   *time.Timer
+	key     string          // reuseKey of the tables it holds
+	read    map[string]bool // tables whose rows it reads (not only their columns)
+	locked  bool            // lockDown succeeded
+	idle    *time.Timer
 	cfg     Config
 	tempDir string
 	db      *sql.DB // owns the connector (the database); used for parsing helpers
