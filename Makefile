@@ -26,7 +26,7 @@ lint:
 
 # test installs and starts what the tests need (versitygw, PostgreSQL), then runs them all.
 test: tools lint
-	eval "$$(scripts/postgres.sh)" && go test -tags duckdb_arrow -race -count=1 -timeout 25m ./...
+	scripts/test.sh
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

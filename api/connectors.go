@@ -18,7 +18,7 @@ import (
 // SourceView is one source a connector can use.
 type SourceView struct {
 	Name string                           `json:"name"`
-	Kind string                           `json:"kind"` // builtin | exec | image
+	Kind string                           `json:"kind"` // builtin | manifest | exec | image
 	Spec *protocol.ConnectorSpecification `json:"spec,omitempty"`
 	Help string                           `json:"help,omitempty"`
 }
@@ -32,7 +32,18 @@ func (s *Server) listSources(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, v)
 	}
+	for _, name := range source.Default.Manifests() {
+		v := SourceView{Name: name, Kind: "manifest", Help: "a declarative manifest published by the operator, run in process"}
+		src, err := source.Default.Open(name)
+		if err != nil {
+			v.Help = "a published manifest lakeport cannot run: " + err.Error()
+		} else {
+			v.Spec, _ = src.Spec(r.Context())
+		}
+		out = append(out, v)
+	}
 	out = append(out,
+		SourceView{Name: "manifest:PATH", Kind: "manifest", Help: "an Airbyte declarative manifest (YAML), read by the CLI and sent with the connector; run in process, no Python or container"},
 		SourceView{Name: "exec:/path/to/connector", Kind: "exec", Help: "any local executable that speaks the Airbyte protocol (spec, check, discover, read)"},
 		SourceView{Name: "image:REF", Kind: "image", Help: "an Airbyte connector image, run with docker or podman when a container engine is available"})
 	writeJSON(w, http.StatusOK, out)
@@ -72,7 +83,7 @@ func (s *Server) connectorError(w http.ResponseWriter, r *http.Request, err erro
 
 func (s *Server) createConnector(w http.ResponseWriter, r *http.Request) {
 	var req connector.CreateRequest
-	if !decode(w, r, &req) {
+	if !decodeLimit(w, r, &req, MaxManifestBodyBytes) {
 		return
 	}
 	v, err := s.Connectors.Create(r.Context(), callerOf(r).Org, req)
@@ -178,14 +189,16 @@ func (s *Server) scheduleConnector(w http.ResponseWriter, r *http.Request) {
 type DiscoverSourceRequest struct {
 	Source string          `json:"source"`
 	Config json.RawMessage `json:"config"`
+	// Manifest is the declarative manifest of a manifest:LABEL source.
+	Manifest string `json:"manifest,omitempty"`
 }
 
 func (s *Server) discoverSource(w http.ResponseWriter, r *http.Request) {
 	var req DiscoverSourceRequest
-	if !decode(w, r, &req) {
+	if !decodeLimit(w, r, &req, MaxManifestBodyBytes) {
 		return
 	}
-	cat, err := s.Connectors.DiscoverSource(r.Context(), req.Source, req.Config)
+	cat, err := s.Connectors.DiscoverSource(r.Context(), req.Source, req.Config, req.Manifest)
 	if err != nil {
 		s.connectorError(w, r, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,8 +28,13 @@ import (
 	"github.com/lakeport/lakeport/validation"
 )
 
-// MaxBodyBytes bounds every request body.
+// MaxBodyBytes bounds every request body but those that may carry a
+// declarative manifest, which MaxManifestBodyBytes bounds.
 const MaxBodyBytes = 1 << 20
+
+// MaxManifestBodyBytes bounds a request that carries a manifest (a manifest
+// is at most 8 MiB).
+const MaxManifestBodyBytes = 9 << 20
 
 // Server serves the API.
 type Server struct {
@@ -106,6 +112,7 @@ func (s *Server) Handler() http.Handler {
 
 			r.Get("/storage", s.showStorage)
 			r.Get("/storage/policy", s.storagePolicy)
+			r.Post("/storage/review", s.reviewStorage)
 			r.With(adminOnly).Post("/storage/test", s.testStorage)
 			r.With(adminOnly).Put("/storage", s.saveStorage)
 			r.With(adminOnly).Post("/storage/use-managed", s.useManaged)
@@ -235,7 +242,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a JSON body into v: at most MaxBodyBytes, no unknown fields, one value.
 // It writes the error response itself and returns false on bad input.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return decodeLimit(w, r, v, MaxBodyBytes)
+}
+
+// decodeLimit is decode with another size limit.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -250,7 +262,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "the request body is over 1 MiB; send only the documented fields")
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body is over %d MiB; send only the documented fields", limit>>20))
 	case errors.As(err, &syntax):
 		writeError(w, http.StatusBadRequest, "malformed_json", "the request body is not valid JSON: "+err.Error())
 	case errors.As(err, &typ):

@@ -74,6 +74,7 @@ func (s *Server) showStorage(w http.ResponseWriter, r *http.Request) {
 // PolicyView is GET /api/v1/storage/policy: both IAM documents, filled in.
 type PolicyView struct {
 	Bucket           string          `json:"bucket"`
+	KMSKeyARN        string          `json:"kms_key_arn,omitempty"`
 	PermissionPolicy policy.Document `json:"permission_policy"`
 	TrustPolicy      policy.Document `json:"trust_policy"`
 }
@@ -125,7 +126,7 @@ func (s *Server) storagePolicy(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PolicyView{Bucket: bucket, PermissionPolicy: perm, TrustPolicy: trust})
+	writeJSON(w, http.StatusOK, PolicyView{Bucket: bucket, KMSKeyARN: key, PermissionPolicy: perm, TrustPolicy: trust})
 }
 
 func (s *Server) validationOptions(org store.Org) validation.Options {

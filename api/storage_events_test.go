@@ -21,6 +21,7 @@ import (
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
 	"github.com/lakeport/lakeport/validation"
@@ -170,6 +171,10 @@ func newStreamEnv(t *testing.T, validate func(context.Context, storage.Setting, 
 	key, _ := secrets.LoadOrCreateKey("", filepath.Join(dir, "secret.key"))
 	box, _ := secrets.NewBox(key)
 	srv := &api.Server{Store: st, Secrets: box, Platform: config.Platform{}, StepTimeout: 5 * time.Second,
+		// versitygw listens on loopback: allow it as an operator with private networks would.
+		Access: func(o store.Org) storage.Access {
+			return config.Config{AllowPrivateNetworks: true}.Access(o.ID, o.ExternalID)
+		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Validate: validate}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"time"
 
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/storage"
 )
 
@@ -55,12 +57,29 @@ type Config struct {
 	// died is run again SyncRescueAfter after it started (default SyncTimeout + 10m).
 	SyncTimeout     time.Duration
 	SyncRescueAfter time.Duration
+	// SyncLeaseTimeout is how long a running sync's lease lasts without its process's
+	// heartbeat before another process resumes the sync (default 60s).
+	SyncLeaseTimeout time.Duration
+	// SyncMaxPerOrg is how many syncs of one organization run at once (default 1;
+	// -1: no limit).
+	SyncMaxPerOrg int
 	// SyncBatchRows commits a stream's rows at the next STATE once it holds this many
 	// (default 200,000): smaller means more, smaller commits.
 	SyncBatchRows int
 	// Database is the metadata store: empty for SQLite in the data dir, or a
 	// postgres:// URL shared by several lakeport processes.
 	Database string
+	// AllowPrivateNetworks lets the endpoints organizations choose (an
+	// S3-compatible server) be loopback, link-local, private or unique-local
+	// addresses (network.allow_private). Off: only public addresses.
+	AllowPrivateNetworks bool
+	// Guard is this process's network guard, which knows its own listeners
+	// (the server sets it); nil: Access makes one from AllowPrivateNetworks.
+	Guard *netguard.Guard
+	// ManifestsDir is the operator's catalogue of declarative manifests: each
+	// DIR/<name>/manifest.yaml (schemas beside it) or DIR/<name>.yaml is the
+	// source <name>. Empty for none.
+	ManifestsDir string
 }
 
 const (
@@ -91,10 +110,14 @@ func applyEnv(c *Config) {
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
 		"LAKEPORT_CATALOG":                   &c.Catalog, "LAKEPORT_CATALOG_REGION": &c.CatalogRegion, "LAKEPORT_CATALOG_ID": &c.CatalogID,
 		"LAKEPORT_CATALOG_URI": &c.CatalogURI, "LAKEPORT_CATALOG_TOKEN": &c.CatalogToken,
+		"LAKEPORT_MANIFESTS_DIR": &c.ManifestsDir,
 	} {
 		if v := os.Getenv(k); v != "" {
 			*dst = v
 		}
+	}
+	if v := os.Getenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS"); v != "" {
+		c.AllowPrivateNetworks = v == "1" || v == "true"
 	}
 	if v := os.Getenv("LAKEPORT_SAMPLE"); v != "" {
 		c.Sample = v != "false"
@@ -110,6 +133,12 @@ func applyEnv(c *Config) {
 	}
 	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_SYNC_RESCUE_AFTER")); err == nil && d > 0 {
 		c.SyncRescueAfter = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("LAKEPORT_SYNC_LEASE_TIMEOUT")); err == nil && d > 0 {
+		c.SyncLeaseTimeout = d
+	}
+	if n, err := strconv.Atoi(os.Getenv("LAKEPORT_SYNC_MAX_PER_ORG")); err == nil && n != 0 {
+		c.SyncMaxPerOrg = n
 	}
 }
 
@@ -130,9 +159,14 @@ func (p Platform) Check() error {
 }
 
 // Access is how this install reaches an organization's customer-hosted bucket: STS
-// with the organization's external ID and a session name that names the organization.
+// with the organization's external ID and a session name that names the organization,
+// and an S3-compatible endpoint only through the network guard.
 func (c Config) Access(orgID, externalID string) storage.Access {
-	return storage.Access{ExternalID: externalID, SessionName: "lakeport-" + orgID, STSEndpoint: c.STSEndpoint, STSRegion: c.STSRegion}
+	g := c.Guard
+	if g == nil {
+		g = netguard.New(c.AllowPrivateNetworks)
+	}
+	return storage.Access{ExternalID: externalID, SessionName: "lakeport-" + orgID, STSEndpoint: c.STSEndpoint, STSRegion: c.STSRegion, Guard: g}
 }
 
 // Configured reports whether both principals are known, which the trust policy needs.

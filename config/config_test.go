@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/netguard"
 )
 
 func TestLoadExampleFile(t *testing.T) {
@@ -42,5 +44,29 @@ func TestPrecedenceAndErrors(t *testing.T) {
 	}
 	if _, err := config.Load(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Fatal("a missing file must be an error")
+	}
+}
+
+func TestAllowPrivateNetworks(t *testing.T) {
+	t.Setenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS", "")
+	if c := config.FromEnv(); c.AllowPrivateNetworks || !netguard.IsBlocked(c.Access("o", "x").Guard.Check(netip.MustParseAddrPort("127.0.0.1:9000"))) {
+		t.Fatalf("private networks must be refused by default: %+v", c)
+	}
+	path := filepath.Join(t.TempDir(), "lakeport.yaml")
+	os.WriteFile(path, []byte("network:\n  allow_private: true\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil || !c.AllowPrivateNetworks {
+		t.Fatalf("network.allow_private: %+v, %v", c, err)
+	}
+	if err := c.Access("o", "x").Guard.Check(netip.MustParseAddrPort("127.0.0.1:9000")); err != nil {
+		t.Fatalf("allowed by the file, refused by the guard: %v", err)
+	}
+	t.Setenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS", "0")
+	if c, _ := config.Load(path); c.AllowPrivateNetworks {
+		t.Fatal("LAKEPORT_ALLOW_PRIVATE_NETWORKS=0 must win over the file")
+	}
+	t.Setenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS", "1")
+	if c := config.FromEnv(); !c.AllowPrivateNetworks {
+		t.Fatal("LAKEPORT_ALLOW_PRIVATE_NETWORKS=1 must allow private networks")
 	}
 }

@@ -21,7 +21,11 @@ type file struct {
 	StepTimeout    string `yaml:"step_timeout"`
 	HealthInterval string `yaml:"health_interval"`
 	SyncTimeout    string `yaml:"sync_timeout"`
-	Platform       struct {
+	Sync           struct {
+		LeaseTimeout string `yaml:"lease_timeout"`
+		MaxPerOrg    int    `yaml:"max_per_org"`
+	} `yaml:"sync"`
+	Platform struct {
 		AWSAccountID       string `yaml:"aws_account_id"`
 		WorkerPrincipalARN string `yaml:"worker_principal_arn"`
 	} `yaml:"platform"`
@@ -48,6 +52,12 @@ type file struct {
 		Engine   string            `yaml:"engine"`
 		Settings map[string]string `yaml:"settings"`
 	} `yaml:"query"`
+	Network struct {
+		AllowPrivate *bool `yaml:"allow_private"`
+	} `yaml:"network"`
+	Sources struct {
+		ManifestsDir string `yaml:"manifests_dir"`
+	} `yaml:"sources"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
@@ -99,8 +109,12 @@ func (f *file) apply(c *Config) error {
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)
+	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
+	}
+	if f.Network.AllowPrivate != nil {
+		c.AllowPrivateNetworks = *f.Network.AllowPrivate
 	}
 	if len(f.Query.Settings) > 0 {
 		c.QueryProps = f.Query.Settings
@@ -125,6 +139,19 @@ func (f *file) apply(c *Config) error {
 			return fmt.Errorf("sync_timeout %q: give a duration such as 6h", f.SyncTimeout)
 		}
 		c.SyncTimeout = d
+	}
+	if f.Sync.LeaseTimeout != "" {
+		d, err := time.ParseDuration(f.Sync.LeaseTimeout)
+		if err != nil || d < 5*time.Second {
+			return fmt.Errorf("sync.lease_timeout %q: give a duration of at least 5s, such as 60s", f.Sync.LeaseTimeout)
+		}
+		c.SyncLeaseTimeout = d
+	}
+	if f.Sync.MaxPerOrg < -1 {
+		return fmt.Errorf("sync.max_per_org %d: give how many syncs of one organization may run at once (at least 1), or -1 for no limit", f.Sync.MaxPerOrg)
+	}
+	if f.Sync.MaxPerOrg != 0 {
+		c.SyncMaxPerOrg = f.Sync.MaxPerOrg
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/owner"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/secrets"
@@ -57,6 +57,8 @@ type Service struct {
 	SyncOptions syncer.Options
 	// Metrics, when set, counts finished runs.
 	Metrics *metrics.Metrics
+	// RunPolicy says how sync runs hold leases and share workers.
+	RunPolicy RunPolicy
 
 	mu sync.Mutex // serialises lake.Open of new catalogs
 
@@ -100,6 +102,11 @@ type CreateRequest struct {
 	// Streams selects streams and modes ("events", "events:incremental:append");
 	// empty selects every stream with lakeport's defaults.
 	Streams []string `json:"streams,omitempty"`
+	// Manifest is a declarative manifest (YAML or JSON) for Source
+	// manifest:LABEL: the CLI reads it from the client's disk and sends it;
+	// the server never reads a tenant's path. It is stored with the
+	// connector.
+	Manifest string `json:"manifest,omitempty"`
 }
 
 // Create validates the request (name, source, config against the source's spec),
@@ -111,7 +118,7 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 		fields = append(fields, FieldError{Field: "name", Message: err.Error()})
 	}
 	if req.Source == "" {
-		fields = append(fields, FieldError{Field: "source", Message: "required: sample, exec:/path/to/connector or image:REF (see lakeport sources)"})
+		fields = append(fields, FieldError{Field: "source", Message: "required: sample, exec:/path/to/connector, image:REF or manifest:PATH (see lakeport sources)"})
 	}
 	if len(req.Config) == 0 {
 		req.Config = json.RawMessage(`{}`)
@@ -122,8 +129,12 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 	if _, err := s.Store.Connector(ctx, org.ID, req.Name); err == nil {
 		return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
 	}
-	src, err := s.sources().Open(req.Source)
+	src, err := s.open(req.Source, req.Manifest)
 	if err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			return View{}, err
+		}
 		return View{}, invalid("source", err.Error())
 	}
 	spec, err := src.Spec(ctx)
@@ -146,7 +157,7 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 		return View{}, err
 	}
 	now := time.Now().UTC()
-	c := store.Connector{ID: auth.NewID("con_"), OrgID: org.ID, Name: req.Name, Source: req.Source, Catalog: catJSON, CreatedAt: now, UpdatedAt: now}
+	c := store.Connector{ID: auth.NewID("con_"), OrgID: org.ID, Name: req.Name, Source: req.Source, Manifest: req.Manifest, Catalog: catJSON, CreatedAt: now, UpdatedAt: now}
 	if c.ConfigSealed, err = s.Secrets.Seal(string(req.Config), sealContext(c)); err != nil {
 		return View{}, err
 	}
@@ -157,7 +168,7 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 	if err := s.Store.CreateConnector(ctx, c); err != nil {
 		// Release the prefix this connector claimed, so the name stays usable.
 		if _, cerr := owner.Cleanup(ctx, loc.Bucket, c.Name, org.ID, c.ID); cerr != nil {
-			s.logger().Warn("could not remove the owner marker of a connector that was not created", "prefix", loc.Root+"/"+c.Name, "err", cerr)
+			s.logger().Warn("could not remove the owner marker of a connector that was not created", "org", org.ID, "connector", c.Name, "err", cerr)
 		}
 		if errors.Is(err, store.ErrConflict) {
 			return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
@@ -274,7 +285,7 @@ func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) 
 func (s *Service) openLake(ctx context.Context, org store.Org, loc warehouse.Location) (*lake.Lake, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props})
+	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props, HTTPClient: loc.HTTPClient})
 }
 
 func (s *Service) connector(ctx context.Context, org store.Org, name string) (store.Connector, error) {
@@ -300,12 +311,16 @@ func catalogOf(c store.Connector) (*protocol.ConfiguredCatalog, error) {
 
 // DiscoverSource checks a config against a source's spec and asks the source which
 // streams it offers with it: what the console shows before a connector exists.
-func (s *Service) DiscoverSource(ctx context.Context, ref string, config json.RawMessage) (*protocol.Catalog, error) {
+func (s *Service) DiscoverSource(ctx context.Context, ref string, config json.RawMessage, manifest string) (*protocol.Catalog, error) {
 	if ref == "" {
-		return nil, invalid("source", "required: sample, exec:/path/to/connector or image:REF")
+		return nil, invalid("source", "required: sample, exec:/path/to/connector, image:REF or manifest:LABEL with a manifest")
 	}
-	src, err := s.sources().Open(ref)
+	src, err := s.open(ref, manifest)
 	if err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			return nil, err
+		}
 		return nil, invalid("source", err.Error())
 	}
 	if len(config) == 0 {
@@ -343,7 +358,7 @@ func (s *Service) Discover(ctx context.Context, org store.Org, name string) (*pr
 	if err != nil {
 		return nil, err
 	}
-	src, err := s.sources().Open(c.Source)
+	src, err := s.openSource(c)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +404,11 @@ func (s *Service) Delete(ctx context.Context, org store.Org, name string) (Delet
 	if err := s.idle(ctx, c); err != nil {
 		return DeleteReport{}, err
 	}
-	rep := DeleteReport{Connector: c.Name, Location: strings.TrimSuffix(c.Warehouse, "/") + "/" + c.Name + "/"}
+	prefix, err := names.Join(c.Warehouse, c.Name)
+	if err != nil {
+		return DeleteReport{}, err
+	}
+	rep := DeleteReport{Connector: c.Name, Location: prefix + "/"}
 	loc, err := s.locate(ctx, org, c)
 	if errors.Is(err, ErrStorageChanged) {
 		return rep, fmt.Errorf("%w: its data is in %s, which lakeport no longer reaches; switch the storage back or run setup first", ErrStorageChanged, c.Warehouse)

@@ -5,24 +5,97 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/syncer"
 	"github.com/lakeport/lakeport/warehouse"
 )
 
-// StartSync queues a sync of the connector and returns its run.
+// RunPolicy says how sync runs hold their leases and share the workers.
+type RunPolicy struct {
+	// Node names this process in the attempts it runs (default: host name and pid).
+	Node string
+	// LeaseTimeout is how long a run's lease lasts without a heartbeat before another
+	// process takes the run over (default DefaultLeaseTimeout).
+	LeaseTimeout time.Duration
+	// Heartbeat is how often a running sync renews its lease (default a twelfth of
+	// LeaseTimeout, at most 5 s).
+	Heartbeat time.Duration
+	// MaxPerOrg is how many syncs of one organization run at once (0: the default,
+	// DefaultMaxSyncsPerOrg; negative: no limit). A sync over the cap waits without
+	// holding a worker, so other organizations' syncs go first.
+	MaxPerOrg int
+	// MaxAttempts fails a run whose process died this many times (default 5).
+	MaxAttempts int
+	// LeftoverWindow spares files younger than this when a finished sync removes what
+	// attempts that never committed left behind (default DefaultLeftoverWindow).
+	LeftoverWindow time.Duration
+}
+
+// Defaults of RunPolicy.
+const (
+	DefaultLeaseTimeout   = 60 * time.Second
+	DefaultMaxSyncsPerOrg = 1
+	DefaultLeftoverWindow = time.Hour
+)
+
+func (p RunPolicy) withDefaults() RunPolicy {
+	if p.Node == "" {
+		host, _ := os.Hostname()
+		p.Node = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), auth.NewID("")[:8])
+	}
+	if p.LeaseTimeout <= 0 {
+		p.LeaseTimeout = DefaultLeaseTimeout
+	}
+	if p.Heartbeat <= 0 {
+		p.Heartbeat = min(p.LeaseTimeout/12, 5*time.Second)
+	}
+	switch {
+	case p.MaxPerOrg == 0:
+		p.MaxPerOrg = DefaultMaxSyncsPerOrg
+	case p.MaxPerOrg < 0:
+		p.MaxPerOrg = 0
+	}
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 5
+	}
+	if p.LeftoverWindow <= 0 {
+		p.LeftoverWindow = DefaultLeftoverWindow
+	}
+	return p
+}
+
+func (s *Service) leases() (store.Leases, error) {
+	l, ok := s.Store.(store.Leases)
+	if !ok {
+		return nil, errors.New("connector: the metadata store keeps no run leases")
+	}
+	return l, nil
+}
+
+// StartSync queues a sync of the connector and returns its run. When the connector's
+// run was interrupted (its process died) and is being resumed, the caller joins that
+// run instead: a sync is never refused because of a dead process.
 func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (RunView, error) {
 	c, err := s.connector(ctx, org, name)
 	if err != nil {
 		return RunView{}, err
 	}
-	if err := s.idle(ctx, c); err != nil {
+	leases, err := s.leases()
+	if err != nil {
 		return RunView{}, err
+	}
+	if s.Enqueue == nil {
+		return RunView{}, errors.New("connector: no job queue: this process does not run syncs")
+	}
+	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
+		return s.join(ctx, active, c)
 	}
 	if _, err := s.locate(ctx, org, c); err != nil {
 		return RunView{}, err
@@ -31,28 +104,131 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 		return RunView{}, err
 	}
 	r := store.Run{ID: newRunID(), OrgID: org.ID, ConnectorID: c.ID, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
-	if err := s.Store.CreateRun(ctx, r); err != nil {
+	if err := s.Store.CreateRun(ctx, r); errors.Is(err, store.ErrConflict) {
+		// Another request created one a moment ago.
+		active, aerr := leases.ActiveRun(ctx, org.ID, c.ID)
+		if aerr != nil {
+			return RunView{}, err
+		}
+		return s.join(ctx, active, c)
+	} else if err != nil {
 		return RunView{}, err
 	}
-	if s.Enqueue == nil {
-		return RunView{}, errors.New("connector: no job queue: this process does not run syncs")
-	}
-	err = s.Enqueue(ctx, jobs.SyncArgs{OrgID: org.ID, ConnectorID: c.ID, RunID: r.ID})
-	// The queue records a finished job's completion a moment after the run row says
-	// so; give it that moment before calling the connector busy.
-	for wait := 0; errors.Is(err, jobs.ErrAlreadyQueued) && wait < 40; wait++ {
-		time.Sleep(50 * time.Millisecond)
-		err = s.Enqueue(ctx, jobs.SyncArgs{OrgID: org.ID, ConnectorID: c.ID, RunID: r.ID})
-	}
-	if err != nil {
-		r.Status, r.Error, r.FinishedAt = store.RunFailed, err.Error(), time.Now().UTC()
-		_ = s.Store.UpdateRun(ctx, r)
-		if errors.Is(err, jobs.ErrAlreadyQueued) {
-			return RunView{}, fmt.Errorf("%w: %v", ErrBusy, err)
-		}
+	if err := s.Enqueue(ctx, jobs.SyncArgs{OrgID: org.ID, ConnectorID: c.ID, RunID: r.ID}); err != nil {
+		r.Status, r.Error, r.FinishedAt = store.RunFailed, "could not queue the sync: "+err.Error(), time.Now().UTC()
+		_ = s.Store.UpdateRun(context.WithoutCancel(ctx), r)
 		return RunView{}, err
 	}
 	return runView(r, c.Name), nil
+}
+
+// join answers a sync request for a connector that has an active run: a run being
+// resumed after its process died (or whose process died just now) is joined; a run
+// whose first attempt is queued or running is busy.
+func (s *Service) join(ctx context.Context, active store.Run, c store.Connector) (RunView, error) {
+	pol := s.RunPolicy.withDefaults()
+	leases, err := s.leases()
+	if err != nil {
+		return RunView{}, err
+	}
+	atts, err := leases.Attempts(ctx, active.OrgID, active.ID)
+	if err != nil {
+		return RunView{}, err
+	}
+	resumed := len(atts) > 1 || (len(atts) == 1 && atts[0].Status == store.AttemptInterrupted)
+	if !resumed && len(atts) == 1 && atts[0].Status == store.AttemptRunning && atts[0].HeartbeatAt.Before(time.Now().Add(-pol.LeaseTimeout)) {
+		// Its process is gone and nobody noticed yet: resume it now.
+		if _, err := s.Resume(ctx, false); err != nil {
+			return RunView{}, err
+		}
+		if active, err = s.Store.Run(ctx, active.OrgID, active.ID); err != nil {
+			return RunView{}, err
+		}
+		resumed = true
+	}
+	if !resumed {
+		return RunView{}, fmt.Errorf("%w: run %s of connector %s is %s; wait for it to finish", ErrBusy, active.ID, c.Name, active.Status)
+	}
+	v := runView(active, c.Name)
+	v.Joined = true
+	return v, nil
+}
+
+// Resume queues again every run whose process is gone: with all, every running run
+// (a server that owns its SQLite file alone, at start: no run of an earlier process is
+// still going), otherwise those whose lease went stale. It also gives every queued run
+// a job (a run handed back at the last stop may have none). It returns how many runs
+// it resumed.
+func (s *Service) Resume(ctx context.Context, all bool) (int, error) {
+	leases, err := s.leases()
+	if err != nil {
+		return 0, err
+	}
+	pol := s.RunPolicy.withDefaults()
+	now := time.Now().UTC()
+	staleBefore := now.Add(-pol.LeaseTimeout)
+	msg := fmt.Sprintf("its process stopped renewing the run's lease for %s", pol.LeaseTimeout)
+	if all {
+		staleBefore = now.Add(time.Hour)
+		msg = "lakeport stopped during this attempt"
+	}
+	runs, err := leases.RequeueStale(ctx, now, staleBefore, msg)
+	if err != nil {
+		return 0, err
+	}
+	if all {
+		queued, err := leases.QueuedRuns(ctx)
+		if err != nil {
+			return 0, err
+		}
+		runs = append(runs, queued...)
+	}
+	n := 0
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		if r.Attempts >= pol.MaxAttempts {
+			r.Status, r.FinishedAt = store.RunFailed, now
+			r.Error = fmt.Sprintf("the process running this sync stopped %d times; giving up (what was committed stays, and the next sync resumes from it)", r.Attempts)
+			if err := s.Store.UpdateRun(ctx, r); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if s.Enqueue == nil {
+			continue
+		}
+		if err := s.Enqueue(ctx, jobs.SyncArgs{OrgID: r.OrgID, ConnectorID: r.ConnectorID, RunID: r.ID}); err != nil {
+			return n, err
+		}
+		if r.Attempts > 0 {
+			n++
+			s.logger().Info("resuming a sync whose process stopped, from its last committed state", "org", r.OrgID, "run", r.ID, "attempts", r.Attempts)
+		}
+	}
+	return n, nil
+}
+
+// WatchLeases resumes, until ctx ends, the runs of processes that stopped renewing
+// their leases (PostgreSQL: another process died).
+func (s *Service) WatchLeases(ctx context.Context) {
+	pol := s.RunPolicy.withDefaults()
+	every := max(pol.LeaseTimeout/4, time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.Resume(ctx, false); err != nil && ctx.Err() == nil {
+			s.logger().Warn("could not look for syncs whose process stopped", "err", err)
+		}
+	}
 }
 
 func newRunID() string { return auth.NewID("run_") }
@@ -90,38 +266,170 @@ func (s *Service) Runs(ctx context.Context, org store.Org, name string, limit in
 	return out, nil
 }
 
-// RunSync is the job worker: it runs one queued sync and records its outcome.
+// errLeaseLost ends a sync whose run another process took over.
+var errLeaseLost = errors.New("connector: this process lost the run's lease to another")
+
+// RunSync is the job worker: it claims the run (its next attempt holds the run's
+// lease), runs the sync while renewing the lease, and records the outcome.
 func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
+	leases, err := s.leases()
+	if err != nil {
+		return err
+	}
+	pol := s.RunPolicy.withDefaults()
+	now := time.Now().UTC()
+	att, err := leases.ClaimRun(ctx, a.OrgID, a.RunID, pol.Node, now, now.Add(-pol.LeaseTimeout), pol.MaxPerOrg)
+	switch {
+	case errors.Is(err, store.ErrOrgBusy):
+		return jobs.Later(2 * time.Second)
+	case errors.Is(err, store.ErrRunDone), errors.Is(err, store.ErrLeaseHeld), errors.Is(err, store.ErrNotFound):
+		s.logger().Debug("nothing to do for this sync job", "run", a.RunID, "why", err)
+		return nil
+	case err != nil:
+		return err
+	}
 	r, err := s.Store.Run(ctx, a.OrgID, a.RunID)
 	if err != nil {
 		return err
 	}
-	r.Status, r.StartedAt = store.RunRunning, time.Now().UTC()
-	if err := s.Store.UpdateRun(ctx, r); err != nil {
-		return err
+	syncCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	beat := make(chan struct{})
+	go s.heartbeat(syncCtx, leases, att, pol.Heartbeat, cancel, beat)
+	base := r.Records
+	res, err := s.sync(syncCtx, a, &r, base)
+	cancel(nil)
+	<-beat
+	if errors.Is(context.Cause(syncCtx), errLeaseLost) {
+		s.logger().Warn("another process took this sync over; this attempt stops", "run", a.RunID, "attempt", att.Number)
+		return nil
 	}
-	res, err := s.sync(ctx, a, &r)
-	r.Records, r.Bytes = res.Records, res.Bytes
+	done := context.WithoutCancel(ctx)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		// This process is stopping: hand the run back, to be resumed from its last
+		// committed state by another process, or by this one when it starts again.
+		if rerr := leases.ReleaseLease(done, att, "lakeport stopped during this attempt", time.Now().UTC()); rerr != nil {
+			return rerr
+		}
+		if s.Enqueue != nil {
+			_ = s.Enqueue(done, a)
+		}
+		s.logger().Info("stopping: the sync resumes from its last committed state", "run", a.RunID)
+		return nil
+	}
+	r.Records, r.Bytes = base+res.Records, res.Bytes
 	if raw, jerr := json.Marshal(res.Streams); jerr == nil {
 		r.Streams = raw
 	}
 	r.FinishedAt = time.Now().UTC()
-	r.Status = store.RunSucceeded
+	r.Status, r.Error = store.RunSucceeded, ""
+	status := store.AttemptSucceeded
 	if err != nil {
-		r.Status, r.Error = store.RunFailed, err.Error()
+		r.Status, r.Error, status = store.RunFailed, err.Error(), store.AttemptFailed
 		s.logger().Warn("sync failed", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "err", err)
 	} else {
 		s.logger().Info("sync finished", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "records", r.Records, "bytes", r.Bytes)
 	}
+	if eerr := leases.EndAttempt(done, att, status, r.Error, r.FinishedAt); errors.Is(eerr, store.ErrLeaseLost) {
+		s.logger().Warn("another process took this sync over as it ended; its outcome is that process's", "run", a.RunID)
+		return nil
+	} else if eerr != nil {
+		return errors.Join(err, eerr)
+	}
 	s.Metrics.SyncFinished(r.Status, r.Records, r.Bytes, r.FinishedAt.Sub(r.StartedAt))
-	// The run's outcome is recorded even when ctx ended (shutdown).
-	if uerr := s.Store.UpdateRun(context.WithoutCancel(ctx), r); uerr != nil {
+	if uerr := s.Store.UpdateRun(done, r); uerr != nil {
 		return errors.Join(err, uerr)
+	}
+	if err == nil {
+		// Leftovers: files no snapshot references, written by an attempt that never
+		// committed. After a resumed run every file from before this attempt is one;
+		// otherwise only those older than the safety window (a run of another process
+		// may be writing the newer ones).
+		cutoff := time.Now().Add(-pol.LeftoverWindow)
+		if att.Number > 1 {
+			cutoff = att.StartedAt
+		}
+		if n, lerr := s.RemoveLeftovers(done, a.OrgID, a.ConnectorID, cutoff); lerr != nil {
+			s.logger().Warn("could not remove the files of sync attempts that never committed; the next sync tries again", "run", a.RunID, "err", lerr)
+		} else if n > 0 {
+			s.logger().Info("removed files of sync attempts that never committed", "run", a.RunID, "files", n)
+		}
 	}
 	return nil // a failed sync is a recorded run, not a job to retry
 }
 
-func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (syncer.Result, error) {
+// RemoveLeftovers removes the files under the connector's tables that no snapshot
+// references and that were written before cutoff (see lake.Table.OrphanFiles), and
+// returns how many.
+func (s *Service) RemoveLeftovers(ctx context.Context, orgID, connectorID string, cutoff time.Time) (int, error) {
+	org, err := s.Store.Org(ctx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	c, err := s.Store.ConnectorByID(ctx, orgID, connectorID)
+	if err != nil {
+		return 0, err
+	}
+	loc, err := s.locate(ctx, org, c)
+	if err != nil {
+		return 0, err
+	}
+	files, ok := loc.Bucket.(lake.Files)
+	if !ok {
+		return 0, fmt.Errorf("connector %s: its storage cannot date its files", c.Name)
+	}
+	cat, err := catalogOf(c)
+	if err != nil {
+		return 0, err
+	}
+	l, err := s.openLake(ctx, org, loc)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	n := 0
+	for _, cs := range cat.Streams {
+		name, err := names.Segment(cs.Stream.Name)
+		if err != nil {
+			continue
+		}
+		t, err := l.LoadTable(ctx, c.Name, name)
+		if err != nil {
+			continue // never synced
+		}
+		removed, err := t.RemoveOrphanFiles(ctx, files, cutoff)
+		n += len(removed)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// heartbeat renews the attempt's lease every interval until ctx ends; a lease lost to
+// another process cancels the sync.
+func (s *Service) heartbeat(ctx context.Context, leases store.Leases, att store.Attempt, every time.Duration, cancel context.CancelCauseFunc, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := leases.RenewLease(ctx, att, time.Now().UTC())
+		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			cancel(errLeaseLost)
+			return
+		case err != nil && ctx.Err() == nil:
+			s.logger().Warn("could not renew a running sync's lease; another process takes it over if this lasts", "run", att.RunID, "err", err)
+		}
+	}
+}
+
+func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base int64) (syncer.Result, error) {
 	org, err := s.Store.Org(ctx, a.OrgID)
 	if err != nil {
 		return syncer.Result{}, err
@@ -149,7 +457,7 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 		defer close(stop)
 		go s.renewCredentials(ctx, org, loc, l, stop)
 	}
-	src, err := s.sources().Open(c.Source)
+	src, err := s.openSource(c)
 	if err != nil {
 		return syncer.Result{}, err
 	}
@@ -169,14 +477,34 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run) (sync
 			return
 		}
 		last = time.Now()
-		r.Records, r.Bytes = p.Records, p.Bytes
+		r.Records, r.Bytes = base+p.Records, p.Bytes
 		if raw, err := json.Marshal(p.Streams); err == nil {
 			r.Streams = raw
 		}
 		_ = s.Store.UpdateRun(ctx, *r)
 	}
+	location, err := names.Join(loc.Root, c.Name)
+	if err != nil {
+		return syncer.Result{}, err
+	}
 	return syncer.Run(ctx, syncer.Job{Source: src, Config: cfg, Catalog: cat, Lake: l, Namespace: c.Name,
-		Location: loc.Root + "/" + c.Name, SyncID: r.ID}, opts)
+		Location: location, SyncID: r.ID, UpdateConfig: s.keepConfig(c)}, opts)
+}
+
+// keepConfig stores a config the source sent mid-sync (CONTROL connectorConfig), sealed
+// like the one it replaces; the connector's next sync reads with it.
+func (s *Service) keepConfig(c store.Connector) func(context.Context, json.RawMessage) error {
+	return func(ctx context.Context, cfg json.RawMessage) error {
+		cur, err := s.Store.ConnectorByID(ctx, c.OrgID, c.ID)
+		if err != nil {
+			return err
+		}
+		if cur.ConfigSealed, err = s.Secrets.Seal(string(cfg), sealContext(cur)); err != nil {
+			return err
+		}
+		cur.UpdatedAt = time.Now().UTC()
+		return s.Store.UpdateConnector(ctx, cur)
+	}
 }
 
 // CredentialMargin is how long before temporary bucket credentials expire a running sync

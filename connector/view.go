@@ -47,10 +47,15 @@ type RunView struct {
 	StartedAt  *time.Time      `json:"started_at,omitempty"`
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 	DurationMS int64           `json:"duration_ms"`
+	// Attempts counts the processes that took the run on: more than one when a
+	// process died (or stopped) and the run was resumed from its committed state.
+	Attempts int `json:"attempts"`
+	// Joined: a sync was asked for while this run was being resumed, and joined it.
+	Joined bool `json:"joined,omitempty"`
 }
 
 func runView(r store.Run, connector string) RunView {
-	v := RunView{ID: r.ID, Connector: connector, Status: r.Status, Records: r.Records, Bytes: r.Bytes, Error: r.Error, CreatedAt: r.CreatedAt}
+	v := RunView{ID: r.ID, Connector: connector, Status: r.Status, Records: r.Records, Bytes: r.Bytes, Error: r.Error, CreatedAt: r.CreatedAt, Attempts: r.Attempts}
 	if len(r.Streams) > 0 {
 		v.Streams = json.RawMessage(r.Streams)
 	}
@@ -113,7 +118,7 @@ func (s *Service) view(ctx context.Context, org store.Org, c store.Connector, sp
 func (s *Service) redact(ctx context.Context, c store.Connector, spec *protocol.ConnectorSpecification, cfg json.RawMessage) json.RawMessage {
 	if spec == nil {
 		var err error
-		if spec, err = s.spec(ctx, c.Source); err != nil {
+		if spec, err = s.spec(ctx, c); err != nil {
 			return nil
 		}
 	}
@@ -156,14 +161,15 @@ func (s *Service) List(ctx context.Context, org store.Org) ([]View, error) {
 
 // spec returns a source's specification, asked once per source reference: listing
 // connectors must not start every exec: or image: source again.
-func (s *Service) spec(ctx context.Context, ref string) (*protocol.ConnectorSpecification, error) {
+func (s *Service) spec(ctx context.Context, c store.Connector) (*protocol.ConnectorSpecification, error) {
+	ref := specKey(c.Source, c.Manifest)
 	s.specMu.Lock()
 	spec, ok := s.specs[ref]
 	s.specMu.Unlock()
 	if ok {
 		return spec, nil
 	}
-	src, err := s.sources().Open(ref)
+	src, err := s.openSource(c)
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,17 @@
 // the embedded server (SQLite) and several processes sharing PostgreSQL run the same
 // jobs the same way.
 //
-// A sync job runs once. A sync that fails is a recorded failed run, not a job to retry:
-// the next sync resumes from the last committed state. A sync whose process died (the
-// job is left "running" with nobody working it) is presumed dead after Config.RescueAfter
-// and River's rescuer makes it available again, so another process (or this one after a
-// restart) resumes it; that is safe because a sync's state is committed with its data.
+// A job carries work to a process; what a sync run is, who holds it and whether it may
+// start now are the run's (store.Leases, in package connector): one active run per
+// connector, a lease its process renews, a cap per organization. So the queue itself
+// dedupes nothing: a job of a run that another process holds, or that has finished,
+// does nothing. A sync that fails is a recorded failed run, not a job to retry: the next
+// sync resumes from the last committed state. A run that may not start yet (its
+// organization's cap) returns Later and its job waits without holding a worker.
+//
+// River's own rescue of jobs left "running" by a dead process stays as a backstop
+// (Config.RescueAfter); leases resume such a run much sooner, and a rescued job of a run
+// already resumed or finished does nothing.
 package jobs
 
 import (
@@ -27,37 +33,34 @@ import (
 	"github.com/riverqueue/river/rivertype"
 )
 
-// SyncArgs asks for one sync run of one connector. At most one sync job per connector
-// is pending or running at a time.
+// SyncArgs asks for one sync run of one connector (to start it, or to resume it).
 type SyncArgs struct {
-	OrgID       string `json:"org_id" river:"unique"`
-	ConnectorID string `json:"connector_id" river:"unique"`
+	OrgID       string `json:"org_id"`
+	ConnectorID string `json:"connector_id"`
 	RunID       string `json:"run_id"`
 }
 
 // Kind is the River job kind.
 func (SyncArgs) Kind() string { return "sync" }
 
-// SyncMaxAttempts bounds how often one sync job is started: the first attempt plus the
-// resumptions after its process died. Errors do not use attempts (a failed sync is not
-// retried, see Work), so only a process dying mid-sync does: a sync that kills its
-// process every time stops after this many.
+// SyncMaxAttempts bounds how often River starts one sync job: errors do not use
+// attempts (a failed sync is not retried, see Work), only River's rescue of a job whose
+// process died does.
 const SyncMaxAttempts = 3
 
-// InsertOpts makes sync jobs unique per connector while one is waiting or running.
+// InsertOpts of sync jobs.
 func (SyncArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{
-		MaxAttempts: SyncMaxAttempts,
-		UniqueOpts: river.UniqueOpts{
-			ByArgs: true,
-			ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-				rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled},
-		},
-	}
+	return river.InsertOpts{MaxAttempts: SyncMaxAttempts}
 }
 
-// ErrAlreadyQueued means the connector already has a sync waiting or running.
-var ErrAlreadyQueued = errors.New("jobs: a sync of this connector is already queued or running")
+// later is what Later returns.
+type later struct{ wait time.Duration }
+
+func (l *later) Error() string { return fmt.Sprintf("jobs: try again in %s", l.wait) }
+
+// Later is the error a SyncFunc returns when its run may not start yet: the job waits
+// wait, without holding a worker, and is worked again.
+func Later(wait time.Duration) error { return &later{wait: wait} }
 
 // SyncFunc runs one sync.
 type SyncFunc func(ctx context.Context, args SyncArgs) error
@@ -88,10 +91,16 @@ type syncWorker struct {
 // Work runs the sync. Its error cancels the job instead of scheduling a retry: the run
 // is recorded as failed and the next sync resumes from committed state.
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
-	if err := w.run(ctx, job.Args); err != nil {
+	err := w.run(ctx, job.Args)
+	var l *later
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &l):
+		return river.JobSnooze(l.wait)
+	default:
 		return river.JobCancel(err)
 	}
-	return nil
 }
 
 // Timeout bounds one attempt; the rescuer also waits at least this long before it takes
@@ -226,14 +235,10 @@ func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
 // ctx ends).
 func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
 
-// EnqueueSync queues a sync; ErrAlreadyQueued when the connector already has one.
+// EnqueueSync queues a job for the sync run a.
 func (q *Queue) EnqueueSync(ctx context.Context, a SyncArgs) error {
-	res, err := q.client.Insert(ctx, a, nil)
-	if err != nil {
+	if _, err := q.client.Insert(ctx, a, nil); err != nil {
 		return fmt.Errorf("jobs: enqueue sync of connector %s: %w", a.ConnectorID, err)
-	}
-	if res.UniqueSkippedAsDuplicate {
-		return ErrAlreadyQueued
 	}
 	return nil
 }

@@ -78,33 +78,15 @@ func start(t *testing.T, q *jobs.Queue) {
 	})
 }
 
-// enqueueOnceFinalized enqueues a, waiting for the connector's previous job to be
-// recorded as finished: River marks a job completed (or cancelled) a moment after its
-// worker returns, and until then the connector's sync is still "running".
-func enqueueOnceFinalized(t *testing.T, q *jobs.Queue, a jobs.SyncArgs) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := q.EnqueueSync(context.Background(), a)
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, jobs.ErrAlreadyQueued) || time.Now().After(deadline) {
-			t.Fatalf("sync of %s after the previous one finished: %v", a.ConnectorID, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func TestSyncJobsRunOncePerConnector(t *testing.T) {
+// Each job is worked once; the queue dedupes nothing (one active run per connector is
+// the store's rule, see store.Leases), so two jobs of one connector both run.
+func TestEachJobRunsOnce(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
-		release := make(chan struct{})
 		var mu sync.Mutex
 		ran := map[string]int{}
 		done := make(chan string, 10)
 		q := open(t, func(ctx context.Context, a jobs.SyncArgs) error {
-			<-release
 			mu.Lock()
 			ran[a.RunID]++
 			mu.Unlock()
@@ -112,33 +94,66 @@ func TestSyncJobsRunOncePerConnector(t *testing.T) {
 			return nil
 		}, jobs.Config{})
 		start(t, q)
-
-		if err := q.EnqueueSync(ctx, jobs.SyncArgs{OrgID: "o", ConnectorID: "c1", RunID: "r1"}); err != nil {
-			t.Fatal(err)
+		for _, a := range []jobs.SyncArgs{{OrgID: "o", ConnectorID: "c1", RunID: "r1"}, {OrgID: "o", ConnectorID: "c1", RunID: "r2"}, {OrgID: "o", ConnectorID: "c2", RunID: "r3"}} {
+			if err := q.EnqueueSync(ctx, a); err != nil {
+				t.Fatal(err)
+			}
 		}
-		// While r1 waits or runs, a second sync of the same connector is refused...
-		if err := q.EnqueueSync(ctx, jobs.SyncArgs{OrgID: "o", ConnectorID: "c1", RunID: "r2"}); !errors.Is(err, jobs.ErrAlreadyQueued) {
-			t.Fatalf("second sync of c1: %v, want ErrAlreadyQueued", err)
-		}
-		// ...but another connector's sync is not.
-		if err := q.EnqueueSync(ctx, jobs.SyncArgs{OrgID: "o", ConnectorID: "c2", RunID: "r3"}); err != nil {
-			t.Fatal(err)
-		}
-		close(release)
-		for range 2 {
+		for range 3 {
 			select {
 			case <-done:
 			case <-time.After(20 * time.Second):
 				t.Fatal("jobs were not worked")
 			}
 		}
+		time.Sleep(300 * time.Millisecond) // time for a duplicate to show up, if there were one
 		mu.Lock()
 		defer mu.Unlock()
-		if ran["r1"] != 1 || ran["r3"] != 1 || ran["r2"] != 0 {
+		if ran["r1"] != 1 || ran["r2"] != 1 || ran["r3"] != 1 {
 			t.Fatalf("runs worked: %v", ran)
 		}
-		// Once c1's job finished, c1 may sync again.
-		enqueueOnceFinalized(t, q, jobs.SyncArgs{OrgID: "o", ConnectorID: "c1", RunID: "r4"})
+	})
+}
+
+// A job whose run may not start yet (Later) waits without holding a worker: with one
+// worker, the job queued behind it is worked meanwhile, and it is worked again.
+func TestLaterFreesTheWorker(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		var order []string
+		tries := 0
+		done := make(chan struct{})
+		q := open(t, func(ctx context.Context, a jobs.SyncArgs) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if a.RunID == "waits" && tries == 0 {
+				tries++
+				return jobs.Later(100 * time.Millisecond)
+			}
+			order = append(order, a.RunID)
+			if len(order) == 2 {
+				close(done)
+			}
+			return nil
+		}, jobs.Config{Workers: 1})
+		if err := q.EnqueueSync(ctx, jobs.SyncArgs{OrgID: "a", ConnectorID: "c1", RunID: "waits"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.EnqueueSync(ctx, jobs.SyncArgs{OrgID: "b", ConnectorID: "c2", RunID: "other"}); err != nil {
+			t.Fatal(err)
+		}
+		start(t, q)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the waiting job was not worked again")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(order) != 2 || order[0] != "other" || order[1] != "waits" {
+			t.Fatalf("worked in order %v, want other (while the first waited), then waits", order)
+		}
 	})
 }
 
@@ -159,8 +174,10 @@ func TestFailedSyncIsNotRetried(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("the job was not worked")
 		}
-		// The failed job is final: the connector may sync again...
-		enqueueOnceFinalized(t, q, jobs.SyncArgs{OrgID: "o", ConnectorID: "c1", RunID: "r2"})
+		// The failed job is final...
+		if err := q.EnqueueSync(ctx, jobs.SyncArgs{OrgID: "o", ConnectorID: "c1", RunID: "r2"}); err != nil {
+			t.Fatal(err)
+		}
 		// ...and r1 is not worked a second time: only r2 comes next.
 		select {
 		case id := <-calls:
@@ -174,8 +191,7 @@ func TestFailedSyncIsNotRetried(t *testing.T) {
 }
 
 // TestTwoProcessesShareTheWork runs two Queues on one PostgreSQL database, as two
-// lakeport processes do: every job is worked exactly once in total, by either, and a
-// connector's second sync is refused whichever process enqueues it.
+// lakeport processes do: every job is worked exactly once in total, by either.
 func TestTwoProcessesShareTheWork(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
@@ -204,13 +220,7 @@ func TestTwoProcessesShareTheWork(t *testing.T) {
 		}
 		queues[p] = q
 	}
-	if err := queues[0].EnqueueSync(ctx, jobs.SyncArgs{OrgID: "o", ConnectorID: "c0", RunID: "r0"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := queues[1].EnqueueSync(ctx, jobs.SyncArgs{OrgID: "o", ConnectorID: "c0", RunID: "other"}); !errors.Is(err, jobs.ErrAlreadyQueued) {
-		t.Fatalf("the same connector from the other process: %v, want ErrAlreadyQueued", err)
-	}
-	for i := 1; i < n; i++ {
+	for i := 0; i < n; i++ {
 		a := jobs.SyncArgs{OrgID: "o", ConnectorID: fmt.Sprintf("c%d", i), RunID: fmt.Sprintf("r%d", i)}
 		if err := queues[i%2].EnqueueSync(ctx, a); err != nil {
 			t.Fatal(err)
@@ -250,7 +260,8 @@ const childEnv = "LAKEPORT_JOBS_TEST_CHILD_URL"
 var testTimeouts = jobs.Config{SyncTimeout: time.Second, RescueAfter: 2 * time.Second}
 
 // TestDeadProcessSyncIsResumed starts a sync in a child process, kills it with SIGKILL
-// mid-sync, and checks that another process resumes the sync (River's rescuer).
+// mid-sync, and checks that River's rescuer still works the job again in another
+// process: the backstop behind leases (package connector resumes such a run sooner).
 func TestDeadProcessSyncIsResumed(t *testing.T) {
 	if url := os.Getenv(childEnv); url != "" {
 		runChild(t, url)
@@ -309,10 +320,6 @@ func TestDeadProcessSyncIsResumed(t *testing.T) {
 	var state string
 	if err := pool.QueryRow(ctx, `SELECT state FROM river_job WHERE kind = 'sync'`).Scan(&state); err != nil || state != "running" {
 		t.Fatalf("after the kill the job is %q, %v; want running", state, err)
-	}
-	// Meanwhile the connector's next sync is still refused: it has one.
-	if err := enqueuer.EnqueueSync(ctx, jobs.SyncArgs{OrgID: "o", ConnectorID: "c1", RunID: "r2"}); !errors.Is(err, jobs.ErrAlreadyQueued) {
-		t.Fatalf("sync of c1 while its job is orphaned: %v, want ErrAlreadyQueued", err)
 	}
 
 	resumed := make(chan string, 1)

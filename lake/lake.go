@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,8 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakeport/lakeport/names"
 
 	// iceberg-go finds file systems by URL scheme: file:// is built in,
 	// s3:// registers here.
@@ -102,6 +105,10 @@ type Config struct {
 	// catalog stores them with nothing else; Glue and REST catalogs pass
 	// them to the file IO of the tables they load.
 	Props iceberg.Properties
+	// HTTPClient, when set, carries every request of the tables' S3 file IO:
+	// the network guard's client for an S3-compatible endpoint an
+	// organization chose (see package netguard). Nil: iceberg-go's default.
+	HTTPClient *http.Client
 	// Dialect is the SQL dialect of DB: "sqlite" (default) or "postgres".
 	Dialect string
 	// CommitRetries bounds retries of a conflicting commit, both inside
@@ -164,6 +171,9 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	open, mapNS, err := newOpener(ctx, cfg, name)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.HTTPClient != nil {
+		open = withHTTPClient(open, cfg.HTTPClient)
 	}
 	kind := cfg.Catalog.Kind
 	if kind == "" {
@@ -264,8 +274,13 @@ func (l *Lake) CatalogNamespace(ns string) (string, error) {
 	return cns, nil
 }
 
-// ident is the catalog identifier of table ns.name.
+// ident is the catalog identifier of table ns.name. A table name is a
+// segment of package names (syncer maps stream names with names.Segment): a
+// REST catalog puts it in a URL path, and it names the table's folder.
 func (l *Lake) ident(ns, name string) (table.Identifier, error) {
+	if !names.IsSegment(name) {
+		return nil, fmt.Errorf("%w: table name %q is not a safe path segment; map it with names.Segment", ErrInvalidName, name)
+	}
 	cns, err := l.CatalogNamespace(ns)
 	if err != nil {
 		return nil, err
@@ -296,7 +311,9 @@ func (l *Lake) EnsureNamespace(ctx context.Context, ns string, location string) 
 		return nil
 	}
 	if location == "" {
-		location = l.warehouse + "/" + ns
+		if location, err = names.Join(l.warehouse, ns); err != nil {
+			return fmt.Errorf("lake: namespace %s: %w", ns, err)
+		}
 	}
 	props := iceberg.Properties{
 		"location":          strings.TrimSuffix(location, "/"),
@@ -323,7 +340,7 @@ func (l *Lake) tableProps() iceberg.Properties {
 }
 
 // EnsureTable returns table ns.name, creating it with schema sc when it does
-// not exist (at location, or <namespace location>/<name> when empty). An
+// not exist (at location, or <warehouse>/<ns>/<name> built by names.Join when empty). An
 // existing table is evolved towards sc: columns sc has and the table lacks
 // are added (optional, read as null in older rows) and types Iceberg can
 // promote are widened. Columns the table has and sc lacks stay; a type
@@ -338,10 +355,12 @@ func (l *Lake) EnsureTable(ctx context.Context, ns, name string, sc *iceberg.Sch
 	for attempt := 0; ; attempt++ {
 		tbl, err := l.catalog().LoadTable(ctx, id)
 		if errors.Is(err, catalog.ErrNoSuchTable) {
-			opts := []catalog.CreateTableOpt{catalog.WithProperties(l.tableProps())}
-			if location != "" {
-				opts = append(opts, catalog.WithLocation(location))
+			if location == "" {
+				if location, err = names.Join(l.warehouse, ns, name); err != nil {
+					return nil, fmt.Errorf("lake: create table %s.%s: %w", ns, name, err)
+				}
 			}
+			opts := []catalog.CreateTableOpt{catalog.WithProperties(l.tableProps()), catalog.WithLocation(location)}
 			tbl, err = l.catalog().CreateTable(ctx, id, sc, opts...)
 			if errors.Is(err, catalog.ErrTableAlreadyExists) && attempt < 3 {
 				continue // created concurrently: evolve that one

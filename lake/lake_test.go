@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/schema"
 )
 
@@ -518,5 +521,91 @@ func TestOpenRejectsBadWarehouse(t *testing.T) {
 	_, err := lake.Open(context.Background(), lake.Config{DB: openDB(t), Warehouse: "relative/path"})
 	if err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// countingTransport counts the requests it carries.
+type countingTransport struct {
+	rt http.RoundTripper
+	n  atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.rt.RoundTrip(r)
+}
+
+// TestS3FileIOUsesTheGivenHTTPClient: with Config.HTTPClient every file
+// access of the tables (create, commit, a scan through Iceberg() long after
+// the catalog call) goes through it, so the network guard sees every
+// connection; a guard that refuses loopback refuses the whole table.
+func TestS3FileIOUsesTheGivenHTTPClient(t *testing.T) {
+	ctx := t.Context()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("lake"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	props := iceberg.Properties{
+		lake.PropS3Endpoint: srv.URL, lake.PropS3AccessKeyID: "AKIAEXAMPLE", lake.PropS3SecretAccessKey: "secret",
+		lake.PropS3Region: "us-east-1", lake.PropS3ForceVirtualAddressing: "false",
+	}
+	sc, err := schema.FromJSONSchema([]byte(usersSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	db := openDB(t)
+	denied, err := lake.Open(ctx, lake.Config{DB: db, Warehouse: "s3://lake/org-1", Props: props, HTTPClient: netguard.New(false).Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer denied.Close()
+	if err := denied.EnsureNamespace(ctx, "conn", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := denied.EnsureTable(ctx, "conn", "users", sc, ""); !netguard.IsBlocked(err) {
+		t.Fatalf("create table on a loopback endpoint through a guard that refuses it: %v", err)
+	}
+	if objs, _ := backend.ListBucket("lake", &gofakes3.Prefix{}, gofakes3.ListBucketPage{}); len(objs.Contents) != 0 {
+		t.Fatalf("the refused lake wrote %d objects", len(objs.Contents))
+	}
+
+	hc := &countingTransport{rt: netguard.New(true).Transport()}
+	l, err := lake.Open(ctx, lake.Config{DB: openDB(t), Warehouse: "s3://lake/org-1", Props: props, HTTPClient: &http.Client{Transport: hc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.EnsureNamespace(ctx, "conn", ""); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := l.EnsureTable(ctx, "conn", "users", sc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Commit(ctx, []arrow.RecordBatch{batch(t, tbl, `{"id":1,"name":"s3"}`)}, lake.Commit{}); err != nil {
+		t.Fatal(err)
+	}
+	before := hc.n.Load()
+	if before == 0 {
+		t.Fatal("create and commit made no request through the client")
+	}
+	sc2, seq, err := tbl.Iceberg().Scan().ToArrowRecords(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rec, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int(rec.NumRows())
+		rec.Release()
+	}
+	_ = sc2
+	if n != 1 || hc.n.Load() == before {
+		t.Fatalf("scan read %d rows with %d requests through the client", n, hc.n.Load()-before)
 	}
 }

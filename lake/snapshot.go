@@ -54,12 +54,12 @@ func (l *Lake) propsSnapshot() map[string]string {
 	return maps.Clone(l.props)
 }
 
-// Files are open local table files by the path the table's metadata names
+// LocalFiles are open local table files by the path the table's metadata names
 // them with: what a worker process reads instead of opening paths itself.
-type Files map[string]*os.File
+type LocalFiles map[string]*os.File
 
 // Close closes every file.
-func (f Files) Close() error {
+func (f LocalFiles) Close() error {
 	var errs []error
 	for _, file := range f {
 		errs = append(errs, file.Close())
@@ -72,7 +72,7 @@ func (f Files) Close() error {
 // snapshot — for a local warehouse. Each is checked with [CheckPath] and opened
 // through an os.Root at the warehouse folder, regular files only (no FIFO,
 // device or symlink). The caller closes them.
-func OpenFiles(ctx context.Context, s Snapshot) (Files, error) {
+func OpenFiles(ctx context.Context, s Snapshot) (LocalFiles, error) {
 	if !s.Local() {
 		return nil, fmt.Errorf("lake: table %s.%s is not in a local warehouse", s.Namespace, s.Name)
 	}
@@ -88,7 +88,7 @@ func OpenFiles(ctx context.Context, s Snapshot) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := Files{}
+	files := LocalFiles{}
 	fio, err := tbl.FS(ctx)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func OpenFiles(ctx context.Context, s Snapshot) (Files, error) {
 		files[p] = f.(*os.File)
 		return nil
 	}
-	fail := func(err error) (Files, error) {
+	fail := func(err error) (LocalFiles, error) {
 		files.Close()
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func OpenFiles(ctx context.Context, s Snapshot) (Files, error) {
 // warehouse, or from S3 with s.Props. Every path is checked against the
 // table's location first, and the metadata must state that location, as for
 // tables a Lake loads.
-func ReadSnapshot(ctx context.Context, s Snapshot, files Files) (*table.Table, error) {
+func ReadSnapshot(ctx context.Context, s Snapshot, files LocalFiles) (*table.Table, error) {
 	if s.Local() {
 		return readSnapshot(ctx, s, func(root location, name string) icebergio.IO {
 			return &filesIO{root: root, name: name, files: files}
@@ -238,7 +238,7 @@ var errReadOnly = errors.New("lake: a snapshot is read only")
 type filesIO struct {
 	root  location
 	name  string
-	files Files
+	files LocalFiles
 }
 
 var _ icebergio.ReadFileIO = (*filesIO)(nil)

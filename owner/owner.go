@@ -16,8 +16,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/objstore"
 )
 
@@ -45,31 +45,15 @@ func (m Marker) owns(orgID, connectorID string) bool {
 // MarkerKey is the key of the namespace's owner marker.
 func MarkerKey(ns string) string { return ns + "/" + MarkerName }
 
-// CheckNamespace reports whether ns can be a connector's prefix: one path
-// segment of at most 255 bytes, not empty, not starting with "." (those
-// names are lakeport's own, like .lakeport/), valid UTF-8, with no "/",
-// "\", ".." or control characters.
+// CheckNamespace reports whether ns can be a connector's prefix: a name
+// package names keeps as it is (names.Check): one path segment of ASCII
+// letters, digits, '_', '-' and '.', not starting with "." (those names are
+// lakeport's own, like .lakeport/), with no "..".
 func CheckNamespace(ns string) error {
-	why := ""
-	switch {
-	case ns == "":
-		why = "it is empty"
-	case len(ns) > 255:
-		why = "it is longer than 255 bytes"
-	case strings.HasPrefix(ns, "."):
-		why = "it starts with a dot, which lakeport keeps for its own files"
-	case strings.ContainsAny(ns, `/\`):
-		why = "it has a slash; a namespace is one path segment"
-	case strings.Contains(ns, ".."):
-		why = `it has ".."`
-	case strings.ContainsFunc(ns, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		why = "it has a control character"
-	case !utf8.ValidString(ns):
-		why = "it is not valid UTF-8"
-	default:
-		return nil
+	if err := names.Check(ns); err != nil {
+		return fmt.Errorf("%w %q: %w", ErrInvalidNamespace, ns, err)
 	}
-	return fmt.Errorf("%w %q: %s", ErrInvalidNamespace, ns, why)
+	return nil
 }
 
 // prefixOf is the namespace's prefix as a URL, for messages.

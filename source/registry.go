@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lakeport/lakeport/source/manifest"
 )
 
 // Registry maps references to sources. The zero value is not usable; use
@@ -22,6 +24,12 @@ type Registry struct {
 	Engines []string
 	// Options apply to exec: and image: sources opened from this registry.
 	Options ProcessOptions
+	// ManifestsDir is the operator's catalogue of declarative manifests
+	// (see Manifests); empty for none.
+	ManifestsDir string
+	// ManifestOptions apply to manifest sources (their HTTP client, rate
+	// limit and outbound address rules).
+	ManifestOptions manifest.Options
 }
 
 // NewRegistry returns an empty registry.
@@ -71,21 +79,30 @@ var imageRef = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]*$`)
 // Open returns the source named by ref:
 //
 //	NAME                   a built-in source (see Builtins)
+//	NAME                   a manifest the operator published (ManifestsDir)
 //	exec:/path/to/program  a local executable speaking the protocol
 //	image:REF              a container image, run with docker or podman
+//
+// A manifest a tenant sent is opened with OpenManifest.
 func (r *Registry) Open(ref string) (Source, error) {
 	kind, arg, hasKind := strings.Cut(ref, ":")
 	if !hasKind {
 		r.mu.RLock()
 		f, ok := r.builtins[ref]
 		r.mu.RUnlock()
-		if !ok {
-			return nil, fmt.Errorf("%w %q: the built-in sources are %s; use exec:/path/to/program or image:REF for others",
-				ErrUnknownSource, ref, strings.Join(r.Builtins(), ", "))
+		if ok {
+			return f(), nil
 		}
-		return f(), nil
+		if src, found, err := r.openPublished(ref); found {
+			return src, err
+		}
+		known := append(r.Builtins(), r.Manifests()...)
+		return nil, fmt.Errorf("%w %q: the built-in and published sources are %s; use exec:/path/to/program, image:REF or manifest:PATH for others",
+			ErrUnknownSource, ref, strings.Join(known, ", "))
 	}
 	switch kind {
+	case "manifest":
+		return nil, fmt.Errorf("%w %q: a manifest: source is opened with its manifest (send it with the connector: lakeport connector create NAME --source manifest:PATH)", ErrUnknownSource, ref)
 	case "exec":
 		return r.openExec(ref, arg)
 	case "image":

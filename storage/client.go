@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/lakeport/lakeport/netguard"
 )
 
 // Access is what lakeport brings to a customer bucket: the organization's
@@ -36,6 +38,21 @@ type Access struct {
 	Credentials aws.CredentialsProvider
 	// HTTPClient is used for STS and S3 calls when not nil.
 	HTTPClient *http.Client
+	// Guard, when set, checks every connection to an S3-compatible endpoint
+	// (one the organization chose) on the address it connects to: see
+	// package netguard. The server always sets it; STS and AWS's own S3
+	// endpoints are the operator's and do not go through it.
+	Guard *netguard.Guard
+}
+
+// S3HTTPClient is the HTTP client for S3 calls to the setting's bucket: the
+// guard's client for an S3-compatible endpoint when a guard is set, else
+// a.HTTPClient (nil: the SDK's default).
+func (a Access) S3HTTPClient(s Setting) *http.Client {
+	if s.S3Compatible() && a.Guard != nil {
+		return a.Guard.Client()
+	}
+	return a.HTTPClient
 }
 
 // DefaultSessionName is the role session name used when Access.SessionName is empty.
@@ -157,7 +174,7 @@ func NewS3Client(ctx context.Context, s Setting, a Access, optFns ...func(*s3.Op
 	}
 	if s.S3Compatible() {
 		creds := credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, "")
-		return NewS3ClientWithCredentials(s, creds, a.HTTPClient, optFns...), nil
+		return NewS3ClientWithCredentials(s, creds, a.S3HTTPClient(s), optFns...), nil
 	}
 	if err := a.Check(); err != nil {
 		return nil, err
@@ -170,7 +187,7 @@ func NewS3Client(ctx context.Context, s Setting, a Access, optFns ...func(*s3.Op
 		o.ExpiryWindow = CredentialsExpiryWindow
 		o.ExpiryWindowJitterFrac = 0.5
 	})
-	return NewS3ClientWithCredentials(s, creds, a.HTTPClient, optFns...), nil
+	return NewS3ClientWithCredentials(s, creds, a.S3HTTPClient(s), optFns...), nil
 }
 
 // NewS3ClientWithCredentials returns an S3 client for the setting's bucket

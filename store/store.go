@@ -80,10 +80,13 @@ type Store interface {
 // Connector is an organization's configured source, the streams it syncs and the
 // warehouse it was bound to at setup.
 type Connector struct {
-	ID           string
-	OrgID        string
-	Name         string
-	Source       string // "sample", "exec:/path/to/program" or "image:REF"
+	ID     string
+	OrgID  string
+	Name   string
+	Source string // "sample", "exec:/path/to/program", "image:REF" or "manifest:LABEL"
+	// Manifest is the declarative manifest (YAML or JSON) a manifest: source
+	// was created with; empty for other sources. It is not secret.
+	Manifest     string
 	ConfigSealed string // the source's config JSON, sealed with secrets.Box
 	Catalog      []byte // the configured catalog (protocol.ConfiguredCatalog JSON)
 	Warehouse    string // where its namespace lives: file:///… or s3://bucket/…
@@ -113,6 +116,9 @@ type Run struct {
 	CreatedAt   time.Time
 	StartedAt   time.Time
 	FinishedAt  time.Time
+	// Attempts counts the processes that took the run on (see Leases); set by the
+	// store when an attempt starts.
+	Attempts int
 }
 
 // Connectors is the part of Store that keeps connectors and their runs. Every method

@@ -198,11 +198,34 @@ func TestSchemaEvolutionAcrossSyncs(t *testing.T) {
 	v1 := `{"api_key":"k","state":true,"streams":[{"name":"users","json_schema":` + usersSchema + `,"records":[{"id":1,"name":"a"}]}]}`
 	v2schema := `{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"plan":{"type":["null","string"]},"seats":{"type":["null","integer"]}}}`
 	v2 := `{"api_key":"k","state":true,"streams":[{"name":"users","json_schema":` + v2schema + `,"records":[{"id":2,"name":"b","plan":"pro","seats":"many"}]}]}`
-	if _, err := e.sync(v1, nil); err != nil {
+	if res, err := e.sync(v1, nil); err != nil {
+		t.Fatal(err)
+	} else if c := res.Streams["users"].Changes; len(c) != 0 {
+		t.Fatalf("a new table reports schema changes %q", c)
+	}
+	res, err := e.sync(v2, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.sync(v2, nil); err != nil {
+	// The run reports what changed against the table as it was (issue 14.2: the syncer
+	// once compared the stream's schema with itself and reported nothing).
+	changes := strings.Join(res.Streams["users"].Changes, "\n")
+	for _, want := range []string{`column "plan" added`, `column "seats" added`} {
+		if !strings.Contains(changes, want) {
+			t.Errorf("schema changes of the run = %q, want one saying %s", changes, want)
+		}
+	}
+	if res, err := e.sync(v2, nil); err != nil {
 		t.Fatal(err)
+	} else if c := res.Streams["users"].Changes; len(c) != 0 {
+		t.Errorf("a sync with an unchanged schema reports changes %q", c)
+	}
+	v3schema := `{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"plan":{"type":["null","string"]},"seats":{"type":["null","string"]}}}`
+	v3 := `{"api_key":"k","state":true,"streams":[{"name":"users","json_schema":` + v3schema + `,"records":[]}]}`
+	if res, err := e.sync(v3, nil); err != nil {
+		t.Fatal(err)
+	} else if c := strings.Join(res.Streams["users"].Changes, "\n"); !strings.Contains(c, `column "seats" stays long`) {
+		t.Errorf("a type change Iceberg cannot follow: changes = %q, want the column kept as long", c)
 	}
 	plans := e.rows("users", "plan")
 	ids := e.rows("users", "id")

@@ -22,6 +22,13 @@ const killHelperEnv = "LAKEPORT_SYNCER_KILL_HELPER"
 
 // TestMain doubles as the sync process that TestKillNineAndResume kills.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(loopEnv); spec != "" {
+		if err := loopHelper(spec); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if dir := os.Getenv(killHelperEnv); dir != "" {
 		if err := killableSync(dir, os.Getenv(killHelperEnv+"_ID")); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")

@@ -5,6 +5,7 @@
 package syncer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,9 +17,11 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
 	"github.com/google/uuid"
 
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/schema"
 	"github.com/lakeport/lakeport/source"
@@ -85,6 +88,11 @@ type Job struct {
 	Location  string
 	// SyncID names the run in every commit it makes.
 	SyncID string
+	// UpdateConfig, when set, keeps a config the source sent in a CONTROL
+	// connectorConfig message (sources rotate OAuth refresh tokens this way): the
+	// whole new config, to be used from the next read on. Without it such a message
+	// fails the run, since the source may have invalidated the old config.
+	UpdateConfig func(ctx context.Context, config json.RawMessage) error
 }
 
 // StreamStats are one stream's figures in a run.
@@ -95,6 +103,12 @@ type StreamStats struct {
 	Commits   int      `json:"commits"`
 	Mode      string   `json:"mode"` // e.g. "incremental append_dedup"
 	Changes   []string `json:"changes,omitempty"`
+	// Status is the last stream status the source reported (STARTED, RUNNING,
+	// COMPLETE, INCOMPLETE), empty when it reports none.
+	Status string `json:"status,omitempty"`
+	// Skipped counts records the source sent again that the table already held (a
+	// GLOBAL or LEGACY state resumed from behind this table's).
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // Progress is a run's figures so far.
@@ -107,15 +121,6 @@ type Progress struct {
 
 // Result is a finished run's figures.
 type Result = Progress
-
-// stateEnvelope is what a commit stores as its state: the STATE message that covers
-// the commit, and for GLOBAL and LEGACY states a sequence that orders them across
-// tables (the oldest is resumed from).
-type stateEnvelope struct {
-	V       int                    `json:"v"`
-	Seq     int64                  `json:"seq,omitempty"`
-	Message *protocol.StateMessage `json:"message"`
-}
 
 type stream struct {
 	cs      *protocol.ConfiguredStream
@@ -139,6 +144,11 @@ type stream struct {
 	lastCommit time.Time
 	seq        int
 	stats      *StreamStats
+	// sinceState counts records received since the stream's last STREAM state.
+	sinceState int64
+	// ahead, when set, is the shared state this stream's table already holds: its
+	// records are skipped until the source sends that state again.
+	ahead string
 }
 
 // Run runs the sync to the end. On failure, everything committed before stays (with
@@ -154,8 +164,7 @@ func Run(ctx context.Context, job Job, opts Options) (Result, error) {
 		return res, err
 	}
 	streams := map[string]*stream{}
-	var stateMsgs []json.RawMessage
-	var global *stateEnvelope
+	envs := map[string]*stateEnvelope{}
 	defer func() {
 		for _, s := range streams {
 			s.release()
@@ -176,27 +185,16 @@ func Run(ctx context.Context, job Job, opts Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		switch {
-		case env == nil:
-		case env.Message.Type == protocol.StateGlobal || env.Message.Type == protocol.StateLegacy:
-			if global == nil || env.Seq < global.Seq {
-				global = env
-			}
-		default:
-			raw, _ := json.Marshal(env.Message)
-			stateMsgs = append(stateMsgs, raw)
-		}
+		envs[s.key] = env
 	}
-	var state json.RawMessage
-	switch {
-	case global != nil && global.Message.Type == protocol.StateLegacy:
-		state = global.Message.Data
-	case global != nil:
-		raw, _ := json.Marshal([]*protocol.StateMessage{global.Message})
-		state = raw
-	case len(stateMsgs) > 0:
-		state = json.RawMessage("[" + string(joinRaw(stateMsgs)) + "]")
+	from, err := resumeFrom(envs)
+	if err != nil {
+		return res, err
 	}
+	for k, key := range from.ahead {
+		streams[k].ahead = key
+	}
+	state := from.state
 
 	msgs, err := job.Source.Read(ctx, job.Config, job.Catalog, state)
 	if err != nil {
@@ -209,22 +207,15 @@ func Run(ctx context.Context, job Job, opts Options) (Result, error) {
 	if err == nil {
 		err = closeErr
 	}
+	if r.sourceErr != nil && (err == nil || !errors.Is(err, ErrRecordCount)) {
+		// The source's own account of its failure says more than its exit status.
+		err = r.sourceErr
+	}
 	if err == nil {
 		err = r.finish(ctx)
 	}
 	res.Elapsed = time.Since(start)
 	return res, err
-}
-
-func joinRaw(parts []json.RawMessage) []byte {
-	var b []byte
-	for i, p := range parts {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, p...)
-	}
-	return b
 }
 
 func streamKey(name, ns string) string {
@@ -240,7 +231,23 @@ func openStream(ctx context.Context, job Job, cs *protocol.ConfiguredStream, opt
 	if err != nil {
 		return nil, fmt.Errorf("syncer: stream %s: %w", name, err)
 	}
-	t, err := job.Lake.EnsureTable(ctx, job.Namespace, name, sc, strings.TrimSuffix(job.Location, "/")+"/"+name)
+	// The source names its streams (untrusted): the table and its folder are the
+	// name's safe segment, never the name itself.
+	tableName, err := names.Segment(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stream %q: %w", ErrCatalog, name, err)
+	}
+	location, err := names.Join(job.Location, name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stream %q: %w", ErrCatalog, name, err)
+	}
+	// The table as it was before this sync evolves it: what the run reports as
+	// changed is measured against it.
+	var before *iceberg.Schema
+	if old, err := job.Lake.LoadTable(ctx, job.Namespace, tableName); err == nil {
+		before = old.Schema()
+	}
+	t, err := job.Lake.EnsureTable(ctx, job.Namespace, tableName, sc, location)
 	if err != nil {
 		return nil, err
 	}
@@ -254,9 +261,9 @@ func openStream(ctx context.Context, job Job, cs *protocol.ConfiguredStream, opt
 	}
 	s := &stream{cs: cs, key: streamKey(name, cs.Stream.Namespace), table: t, builder: b, lastCommit: time.Now(),
 		stats: &StreamStats{Mode: string(cs.SyncMode) + " " + string(cs.DestinationSyncMode)}}
-	if plan, err := schema.Evolve(sc, cs.Stream.JSONSchema); err == nil {
-		for _, k := range plan.Kept {
-			s.stats.Changes = append(s.stats.Changes, k.String())
+	if before != nil {
+		if plan, err := schema.Evolve(before, cs.Stream.JSONSchema); err == nil {
+			s.stats.Changes = changes(plan)
 		}
 	}
 	cp, ok, err := t.LastCheckpoint(ctx)
@@ -302,11 +309,26 @@ func lastState(ctx context.Context, t *lake.Table) (*stateEnvelope, error) {
 	if err != nil || !ok || len(raw) == 0 {
 		return nil, err
 	}
-	var env stateEnvelope
-	if err := json.Unmarshal(raw, &env); err != nil || env.Message == nil {
-		return nil, fmt.Errorf("syncer: the state committed to %s is not lakeport's: %s", t.Location(), raw)
+	env, err := decodeEnvelope(raw)
+	if err != nil {
+		return nil, fmt.Errorf("syncer: the state committed to %s: %w", t.Location(), err)
 	}
-	return &env, nil
+	return env, nil
+}
+
+// changes describes a schema evolution plan for people, one line per column.
+func changes(plan *schema.Plan) []string {
+	var out []string
+	for _, f := range plan.Added {
+		out = append(out, fmt.Sprintf("column %q added (%s)", f.Name, f.Type))
+	}
+	for _, p := range plan.Promoted {
+		out = append(out, fmt.Sprintf("column %q widened from %s to %s", p.Column, p.From, p.To))
+	}
+	for _, k := range plan.Kept {
+		out = append(out, k.String())
+	}
+	return out
 }
 
 func (s *stream) release() {
@@ -332,6 +354,10 @@ type run struct {
 	// sync (a job run again after its process died): commit IDs only dedupe retries of
 	// one commit, and a resumed Run's first commits must never pass for the dead one's.
 	attempt string
+	// sinceShared counts records received since the last GLOBAL or LEGACY state.
+	sinceShared int64
+	// sourceErr is the first error the source reported in a TRACE message.
+	sourceErr *SourceError
 }
 
 func (r *run) loop(ctx context.Context, msgs source.MessageStream) error {
@@ -364,8 +390,10 @@ func (r *run) loop(ctx context.Context, msgs source.MessageStream) error {
 				r.opts.Logger.Debug("source log", "level", m.Log.Level, "message", truncate(m.Log.Message, 1000))
 			}
 		case protocol.TypeTrace:
-			if m.Trace != nil && m.Trace.Error != nil {
-				r.opts.Logger.Warn("source reported an error", "message", m.Trace.Error.Message)
+			r.trace(m.Trace)
+		case protocol.TypeControl:
+			if err := r.control(ctx, m.Control); err != nil {
+				return err
 			}
 		}
 	}
@@ -376,6 +404,12 @@ func (r *run) record(ctx context.Context, rec *protocol.RecordMessage) error {
 	if s == nil {
 		return fmt.Errorf("%w: the source sent a record for stream %q, which is not selected in the connector's catalog (selected: %s)",
 			ErrUnknownStream, streamKey(rec.Stream, rec.Namespace), r.selected())
+	}
+	s.sinceState++
+	r.sinceShared++
+	if s.ahead != "" {
+		s.stats.Skipped++
+		return nil
 	}
 	if len(rec.Data) > r.opts.MaxRecordBytes {
 		return fmt.Errorf("%w: a record of stream %s is %d bytes; the limit is %d bytes", ErrRecordTooLarge, s.key, len(rec.Data), r.opts.MaxRecordBytes)
@@ -412,38 +446,103 @@ func (r *run) selected() string {
 }
 
 func (r *run) state(ctx context.Context, m *protocol.StateMessage) error {
-	switch m.Type {
-	case protocol.StateStream, "":
-		if m.Stream == nil {
-			return fmt.Errorf("%w: STATE without a stream", ErrMalformed)
-		}
+	shape, err := stateShape(m)
+	if err != nil {
+		return err
+	}
+	if shape == protocol.StateStream {
 		d := m.Stream.StreamDescriptor
 		s := r.streams[streamKey(d.Name, d.Namespace)]
 		if s == nil {
 			return fmt.Errorf("%w: the source sent a STATE for stream %q, which is not selected", ErrUnknownStream, d.String())
 		}
-		s.state = &stateEnvelope{V: 1, Message: m}
+		if err := checkCount(m, "stream "+s.key, s.sinceState); err != nil {
+			return err
+		}
+		s.sinceState = 0
+		s.state = &stateEnvelope{V: 1, Message: stored(m, shape)}
 		if r.due(s) {
 			return r.commit(ctx, s)
 		}
 		return nil
-	default: // GLOBAL and LEGACY cover every stream
-		env := &stateEnvelope{V: 1, Seq: time.Now().UnixNano(), Message: m}
-		due := false
-		for _, s := range r.streams {
-			s.state = env
-			due = due || r.due(s)
-		}
-		if !due {
-			return nil
-		}
-		for _, s := range r.sorted() {
-			if err := r.commit(ctx, s); err != nil {
-				return err
+	}
+	// GLOBAL and LEGACY cover every stream.
+	if err := checkCount(m, "every stream", r.sinceShared); err != nil {
+		return err
+	}
+	r.sinceShared = 0
+	env := &stateEnvelope{V: 1, Seq: time.Now().UnixNano(), Message: stored(m, shape)}
+	key := sharedKey(env.Message)
+	due := false
+	for _, s := range r.streams {
+		if s.ahead != "" {
+			// The table holds this state already, or a later one: it takes records
+			// (and states) again only after the source re-sends the one it holds.
+			if s.ahead == key {
+				s.ahead = ""
 			}
+			continue
 		}
+		s.state = env
+		due = due || r.due(s)
+	}
+	if !due {
 		return nil
 	}
+	for _, s := range r.sorted() {
+		if s.ahead != "" || s.state != env {
+			continue
+		}
+		if err := r.commit(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trace takes a TRACE message: an error is kept to fail the run with (the states
+// committed before it stay), a stream status shows in the run's progress.
+func (r *run) trace(t *protocol.TraceMessage) {
+	switch {
+	case t == nil:
+	case t.Type == protocol.TraceError && t.Error != nil:
+		e := &SourceError{Message: t.Error.Message, FailureType: string(t.Error.FailureType)}
+		if t.Error.StreamDescriptor != nil {
+			e.Stream = t.Error.StreamDescriptor.String()
+		}
+		if e.Message == "" {
+			e.Message = "(no message)"
+		}
+		r.opts.Logger.Warn("source reported an error", "message", truncate(e.Message, 1000), "failure_type", e.FailureType, "stream", e.Stream)
+		if r.sourceErr == nil {
+			r.sourceErr = e
+		}
+	case t.Type == protocol.TraceStreamStatus && t.StreamStatus != nil:
+		d := t.StreamStatus.StreamDescriptor
+		if s := r.streams[streamKey(d.Name, d.Namespace)]; s != nil {
+			s.stats.Status = string(t.StreamStatus.Status)
+			r.progress()
+		}
+	}
+}
+
+// control takes a CONTROL message: a connectorConfig replaces the connector's config.
+func (r *run) control(ctx context.Context, c *protocol.ControlMessage) error {
+	if c == nil || c.Type != protocol.ControlConnectorConfig || c.ConnectorConfig == nil {
+		return nil
+	}
+	cfg := bytes.TrimSpace(c.ConnectorConfig.Config)
+	if len(cfg) == 0 || cfg[0] != '{' {
+		return fmt.Errorf("%w: a CONTROL connectorConfig message whose config is not a JSON object", ErrMalformed)
+	}
+	if r.job.UpdateConfig == nil {
+		return fmt.Errorf("%w: the source sent a new config (CONTROL connectorConfig) and this sync cannot keep it", ErrMalformed)
+	}
+	if err := r.job.UpdateConfig(ctx, json.RawMessage(cfg)); err != nil {
+		return fmt.Errorf("syncer: keep the config the source sent (CONTROL connectorConfig): %w", err)
+	}
+	r.opts.Logger.Info("the source updated its config (CONTROL connectorConfig); the connector keeps it")
+	return nil
 }
 
 func (r *run) sorted() []*stream {
@@ -531,6 +630,11 @@ func (r *run) commit(ctx context.Context, s *stream) error {
 // finish commits what is left after the source ended successfully.
 func (r *run) finish(ctx context.Context) error {
 	for _, s := range r.sorted() {
+		if s.ahead != "" {
+			r.opts.Logger.Warn("the source never sent again the state this stream's table holds; nothing new was written to it",
+				"stream", s.key, "skipped", s.stats.Skipped)
+			continue
+		}
 		if s.rows == 0 && s.state == nil && !s.whole {
 			continue
 		}

@@ -26,6 +26,7 @@ const (
 	CauseBadCredentials      = "bad_credentials"
 	CausePlatformCredentials = "platform_credentials"
 	CauseEndpointUnreachable = "endpoint_unreachable"
+	CauseEndpointNotAllowed  = "endpoint_not_allowed"
 	CauseTimeout             = "timeout"
 	CauseCanceled            = "canceled"
 	CauseContentMismatch     = "content_mismatch"

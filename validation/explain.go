@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+
+	"github.com/lakeport/lakeport/netguard"
 )
 
 // explain fills in the failed step st from err: the AWS error code and
@@ -35,10 +38,28 @@ func (r *run) explain(ctx context.Context, st *Step, err error) {
 		st.Message = "the test was canceled before this step finished"
 		st.Hint = "run the test again"
 		return
+	case netguard.IsBlocked(err):
+		class, _ := netguard.BlockedClass(err)
+		st.Cause = CauseEndpointNotAllowed
+		st.Message = fmt.Sprintf("%s: lakeport does not connect to %s: it is, or its name resolves to, a %s address", st.Name, r.target(st.Name), class)
+		st.Hint = "give the public URL of the S3-compatible server; loopback, link-local, private and unique-local addresses " +
+			"(and lakeport's own port) are not reachable for organizations unless the operator of this install allows private networks (network.allow_private)"
+		return
 	case ctx.Err() == context.DeadlineExceeded || IsTimeout(err):
 		st.Cause = CauseTimeout
 		st.Message = fmt.Sprintf("%s got no answer from %s within %s", st.Name, r.target(st.Name), r.o.StepTimeout)
+		if r.endpointStep(st.Name) {
+			st.Message = fmt.Sprintf("%s could not reach the endpoint %s: no answer within %s", st.Name, r.s.Endpoint, r.o.StepTimeout)
+		}
 		st.Hint = r.timeoutHint(st.Name)
+		return
+	case r.endpointStep(st.Name) && (IsUnreachable(err) || ErrorCode(err) == ""):
+		// An endpoint the organization chose: whatever went wrong below S3
+		// (refused, reset, not HTTP, not S3) reads the same, so the report
+		// cannot tell an open port from a closed one.
+		st.Cause = CauseEndpointUnreachable
+		st.Message = fmt.Sprintf("%s could not reach the endpoint %s", st.Name, r.s.Endpoint)
+		st.Hint = r.unreachableHint(st.Name)
 		return
 	case IsUnreachable(err):
 		st.Cause = CauseEndpointUnreachable
@@ -59,6 +80,10 @@ func (r *run) explain(ctx context.Context, st *Step, err error) {
 	}
 	r.explainS3(st, err)
 }
+
+// endpointStep reports whether the step talks to an S3-compatible endpoint the
+// organization chose, whose answers are summarized, never echoed.
+func (r *run) endpointStep(step string) bool { return r.s.S3Compatible() && step != StepAssumeRole }
 
 // target names what a step talks to, for timeouts and connection errors.
 func (r *run) target(step string) string {
@@ -241,7 +266,10 @@ func (r *run) explainS3(st *Step, err error) {
 			verb = "decrypt the object with"
 		}
 		key := orText(r.s.KMSKeyARN, "the bucket's default KMS key")
-		st.Message = fmt.Sprintf("S3 could not %s the KMS key %s (%s): %s", verb, key, code, errorMessage(err))
+		st.Message = fmt.Sprintf("S3 could not %s the KMS key %s (%s)", verb, key, code)
+		if !r.s.S3Compatible() {
+			st.Message += ": " + errorMessage(err)
+		}
 		st.Hint = fmt.Sprintf("let %s use the key: it needs kms:GenerateDataKey and kms:Encrypt to write, kms:Decrypt to read, and kms:DescribeKey, "+
 			"in its permission policy AND in the key policy of %s (a KMS key policy must allow the role or delegate to the account); "+
 			"also check that the key is enabled and in region %s", r.principal(), key, r.s.Region)
@@ -253,7 +281,10 @@ func (r *run) explainS3(st *Step, err error) {
 			st.Cause = CauseUnexpectedResponse
 			st.Message = fmt.Sprintf("%s failed: %s", st.Name, rootCause(err))
 		} else {
-			st.Message = fmt.Sprintf("%s failed with %s (HTTP %d): %s", st.Name, code, HTTPStatus(err), errorMessage(err))
+			st.Message = fmt.Sprintf("%s failed with %s (HTTP %d)", st.Name, code, HTTPStatus(err))
+			if !r.s.S3Compatible() {
+				st.Message += ": " + errorMessage(err)
+			}
 		}
 		st.Hint = "test again; if it persists, look up the error code in the S3 documentation and check the bucket's configuration"
 	}
@@ -275,12 +306,12 @@ func credentialsMeaning(code string) string {
 
 func (r *run) explainDenied(st *Step, err error, action string) {
 	d, detailed := AccessDenial(err)
-	if d.Action != "" && strings.HasPrefix(d.Action, "s3:") {
+	if d.Action != "" && s3Action.MatchString(d.Action) {
 		action = d.Action
 	}
 	resource := r.resourceFor(st.Name)
-	if d.Resource != "" {
-		resource = d.Resource
+	if d.Resource != "" && !r.s.S3Compatible() {
+		resource = d.Resource // an endpoint the organization chose is not quoted
 	}
 	if d.Explicit {
 		st.Cause = CauseExplicitDeny
@@ -311,6 +342,8 @@ func (r *run) explainDenied(st *Step, err error, action string) {
 			"service control policies and VPC endpoint policies for a Deny", action, r.resourceFor(st.Name))
 	}
 }
+
+var s3Action = regexp.MustCompile(`^s3:[A-Za-z0-9*]+$`)
 
 func denyHint(policy, action, bucket string) string {
 	switch policy {

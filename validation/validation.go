@@ -299,7 +299,7 @@ func (r *run) sessionName() string {
 
 func (r *run) newS3Client(creds aws.CredentialsProvider) *s3.Client {
 	opts := append([]func(*s3.Options){func(o *s3.Options) { o.Retryer = retryer() }}, r.o.S3Options...)
-	return storage.NewS3ClientWithCredentials(r.s, creds, r.o.Access.HTTPClient, opts...)
+	return storage.NewS3ClientWithCredentials(r.s, creds, r.o.Access.S3HTTPClient(r.s), opts...)
 }
 
 func (r *run) headBucket(ctx context.Context) (outcome, error) {

@@ -8,6 +8,7 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,6 +42,10 @@ type Location struct {
 	Expires time.Time
 	// Mode is the storage mode the location was resolved for.
 	Mode storage.Mode
+	// HTTPClient carries the S3 requests of Props' file IO (lake.Config.HTTPClient):
+	// for an S3-compatible endpoint an organization chose, the network guard's
+	// client. Nil: the SDK's default.
+	HTTPClient *http.Client
 }
 
 // ManagedDir is the folder of an organization's managed warehouse.
@@ -151,7 +156,8 @@ func resolveBucket(ctx context.Context, orgID string, s storage.Setting, a stora
 			loc.Expires = role.Expires
 		}
 	}
-	client := storage.NewS3ClientWithCredentials(s, creds, a.HTTPClient, optFns...)
+	loc.HTTPClient = a.S3HTTPClient(s)
+	client := storage.NewS3ClientWithCredentials(s, creds, loc.HTTPClient, optFns...)
 	loc.Bucket = objstore.NewS3(client, s.Bucket, "", s.KMSKeyARN)
 	return loc, nil
 }

@@ -113,12 +113,16 @@ func (h *handler) apiClient(token string) *client.Client {
 // discoverSource asks the API which streams a source offers with config, before a
 // connector exists (POST /api/v1/sources/discover). The endpoint is optional: a server
 // without it answers 404 or 405 and the create form falls back to typed stream names.
-func discoverSource(ctx context.Context, c *client.Client, source string, config json.RawMessage) (protocol.Catalog, error) {
+func discoverSource(ctx context.Context, c *client.Client, source string, config json.RawMessage, manifest string) (protocol.Catalog, error) {
 	if len(config) == 0 {
 		config = json.RawMessage(`{}`)
 	}
 	var out protocol.Catalog
-	err := doJSON(ctx, c, http.MethodPost, "/api/v1/sources/discover", map[string]any{"source": source, "config": config}, &out)
+	in := map[string]any{"source": source, "config": config}
+	if manifest != "" {
+		in["manifest"] = manifest
+	}
+	err := doJSON(ctx, c, http.MethodPost, "/api/v1/sources/discover", in, &out)
 	return out, err
 }
 

@@ -53,6 +53,8 @@ type newConnectorData struct {
 	Sources     []api.SourceView
 	Source      string // the chosen source reference
 	Other       bool   // an exec: or image: reference, typed
+	Manifest    bool   // an Airbyte declarative manifest, pasted or uploaded
+	ManifestDoc string // its text
 	Fields      []field
 	ConfigJSON  string // for sources without a spec (exec:, image:)
 	Streams     []streamChoice
@@ -100,7 +102,7 @@ func (h *handler) newConnectorForm(r *http.Request, posted bool) (*newConnectorD
 	}
 	d := &newConnectorData{ConfigJSON: "{}"}
 	for _, s := range sources {
-		if s.Kind == "builtin" {
+		if s.Kind == "builtin" || (s.Kind == "manifest" && s.Spec != nil) {
 			d.Sources = append(d.Sources, s)
 		}
 	}
@@ -115,7 +117,11 @@ func (h *handler) newConnectorForm(r *http.Request, posted bool) (*newConnectorD
 	if d.Source == "other" {
 		d.Other, d.Source = true, strings.TrimSpace(get("source_ref"))
 	}
-	if d.Name == "" && !d.Other && !posted {
+	if d.Source == "manifest" || strings.HasPrefix(d.Source, "manifest:") {
+		// The manifest travels in the form: the server never reads a path.
+		d.Manifest, d.Source, d.ManifestDoc = true, "manifest:console.yaml", get("manifest_text")
+	}
+	if d.Name == "" && !d.Other && !d.Manifest && !posted {
 		d.Name = d.Source
 	}
 	if cj := get("config_json"); cj != "" {
@@ -138,7 +144,7 @@ func (h *handler) newConnectorForm(r *http.Request, posted bool) (*newConnectorD
 }
 
 func (d *newConnectorData) config() json.RawMessage {
-	if d.Other || d.Fields == nil {
+	if d.Other || d.Manifest || d.Fields == nil {
 		return json.RawMessage(strings.TrimSpace(d.ConfigJSON))
 	}
 	return configJSON(d.Fields)
@@ -152,13 +158,13 @@ func (h *handler) createConnector(w http.ResponseWriter, r *http.Request) {
 	}
 	c := h.apiFor(r)
 	ctx := r.Context()
-	if d.Other && !json.Valid(d.config()) {
+	if (d.Other || d.Manifest) && !json.Valid(d.config()) {
 		d.Errors = append(d.Errors, "config: not valid JSON; give the source's config as a JSON object, e.g. {}")
 		h.render(w, r, http.StatusBadRequest, "connector_new", page{Title: "New connector", Nav: "connectors", Data: d})
 		return
 	}
 	// Streams: from discovery of exactly this source and config.
-	cat, derr := discoverSource(ctx, c, d.Source, d.config())
+	cat, derr := discoverSource(ctx, c, d.Source, d.config(), d.ManifestDoc)
 	if e, ok := client.AsError(derr); ok && (e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed) {
 		d.NoDiscover = "This lakeport server cannot list a source's streams before the connector exists. Leave the box empty for every stream with lakeport's modes, or type stream specs."
 	} else if derr != nil {
@@ -185,7 +191,7 @@ func (h *handler) createConnector(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, "connector_new", page{Title: "New connector", Nav: "connectors", Data: d})
 		return
 	}
-	req := connector.CreateRequest{Name: d.Name, Source: d.Source, Config: d.config()}
+	req := connector.CreateRequest{Name: d.Name, Source: d.Source, Config: d.config(), Manifest: d.ManifestDoc}
 	if d.Discovered {
 		for _, s := range d.Streams {
 			if s.Selected {
@@ -371,6 +377,9 @@ type streamStats struct {
 	Bytes     int64  `json:"bytes"`
 	Committed int64  `json:"committed"`
 	Mode      string `json:"mode"`
+	// Status is the source's last stream status; Changes the table's schema changes.
+	Status  string   `json:"status,omitempty"`
+	Changes []string `json:"changes,omitempty"`
 }
 
 // progressOf computes a run's progress; estimate is the records of the connector's

@@ -76,7 +76,8 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{STSRegion: "us-east-1",
+	// versitygw listens on loopback: allow it as an operator with private networks would.
+	cfg := config.Config{STSRegion: "us-east-1", AllowPrivateNetworks: true,
 		Platform: config.Platform{AccountID: "111122223333", WorkerPrincipalARN: "arn:aws:iam::111122223333:role/lakeport-sync-worker"}}
 	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: dir, Logger: log,
 		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}

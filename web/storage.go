@@ -43,6 +43,7 @@ type storageForm struct {
 	ReportVisible bool
 	Report        *validation.Report
 	Error         string
+	Review        *reviewView // the policy review box, after a review
 }
 
 type storageData struct {
@@ -93,8 +94,12 @@ func (h *handler) showStorage(w http.ResponseWriter, r *http.Request, status int
 		h.apiError(w, r, err)
 		return
 	}
-	if form == nil {
-		form = &storageForm{Mode: view.Mode, SecretSet: view.SecretAccessKeySet}
+	if form == nil || form.Mode == "" { // no form posted (a review keeps the saved values)
+		var rv *reviewView
+		if form != nil {
+			rv = form.Review
+		}
+		form = &storageForm{Mode: view.Mode, SecretSet: view.SecretAccessKeySet, Review: rv}
 		if view.Setting != nil {
 			form.Setting = *view.Setting
 		}

@@ -94,6 +94,7 @@ func New(cfg Config) http.Handler {
 
 		r.Get("/settings/storage", h.storagePage)
 		r.Get("/settings/storage/policy", h.storagePolicy)
+		r.Post("/settings/storage/review", h.storageReview)
 		r.Post("/settings/storage/test", h.storageTest)
 		r.Post("/settings/storage/save", h.storageSave)
 		r.Post("/settings/storage/use-managed", h.storageUseManaged)

@@ -16,7 +16,7 @@ import (
 )
 
 func newSourcesCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "sources",
 		Short: "List the sources a connector can use, with their config spec",
 		Args:  cobra.NoArgs,
@@ -41,6 +41,8 @@ func newSourcesCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.AddCommand(newCheckManifestCmd(g))
+	return cmd
 }
 
 func compactJSON(raw json.RawMessage) string {
@@ -63,7 +65,7 @@ func connectorCreateCmd(g *globals) *cobra.Command {
 	var src, configFile string
 	var streams []string
 	cmd := &cobra.Command{
-		Use:   "create NAME --source sample|exec:PATH|image:REF [--config FILE] [--stream S[:sync_mode:destination_sync_mode]]...",
+		Use:   "create NAME --source sample|manifest:PATH|exec:PATH|image:REF [--config FILE] [--stream S[:sync_mode:destination_sync_mode]]...",
 		Short: "Create a connector bound to your organization's current storage",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,7 +81,15 @@ func connectorCreateCmd(g *globals) *cobra.Command {
 				}
 				cfg = b
 			}
-			v, err := c.CreateConnector(cmd.Context(), connector.CreateRequest{Name: args[0], Source: src, Config: cfg, Streams: streams})
+			req := connector.CreateRequest{Name: args[0], Source: src, Config: cfg, Streams: streams}
+			if strings.HasPrefix(src, "manifest:") {
+				label, doc, err := readManifest(src)
+				if err != nil {
+					return err
+				}
+				req.Source, req.Manifest = "manifest:"+label, doc
+			}
+			v, err := c.CreateConnector(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -92,7 +102,7 @@ func connectorCreateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&src, "source", "", "sample, exec:/path/to/connector or image:REF")
+	cmd.Flags().StringVar(&src, "source", "", "sample, a published manifest's name, manifest:PATH (an Airbyte declarative manifest read here and sent with the connector), exec:/path/to/connector or image:REF")
 	cmd.Flags().StringVar(&configFile, "config", "", "JSON file with the source's config (validated against its spec)")
 	cmd.Flags().StringSliceVar(&streams, "stream", nil, "streams to sync, each NAME or NAME:SYNC_MODE:DESTINATION_SYNC_MODE (default: all, with lakeport's modes)")
 	return cmd
@@ -212,7 +222,10 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			live := !g.json
+			var prog *progress
+			if !g.json {
+				prog = newProgress(g.stderr)
+			}
 			for run.Status == "queued" || run.Status == "running" {
 				select {
 				case <-cmd.Context().Done():
@@ -222,12 +235,12 @@ func newSyncCmd(g *globals) *cobra.Command {
 				if run, err = c.Run(cmd.Context(), run.ID); err != nil {
 					return err
 				}
-				if live {
-					fmt.Fprintf(g.stderr, "\r\033[K%s", progressLine(run))
+				if prog != nil {
+					prog.show(progressLine(run))
 				}
 			}
-			if live {
-				fmt.Fprint(g.stderr, "\r\033[K")
+			if prog != nil {
+				prog.done()
 			}
 			if g.json {
 				if err := g.printJSON(run); err != nil {
@@ -275,6 +288,9 @@ func progressLine(run connector.RunView) string {
 
 func printRun(g *globals, run connector.RunView) {
 	fmt.Fprintf(g.stdout, "run %s %s: %d records, %s in %.1fs\n", run.ID, run.Status, run.Records, humanBytes(run.Bytes), float64(run.DurationMS)/1000)
+	if run.Attempts > 1 {
+		fmt.Fprintf(g.stdout, "  resumed: %d attempts (a process running it stopped; each went on from the last committed state)\n", run.Attempts)
+	}
 	streams := streamsOf(run)
 	names := make([]string, 0, len(streams))
 	for n := range streams {
@@ -324,16 +340,42 @@ func connectorRunsCmd(g *globals) *cobra.Command {
 				return g.printJSON(runs)
 			}
 			w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "RUN\tSTATUS\tSTARTED\tDURATION\tRECORDS\tBYTES\tERROR")
+			fmt.Fprintln(w, "RUN\tSTATUS\tATTEMPTS\tSTARTED\tDURATION\tRECORDS\tBYTES\tERROR")
 			for _, r := range runs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%.1fs\t%d\t%s\t%s\n", r.ID, r.Status, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%.1fs\t%d\t%s\t%s\n", r.ID, r.Status, r.Attempts, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
 					float64(r.DurationMS)/1000, r.Records, humanBytes(r.Bytes), firstLine(r.Error))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			// Schema changes are few and matter: each on its own line, under the table.
+			for _, r := range runs {
+				for _, line := range schemaChanges(r) {
+					fmt.Fprintf(g.stdout, "%s schema: %s\n", r.ID, line)
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs")
 	return cmd
+}
+
+// schemaChanges lists a run's schema changes as "stream: change", streams in order.
+func schemaChanges(run connector.RunView) []string {
+	streams := streamsOf(run)
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		for _, c := range streams[n].Changes {
+			out = append(out, n+": "+c)
+		}
+	}
+	return out
 }
 
 func firstLine(s string) string {

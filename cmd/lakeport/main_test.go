@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if db := os.Getenv(workerChildEnv); db != "" {
 		os.Exit(workerChild(db))
 	}
+	if dir := os.Getenv(serveChildEnv); dir != "" {
+		os.Exit(serveChild(dir))
+	}
 	if len(os.Args) == 2 && os.Args[1] == "query-worker" {
 		if err := worker.Serve(); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
@@ -47,8 +50,11 @@ func startServerWith(t *testing.T, sample bool) (string, string) {
 func startServerConfig(t testing.TB, tune func(*config.Config)) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
+	// The S3 test server listens on loopback: tests reach it as an operator who allows
+	// private networks would (the hostile-tenant tests turn this off).
 	cfg := config.Config{DataDir: dir, Addr: "127.0.0.1:0", StepTimeout: 5 * time.Second, STSRegion: "us-east-1", QueryEngine: "duckdb",
-		Platform: config.Platform{AccountID: "111122223333", WorkerPrincipalARN: "arn:aws:iam::111122223333:role/lakeport-sync-worker"}}
+		Platform:             config.Platform{AccountID: "111122223333", WorkerPrincipalARN: "arn:aws:iam::111122223333:role/lakeport-sync-worker"},
+		AllowPrivateNetworks: true}
 	tune(&cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

@@ -25,11 +25,13 @@ import (
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
 	_ "github.com/lakeport/lakeport/query/worker" // the embedded query engine, in worker processes
 	"github.com/lakeport/lakeport/schedule"
 	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/source"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/postgres"
@@ -83,6 +85,10 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.StepTimeout = flags.StepTimeout
 				case "database":
 					cfg.Database = flags.Database
+				case "allow-private-networks":
+					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
+				case "manifests-dir":
+					cfg.ManifestsDir = flags.ManifestsDir
 				}
 			})
 			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
@@ -115,6 +121,9 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
+		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
+	f.StringVar(&flags.ManifestsDir, "manifests-dir", flags.ManifestsDir, "a folder of Airbyte declarative manifests: DIR/NAME/manifest.yaml or DIR/NAME.yaml becomes the source NAME (LAKEPORT_MANIFESTS_DIR)")
 	return cmd
 }
 
@@ -130,6 +139,7 @@ type backend interface {
 // node is one lakeport process's share of the work: the store, the connectors service,
 // the sync workers, the scheduler and the storage health checks.
 type node struct {
+	guard *netguard.Guard
 	store backend
 	svc   *connector.Service
 	box   *secrets.Box
@@ -143,6 +153,13 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	if err := cfg.Platform.Check(); err != nil {
 		return nil, nil, err
 	}
+	if cfg.ManifestsDir != "" {
+		if fi, err := os.Stat(cfg.ManifestsDir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("sources.manifests_dir (--manifests-dir, LAKEPORT_MANIFESTS_DIR) %s is not a folder: give a folder of DIR/NAME/manifest.yaml or DIR/NAME.yaml files", cfg.ManifestsDir)
+		}
+		source.Default.ManifestsDir = cfg.ManifestsDir
+		log.Info("published manifests", "dir", cfg.ManifestsDir, "sources", source.Default.Manifests())
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
 	}
@@ -154,9 +171,16 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	if err != nil {
 		return nil, nil, err
 	}
-	n = &node{box: box, mets: metrics.New(nil)}
+	// Every connection to an endpoint an organization chose goes through one guard,
+	// which also knows this process's own listeners.
+	cfg.Guard = netguard.New(cfg.AllowPrivateNetworks)
+	cfg.Guard.AddListenerString(cfg.Addr)
+	// Manifest sources call the APIs a tenant's manifest names: through the guard too.
+	source.Default.ManifestOptions.DialContext = cfg.Guard.Dialer().DialContext
+	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
 	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+		RunPolicy: connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
+		Access:    func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
 	if cfg.Managed != "" {
 		m, err := warehouse.ParseManaged(cfg.Managed)
 		if err != nil {
@@ -197,14 +221,6 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 			return nil, nil, err
 		}
 		n.store = sq
-		// One process owns a SQLite file: a run still marked running was cut short by
-		// the last stop. (With PostgreSQL, other processes may be running them.)
-		if k, err := sq.FailRunning(ctx, "lakeport stopped during this run; the next sync resumes from the last committed state"); err != nil {
-			sq.Close()
-			return nil, nil, err
-		} else if k > 0 {
-			log.Warn("marked runs interrupted by the last stop as failed", "runs", k)
-		}
 		n.queue, err = jobs.OpenSQLite(ctx, sq.DB(), n.svc.RunSync, qcfg)
 		if err != nil {
 			sq.Close()
@@ -216,14 +232,23 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		n.store.Close()
 		return nil, nil, fmt.Errorf("start the job queue: %w", err)
 	}
+	// Syncs whose process is gone resume from their last committed state: at once for
+	// SQLite, which one process owns (every running run was cut short by the last
+	// stop); with PostgreSQL, those whose lease went stale, now and as leases lapse.
+	if k, err := n.svc.Resume(ctx, n.svc.Dialect != "postgres"); err != nil {
+		log.Warn("could not resume the syncs interrupted by the last stop", "err", err)
+	} else if k > 0 {
+		log.Info("resuming syncs interrupted by the last stop from their last committed state", "runs", k)
+	}
+	go n.svc.WatchLeases(ctx)
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
 	checker := &health.Checker{Store: n.store, Setting: n.svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
 	stop = func() {
-		// Running syncs get time to finish; those that do not are handed back to the
-		// queue (River rescues them) and resume from their last committed state.
+		// Running syncs get time to finish; those that do not hand their run back and
+		// resume from their last committed state (another process, or the next start).
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := n.queue.Stop(stopCtx); err != nil {
@@ -287,6 +312,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another lakeport running? choose another with --addr)", cfg.Addr, err)
 	}
+	n.guard.AddListener(ln.Addr())
 	// The console at / acts through the same API handler as the CLI; no WriteTimeout,
 	// since live sync progress is a long-lived stream.
 	apiHandler := srv.Handler()

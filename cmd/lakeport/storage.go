@@ -12,12 +12,13 @@ import (
 
 	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/storage/policy"
 	"github.com/lakeport/lakeport/validation"
 )
 
 func newStorageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "storage", Short: "Where your organization's data lives: managed, or your own S3 bucket"}
-	cmd.AddCommand(storageShowCmd(g), storagePolicyCmd(g), storageTestCmd(g, false), storageTestCmd(g, true), storageManagedCmd(g))
+	cmd.AddCommand(storageShowCmd(g), storagePolicyCmd(g), storageReviewCmd(g), storageTestCmd(g, false), storageTestCmd(g, true), storageManagedCmd(g))
 	return cmd
 }
 
@@ -83,11 +84,15 @@ func orUnset(s string) string {
 }
 
 func storagePolicyCmd(g *globals) *cobra.Command {
-	var bucket, key string
+	var bucket, key, format, roleName string
 	cmd := &cobra.Command{
-		Use:   "policy",
-		Short: "Print the IAM permission policy and trust policy for your bucket",
-		Args:  cobra.NoArgs,
+		Use:   "policy [--format json|terraform|cloudformation]",
+		Short: "Print the IAM permission policy and trust policy for your bucket, or the whole setup as Terraform or CloudFormation",
+		Long: `Without --format: both IAM documents, ready to paste. With --format: the role, both
+policies (with the KMS statement when a key is given) and the bucket's recommended settings
+(Block Public Access on, ACLs off, TLS only, default SSE-KMS with the key) as one JSON
+document, a Terraform configuration (hashicorp/aws) or a CloudFormation template to apply.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
 			if err != nil {
@@ -97,6 +102,15 @@ func storagePolicyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if format != "" {
+				out, err := policy.Render(format, policy.Setup{Bucket: p.Bucket, KMSKeyARN: p.KMSKeyARN, RoleName: roleName,
+					Trust: p.TrustPolicy, Permissions: p.PermissionPolicy})
+				if err != nil {
+					return err
+				}
+				_, err = g.stdout.Write(out)
+				return err
+			}
 			if g.json {
 				return g.printJSON(p)
 			}
@@ -104,11 +118,14 @@ func storagePolicyCmd(g *globals) *cobra.Command {
 			trust, _ := json.MarshalIndent(p.TrustPolicy, "", "  ")
 			fmt.Fprintf(g.stdout, "# Permission policy: attach it to the IAM role lakeport assumes (bucket %s)\n%s\n\n", p.Bucket, perm)
 			fmt.Fprintf(g.stdout, "# Trust policy: set it as the role's trust relationship\n%s\n", trust)
+			fmt.Fprintf(g.stdout, "\n# lakeport storage review checks your edited documents; --format terraform|cloudformation writes the whole setup.\n")
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&bucket, "bucket", "", "bucket name (default: the saved bucket)")
 	cmd.Flags().StringVar(&key, "kms-key-arn", "", "KMS key ARN when the bucket uses SSE-KMS")
+	cmd.Flags().StringVar(&format, "format", "", "json, terraform or cloudformation: the role, both policies and the bucket's settings")
+	cmd.Flags().StringVar(&roleName, "role-name", policy.DefaultRoleName, "the IAM role's name in --format output")
 	return cmd
 }
 

@@ -23,10 +23,10 @@ import (
 // OpenFunc gives a query the snapshot of a lake table it names, with its files
 // opened when they are local (lake.OpenFiles); the query closes them. A worker
 // process asks its parent instead, which opens them (see query/worker).
-type OpenFunc func(ctx context.Context, t query.Table) (lake.Snapshot, lake.Files, error)
+type OpenFunc func(ctx context.Context, t query.Table) (lake.Snapshot, lake.LocalFiles, error)
 
 // openInProcess is the default OpenFunc: this process opens the files.
-func openInProcess(ctx context.Context, t query.Table) (lake.Snapshot, lake.Files, error) {
+func openInProcess(ctx context.Context, t query.Table) (lake.Snapshot, lake.LocalFiles, error) {
 	if !t.Snapshot.Local() {
 		return *t.Snapshot, nil, nil
 	}

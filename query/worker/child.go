@@ -120,7 +120,7 @@ var errParentGone = errors.New("query worker: the server went away")
 
 // open asks the parent for lake table t: its snapshot and, for a local
 // warehouse, the descriptors of its files.
-func (c *child) open(_ context.Context, t query.Table) (lake.Snapshot, lake.Files, error) {
+func (c *child) open(_ context.Context, t query.Table) (lake.Snapshot, lake.LocalFiles, error) {
 	i, ok := c.index[strings.ToLower(t.QualifiedName())]
 	if !ok {
 		return lake.Snapshot{}, nil, fmt.Errorf("worker: table %s is not in the request", t.QualifiedName())
@@ -139,9 +139,9 @@ func (c *child) open(_ context.Context, t query.Table) (lake.Snapshot, lake.File
 	if err != nil {
 		return lake.Snapshot{}, nil, fmt.Errorf("%w: %v", errParentGone, err)
 	}
-	var files lake.Files
+	var files lake.LocalFiles
 	if m.Opened.Snapshot.Local() {
-		files = make(lake.Files, len(list))
+		files = make(lake.LocalFiles, len(list))
 		for j, p := range m.Opened.Paths {
 			files[p] = list[j]
 		}

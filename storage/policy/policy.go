@@ -31,8 +31,11 @@ type Principal struct {
 // Condition is operator → key → value.
 type Condition map[string]map[string]string
 
-// S3Actions are the bucket and object actions lakeport needs, as the setup guide lists them.
-var S3Actions = []string{"s3:GetObject*", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket*"}
+// S3Actions are the bucket and object actions lakeport needs, as the setup guide lists them:
+// HeadBucket and listings are s3:ListBucket; multipart uploads of large data files are
+// s3:PutObject, and s3:AbortMultipartUpload removes the parts of one that failed;
+// s3:GetBucketLocation lets tools that use the role find the bucket's region.
+var S3Actions = []string{"s3:GetObject*", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket*", "s3:AbortMultipartUpload", "s3:GetBucketLocation"}
 
 // KMSActions are needed on the bucket's KMS key when objects are encrypted with SSE-KMS.
 var KMSActions = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}

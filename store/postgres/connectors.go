@@ -9,18 +9,18 @@ import (
 	"github.com/lakeport/lakeport/store"
 )
 
-const connectorCols = `id, org_id, name, source, config_sealed, catalog, warehouse, storage_mode, created_at, updated_at`
+const connectorCols = `id, org_id, name, source, config_sealed, catalog, warehouse, storage_mode, created_at, updated_at, manifest`
 
 func scanConnector(row pgx.Row) (store.Connector, error) {
 	var c store.Connector
-	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Source, &c.ConfigSealed, &c.Catalog, &c.Warehouse, &c.StorageMode, &c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Source, &c.ConfigSealed, &c.Catalog, &c.Warehouse, &c.StorageMode, &c.CreatedAt, &c.UpdatedAt, &c.Manifest)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }
 
 func (s *Store) CreateConnector(ctx context.Context, c store.Connector) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO connectors (`+connectorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		c.ID, c.OrgID, c.Name, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, c.CreatedAt.UTC(), c.UpdatedAt.UTC())
+	_, err := s.pool.Exec(ctx, `INSERT INTO connectors (`+connectorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		c.ID, c.OrgID, c.Name, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.Manifest)
 	return wrap(err, "create connector "+c.Name)
 }
 
@@ -52,8 +52,8 @@ func (s *Store) ListConnectors(ctx context.Context, orgID string) ([]store.Conne
 }
 
 func (s *Store) UpdateConnector(ctx context.Context, c store.Connector) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE connectors SET source = $1, config_sealed = $2, catalog = $3, warehouse = $4, storage_mode = $5, updated_at = $6
-		WHERE org_id = $7 AND id = $8`, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, c.UpdatedAt.UTC(), c.OrgID, c.ID)
+	tag, err := s.pool.Exec(ctx, `UPDATE connectors SET source = $1, config_sealed = $2, catalog = $3, warehouse = $4, storage_mode = $5, updated_at = $6, manifest = $7
+		WHERE org_id = $8 AND id = $9`, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, c.UpdatedAt.UTC(), c.Manifest, c.OrgID, c.ID)
 	return affected(tag, err, "update connector "+c.Name)
 }
 
@@ -67,19 +67,19 @@ func (s *Store) DeleteConnector(ctx context.Context, orgID, id string) error {
 	})
 }
 
-const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at`
+const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var r store.Run
 	var started, finished pgtype.Timestamptz
-	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &r.CreatedAt, &started, &finished)
+	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &r.CreatedAt, &started, &finished, &r.Attempts)
 	r.CreatedAt, r.StartedAt, r.FinishedAt = r.CreatedAt.UTC(), timeOf(started), timeOf(finished)
 	return r, err
 }
 
 func (s *Store) CreateRun(ctx context.Context, r store.Run) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO runs (`+runCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, r.CreatedAt.UTC(), nullTime(r.StartedAt), nullTime(r.FinishedAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO runs (`+runCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, r.CreatedAt.UTC(), nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Attempts)
 	return wrap(err, "create run "+r.ID)
 }
 

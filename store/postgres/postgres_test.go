@@ -129,3 +129,12 @@ func TestSchedulesConformance(t *testing.T) {
 	defer s.Close()
 	storetest.RunSchedules(t, s)
 }
+
+func TestLeasesConformance(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunLeases(t, s)
+}

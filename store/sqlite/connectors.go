@@ -9,19 +9,19 @@ import (
 	"github.com/lakeport/lakeport/store"
 )
 
-const connectorCols = `id, org_id, name, source, config_sealed, catalog, warehouse, storage_mode, created_at, updated_at`
+const connectorCols = `id, org_id, name, source, config_sealed, catalog, warehouse, storage_mode, created_at, updated_at, manifest`
 
 func scanConnector(row interface{ Scan(...any) error }) (store.Connector, error) {
 	var c store.Connector
 	var created, updated string
-	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Source, &c.ConfigSealed, &c.Catalog, &c.Warehouse, &c.StorageMode, &created, &updated)
+	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Source, &c.ConfigSealed, &c.Catalog, &c.Warehouse, &c.StorageMode, &created, &updated, &c.Manifest)
 	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
 	return c, err
 }
 
 func (s *Store) CreateConnector(ctx context.Context, c store.Connector) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO connectors (`+connectorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.OrgID, c.Name, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.CreatedAt), formatTime(c.UpdatedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO connectors (`+connectorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.OrgID, c.Name, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.CreatedAt), formatTime(c.UpdatedAt), c.Manifest)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create connector %q: %w", c.Name, store.ErrConflict)
 	}
@@ -59,8 +59,8 @@ func (s *Store) ListConnectors(ctx context.Context, orgID string) ([]store.Conne
 }
 
 func (s *Store) UpdateConnector(ctx context.Context, c store.Connector) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE connectors SET source = ?, config_sealed = ?, catalog = ?, warehouse = ?, storage_mode = ?, updated_at = ?
-		WHERE org_id = ? AND id = ?`, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.UpdatedAt), c.OrgID, c.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE connectors SET source = ?, config_sealed = ?, catalog = ?, warehouse = ?, storage_mode = ?, updated_at = ?, manifest = ?
+		WHERE org_id = ? AND id = ?`, c.Source, c.ConfigSealed, c.Catalog, c.Warehouse, c.StorageMode, formatTime(c.UpdatedAt), c.Manifest, c.OrgID, c.ID)
 	return affected(res, err, "update connector "+c.Name)
 }
 
@@ -80,19 +80,22 @@ func (s *Store) DeleteConnector(ctx context.Context, orgID, id string) error {
 	return tx.Commit()
 }
 
-const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at`
+const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts`
 
 func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
 	var created, started, finished string
-	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &created, &started, &finished)
+	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &created, &started, &finished, &r.Attempts)
 	r.CreatedAt, r.StartedAt, r.FinishedAt = parseTime(created), parseTime(started), parseTime(finished)
 	return r, err
 }
 
 func (s *Store) CreateRun(ctx context.Context, r store.Run) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, formatTime(r.CreatedAt), formatTime(r.StartedAt), formatTime(r.FinishedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, formatTime(r.CreatedAt), formatTime(r.StartedAt), formatTime(r.FinishedAt), r.Attempts)
+	if isUnique(err) {
+		return fmt.Errorf("sqlite: create run: connector %s already has a queued or running run: %w", r.ConnectorID, store.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create run: %w", err)
 	}

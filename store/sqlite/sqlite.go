@@ -126,6 +126,27 @@ var migrations = []string{
 	);`,
 	// 5: tokens that expire (the console's password sign-ins)
 	`ALTER TABLE tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';`,
+	// 6: the declarative manifest of a manifest: connector
+	`ALTER TABLE connectors ADD COLUMN manifest TEXT NOT NULL DEFAULT '';`,
+	// 7: run attempts and their leases; one active (queued or running) run per connector
+	`ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+	UPDATE runs SET status = 'failed', error = 'superseded by a later run of the same connector', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+		WHERE status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM runs r2 WHERE r2.connector_id = runs.connector_id
+		AND r2.status IN ('queued', 'running') AND (r2.created_at > runs.created_at OR (r2.created_at = runs.created_at AND r2.id > runs.id)));
+	CREATE UNIQUE INDEX runs_active ON runs (connector_id) WHERE status IN ('queued', 'running');
+	CREATE TABLE run_attempts (
+		run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+		org_id TEXT NOT NULL,
+		number INTEGER NOT NULL,
+		owner TEXT NOT NULL,
+		status TEXT NOT NULL,
+		error TEXT NOT NULL DEFAULT '',
+		started_ms INTEGER NOT NULL,
+		heartbeat_ms INTEGER NOT NULL,
+		finished_ms INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (run_id, number)
+	);
+	CREATE INDEX run_attempts_live ON run_attempts (status, heartbeat_ms);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -45,3 +45,12 @@ func TestSchedulesConformance(t *testing.T) {
 	defer s.Close()
 	storetest.RunSchedules(t, s)
 }
+
+func TestLeasesConformance(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunLeases(t, s)
+}

@@ -114,6 +114,21 @@ func runConnectors(t *testing.T, s store.Store, orgA, orgB string) {
 	if list, err := s.ListConnectors(ctx, orgA); err != nil || len(list) != 1 {
 		t.Fatalf("ListConnectors = %d, %v", len(list), err)
 	}
+	// A manifest: connector keeps its manifest, whole.
+	man := store.Connector{ID: "con_m", OrgID: orgA, Name: "gh", Source: "manifest:gh.yaml", ConfigSealed: "v1:yy",
+		Manifest: "type: DeclarativeSource\nstreams: []\n# ünïcode, 'quotes'\n", Catalog: []byte(`{}`), CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateConnector(ctx, man); err != nil {
+		t.Fatalf("CreateConnector with a manifest: %v", err)
+	}
+	if gm, err := s.Connector(ctx, orgA, "gh"); err != nil || gm.Manifest != man.Manifest {
+		t.Fatalf("manifest read back %q, %v", gm.Manifest, err)
+	}
+	if list, _ := s.ListConnectors(ctx, orgA); len(list) != 2 || list[0].Manifest != "" || list[1].Manifest != man.Manifest {
+		t.Fatalf("ListConnectors manifests: %+v", list)
+	}
+	if err := s.DeleteConnector(ctx, orgA, "con_m"); err != nil {
+		t.Fatal(err)
+	}
 	got.Warehouse = "s3://acme-lake"
 	if err := s.UpdateConnector(ctx, got); err != nil {
 		t.Fatal(err)

@@ -46,6 +46,16 @@
     if (btn) btn.hidden = true;
   });
 
+  // A file input that loads a text file (a manifest) into a textarea, which is what the
+  // form sends; without this script, paste the text.
+  $all("input[type=file][data-load-into]").forEach(function (f) {
+    f.addEventListener("change", function () {
+      var target = document.getElementById(f.dataset.loadInto);
+      if (!target || !f.files || !f.files[0]) return;
+      f.files[0].text().then(function (t) { target.value = t; });
+    });
+  });
+
   storagePage();
   runPage();
   queryPage();
@@ -218,6 +228,9 @@
         tr.appendChild(el("td", { "class": "num" }, fmtInt(s.records)));
         tr.appendChild(el("td", { "class": "num" }, fmtInt(s.committed)));
         tr.appendChild(el("td", { "class": "num" }, fmtBytes(s.bytes)));
+        var notes = el("td", {}, s.status || "");
+        (s.changes || []).forEach(function (c) { notes.appendChild(el("div", { "class": "muted" }, c)); });
+        tr.appendChild(notes);
         tb.appendChild(tr);
       });
     }

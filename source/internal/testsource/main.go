@@ -14,7 +14,9 @@
 //	  "check_fail": "msg",        // check answers FAILED with this message
 //	  "report_files": true,       // a LOG naming the config path and its mode
 //	  "hang": true,               // after the output, sleep until killed
-//	  "spawn_child": true         // with hang: start a child (LOG "child <pid>") that sleeps too
+//	  "spawn_child": true,        // with hang: start a child (LOG "child <pid>") that sleeps too
+//	  "lines": ["{…}", …],        // read prints these lines verbatim instead of records
+//	  "want_state": …             // read fails (exit 7) unless handed exactly this state
 //	}
 //
 // Run as: testsource spec | check --config F | discover --config F |
@@ -38,18 +40,20 @@ type config struct {
 		Records    []json.RawMessage `json:"records"`
 		JSONSchema json.RawMessage   `json:"json_schema"`
 	} `json:"streams"`
-	State         bool   `json:"state"`
-	PlainText     string `json:"plain_text"`
-	Malformed     bool   `json:"malformed"`
-	UnknownStream bool   `json:"unknown_stream"`
-	Oversized     int    `json:"oversized"`
-	Stderr        string `json:"stderr"`
-	ExitCode      int    `json:"exit_code"`
-	TraceError    string `json:"trace_error"`
-	CheckFail     string `json:"check_fail"`
-	ReportFiles   bool   `json:"report_files"`
-	Hang          bool   `json:"hang"`
-	SpawnChild    bool   `json:"spawn_child"`
+	State         bool            `json:"state"`
+	PlainText     string          `json:"plain_text"`
+	Malformed     bool            `json:"malformed"`
+	UnknownStream bool            `json:"unknown_stream"`
+	Oversized     int             `json:"oversized"`
+	Stderr        string          `json:"stderr"`
+	ExitCode      int             `json:"exit_code"`
+	TraceError    string          `json:"trace_error"`
+	CheckFail     string          `json:"check_fail"`
+	ReportFiles   bool            `json:"report_files"`
+	Hang          bool            `json:"hang"`
+	SpawnChild    bool            `json:"spawn_child"`
+	Lines         []string        `json:"lines"`
+	WantState     json.RawMessage `json:"want_state"`
 }
 
 var out = bufio.NewWriter(os.Stdout)
@@ -161,6 +165,13 @@ func read(cfg config, catalogPath, statePath string) {
 			os.Exit(2)
 		}
 	}
+	if len(cfg.WantState) > 0 && canonical(cfg.WantState) != canonical(prev) {
+		fmt.Fprintf(os.Stderr, "testsource: handed state %s, want %s\n", prev, cfg.WantState)
+		os.Exit(7)
+	}
+	for _, l := range cfg.Lines {
+		fmt.Fprintln(out, l)
+	}
 	if cfg.Malformed {
 		fmt.Fprintln(out, `{"type":"RECORD","record":{"stream":"users","data":{"id":`)
 	}
@@ -208,4 +219,14 @@ func finish(cfg config) {
 		fmt.Fprint(os.Stderr, cfg.Stderr)
 	}
 	os.Exit(cfg.ExitCode)
+}
+
+// canonical is JSON with sorted keys and no spaces, for comparing states.
+func canonical(raw []byte) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
