@@ -29,7 +29,7 @@ func Register(name string, f Factory) {
 // Open returns the engine registered as name, configured by props, behind
 // query slots shared fairly among organizations (see Slots): props
 // max_concurrent (default 4) and max_concurrent_per_org (default 2) size them;
-// the engine sees the other props.
+// the engine sees the other props. An empty value means the default.
 func Open(name string, props map[string]string) (Engine, error) {
 	registryMu.RLock()
 	f, ok := registry[name]
@@ -37,7 +37,13 @@ func Open(name string, props map[string]string) (Engine, error) {
 	if !ok {
 		return nil, fmt.Errorf("query: no engine named %q (known: %v); import its package, e.g. query/duckdb", name, Backends())
 	}
-	rest, total, perOrg, err := splitSlotProps(props)
+	set := make(map[string]string, len(props))
+	for k, v := range props {
+		if v != "" { // an empty setting takes its default
+			set[k] = v
+		}
+	}
+	rest, total, perOrg, err := splitSlotProps(set)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -167,6 +168,14 @@ func (s *sharedEngine) Query(ctx context.Context, tables []Table, req Request) (
 		return nil, err
 	}
 	return &slotResult{Result: res, release: release}, nil
+}
+
+// Close closes the engine when it holds resources (worker processes).
+func (s *sharedEngine) Close() error {
+	if c, ok := s.e.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 type slotResult struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -302,6 +303,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	engine, err := query.Open(cfg.QueryEngine, cfg.QueryProps)
 	if err != nil {
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
+	}
+	if c, ok := engine.(io.Closer); ok {
+		defer c.Close() // the query worker processes
 	}
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
 		HidePaths: serverFolders(cfg),

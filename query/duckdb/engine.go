@@ -243,6 +243,9 @@ func (e *Engine) Query(ctx context.Context, tables []query.Table, req query.Requ
 	}
 	s, err := e.session(qctx)
 	if err != nil {
+		if cerr := query.ContextError(qctx); cerr != nil {
+			err = cerr
+		}
 		release()
 		return nil, err
 	}
@@ -531,9 +534,8 @@ func (s *session) exec(ctx context.Context, sqlText string, maxRows int) (*resul
 // lockDown closes every door before the caller's SQL is parsed: only the
 // tables' own files stay readable, and no setting can change afterwards.
 func (s *session) lockDown(ctx context.Context) error {
-	// The extension settings repeat those the database opened with: without
-	// them DuckDB 1.5.6 was seen not to enforce memory_limit on a DISTINCT
-	// aggregate (TestMemoryLimit).
+	// The extension settings repeat those the database opened with: a second
+	// layer, set with the lock.
 	stmts := []string{
 		"SET allowed_paths = " + stringList(s.allowed),
 		"SET enable_external_access = false",

@@ -63,7 +63,7 @@ func (s *session) createViews(ctx context.Context, tables []query.Table, referen
 		}
 		stmt := "CREATE VIEW " + quoteIdent(t.Schema) + "." + quoteIdent(t.Name) + " AS " + body
 		if err := s.execStmt(ctx, stmt); err != nil {
-			return fmt.Errorf("duckdb: create view %s: %w", t.QualifiedName(), err)
+			return fmt.Errorf("%w: table %s: %w", query.ErrUnreadable, t.QualifiedName(), err)
 		}
 	}
 	return nil
@@ -98,7 +98,7 @@ func (s *session) viewBody(ctx context.Context, t query.Table, source string, em
 	} else {
 		var err error
 		if have, err = s.columns(ctx, source); err != nil {
-			return "", fmt.Errorf("duckdb: table %s: read columns: %w", t.QualifiedName(), err)
+			return "", fmt.Errorf("%w: table %s: read its columns: %w", query.ErrUnreadable, t.QualifiedName(), err)
 		}
 	}
 	sel := "*"
@@ -110,7 +110,7 @@ func (s *session) viewBody(ctx context.Context, t query.Table, source string, em
 			}
 			typ, err := sqlType(f.Type)
 			if err != nil {
-				return "", fmt.Errorf("duckdb: table %s column %s: %w", t.QualifiedName(), f.Name, err)
+				return "", fmt.Errorf("%w: table %s column %s: %w", query.ErrUnreadable, t.QualifiedName(), f.Name, err)
 			}
 			missing = append(missing, "CAST(NULL AS "+typ+") AS "+quoteIdent(f.Name))
 			have[strings.ToLower(f.Name)] = true
@@ -126,14 +126,14 @@ func (s *session) viewBody(ctx context.Context, t query.Table, source string, em
 	part := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		if !have[strings.ToLower(k)] {
-			return "", fmt.Errorf("duckdb: table %s: primary key column %q is not in the table", t.QualifiedName(), k)
+			return "", fmt.Errorf("%w: table %s: primary key column %q is not in the table", query.ErrUnreadable, t.QualifiedName(), k)
 		}
 		part[i] = quoteIdent(k)
 	}
 	var order []string
 	if t.Cursor != "" {
 		if !have[strings.ToLower(t.Cursor)] {
-			return "", fmt.Errorf("duckdb: table %s: cursor column %q is not in the table", t.QualifiedName(), t.Cursor)
+			return "", fmt.Errorf("%w: table %s: cursor column %q is not in the table", query.ErrUnreadable, t.QualifiedName(), t.Cursor)
 		}
 		order = append(order, quoteIdent(t.Cursor)+" DESC NULLS LAST")
 	}

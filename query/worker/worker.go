@@ -171,10 +171,16 @@ func (p *Pool) refill() {
 		p.cfg.Logger.Warn("could not start a query worker ahead; queries start their own", "err", err)
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		go pr.close()
+		return
+	}
 	select {
 	case p.idle <- pr:
 	default:
-		pr.close()
+		go pr.close()
 	}
 }
 
@@ -198,9 +204,15 @@ func (p *Pool) get() (*proc, error) {
 // put returns a worker that finished its query cleanly.
 func (p *Pool) put(pr *proc) {
 	pr.queries++
-	if pr.queries >= p.cfg.MaxQueries || p.isClosed() {
+	if pr.queries >= p.cfg.MaxQueries {
 		go pr.close()
 		go p.refill()
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		go pr.close()
 		return
 	}
 	select {
@@ -231,6 +243,8 @@ func (p *Pool) Close() error {
 		}
 	}
 }
+
+var _ io.Closer = (*Pool)(nil)
 
 // errKilledTimeout and errKilledCanceled say why the parent killed a worker.
 var (

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/query"
 	"github.com/lakeport/lakeport/query/querytest"
 )
@@ -21,7 +23,8 @@ const childEnv = "LAKEPORT_TEST_QUERY_WORKER"
 
 // The test binary doubles as the worker process.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
+	// Pools opened through query.Open start `<this binary> query-worker`.
+	if os.Getenv(childEnv) == "1" || len(os.Args) == 2 && os.Args[1] == "query-worker" {
 		if err := Serve(); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
@@ -269,5 +272,26 @@ func TestLateCancelDoesNotKillTheNextQuery(t *testing.T) {
 			}
 		}
 		res.Close()
+	}
+}
+
+// The settings lakeport.example.yaml documents open the engine, and reach it:
+// the per-organization cap holds.
+func TestExampleSettings(t *testing.T) {
+	c, err := config.Load(filepath.Join("..", "..", "lakeport.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := query.Open(c.QueryEngine, c.QueryProps)
+	if err != nil {
+		t.Fatalf("the example's query settings: %v", err)
+	}
+	if closer, ok := e.(interface{ Close() error }); ok {
+		closer.Close()
+	}
+	for _, bad := range []map[string]string{{"max_concurrent_per_org": "0"}, {"process_memory_limit": "lots"}, {"max_timeout": "soon"}, {"memory_limt": "1GB"}} {
+		if _, err := query.Open("duckdb", bad); err == nil {
+			t.Errorf("settings %v were accepted", bad)
+		}
 	}
 }
