@@ -21,11 +21,12 @@ type WhoAmI struct {
 	Org      OrgView    `json:"org"`
 	Role     store.Role `json:"role"`
 	Operator bool       `json:"operator"`
+	TokenID  string     `json:"token_id"` // the ID of the token making the request (lakeport token list)
 }
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
-	writeJSON(w, http.StatusOK, WhoAmI{Org: OrgView{ID: c.Org.ID, Name: c.Org.Name}, Role: c.Token.Role, Operator: c.Token.Operator})
+	writeJSON(w, http.StatusOK, WhoAmI{Org: OrgView{ID: c.Org.ID, Name: c.Org.Name}, Role: c.Token.Role, Operator: c.Token.Operator, TokenID: c.Token.ID})
 }
 
 // CreateOrgRequest is the body of POST /api/v1/orgs.
@@ -71,37 +72,6 @@ func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, OrgView{ID: c.Org.ID, Name: c.Org.Name})
 }
 
-// CreateTokenRequest is the body of POST /api/v1/tokens.
-type CreateTokenRequest struct {
-	Role store.Role `json:"role"`
-}
-
-// CreateTokenResponse carries the new token, shown once.
-type CreateTokenResponse struct {
-	Token string     `json:"token"`
-	Role  store.Role `json:"role"`
-	Org   OrgView    `json:"org"`
-}
-
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	var req CreateTokenRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if !req.Role.Valid() {
-		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: "role: must be admin or member",
-			Fields: fieldErr("role", errors.New("must be admin or member"))})
-		return
-	}
-	c := callerOf(r)
-	tok, err := tenant.CreateToken(r.Context(), s.Store, c.Org.ID, req.Role, false)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, CreateTokenResponse{Token: tok, Role: req.Role, Org: OrgView{ID: c.Org.ID, Name: c.Org.Name}})
-}
-
 // CreateUserRequest is the body of POST /api/v1/users: a console user of the caller's
 // organization.
 type CreateUserRequest struct {
@@ -139,7 +109,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, tenant.ErrInvalidUser):
 		writeJSON(w, http.StatusBadRequest, Error{Code: "invalid_input", Message: err.Error()})
 	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, "user_exists", "a user named "+req.Name+" already exists: user names are unique in the install")
+		writeError(w, http.StatusConflict, "user_exists", "a user named "+req.Name+" already exists in your organization: choose another name")
 	case err != nil:
 		s.internal(w, r, err)
 	default:

@@ -51,7 +51,8 @@ type Server struct {
 
 	// Connectors runs connectors; nil in a server that only manages storage.
 	Connectors *connector.Service
-	// Metrics, when set, are counted and served at /metrics.
+	// Metrics, when set, count requests. They are served on a listener of their own
+	// (lakeport serve --metrics-addr), never by this handler.
 	Metrics *metrics.Metrics
 	// Ready reports whether the server can serve (/readyz); nil means always.
 	Ready func(context.Context) error
@@ -89,9 +90,6 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	if s.Metrics != nil {
-		r.Handle("/metrics", s.Metrics.Handler())
-	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API path: "+r.URL.Path)
 	})
@@ -107,7 +105,9 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/whoami", s.whoami)
 			r.Post("/orgs", s.createOrg)
 			r.Get("/orgs/{id}", s.getOrg)
+			r.Get("/tokens", s.listTokens)
 			r.With(adminOnly).Post("/tokens", s.createToken)
+			r.Delete("/tokens/{id}", s.revokeToken)
 			r.With(adminOnly).Post("/users", s.createUser)
 
 			r.Get("/storage", s.showStorage)
@@ -160,16 +160,24 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		t, err := s.Store.TokenByHash(r.Context(), auth.HashToken(tok))
 		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusUnauthorized, "invalid_token", "the API token is not known to this lakeport server: check LAKEPORT_TOKEN / --token and --url")
+			writeError(w, http.StatusUnauthorized, "invalid_token", "the API token is not known to this lakeport server (or was revoked): check LAKEPORT_TOKEN / --token and --url")
 			return
 		}
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
+		now := time.Now()
+		if !t.ExpiresAt.IsZero() && now.After(t.ExpiresAt) {
 			writeError(w, http.StatusUnauthorized, "token_expired", "the API token expired at "+t.ExpiresAt.Format(time.RFC3339)+": sign in again, or ask an admin for a new token")
 			return
+		}
+		// Last use, to the minute: token list shows it, and a write per request is not needed.
+		if now.Sub(t.LastUsedAt) >= time.Minute {
+			if err := s.Store.TouchToken(r.Context(), t.ID, now); err != nil {
+				s.Logger.Warn("could not record a token's last use", "token", t.ID, "err", err)
+			}
+			t.LastUsedAt = now
 		}
 		o, err := s.Store.Org(r.Context(), t.OrgID)
 		if err != nil {

@@ -121,8 +121,25 @@ func (c *Client) CreateOrg(ctx context.Context, name string) (api.CreateOrgRespo
 }
 
 func (c *Client) CreateToken(ctx context.Context, role store.Role) (api.CreateTokenResponse, error) {
+	return c.CreateTokenWith(ctx, api.CreateTokenRequest{Role: role})
+}
+
+// CreateTokenWith creates a token with a name and an expiry.
+func (c *Client) CreateTokenWith(ctx context.Context, req api.CreateTokenRequest) (api.CreateTokenResponse, error) {
 	var out api.CreateTokenResponse
-	return out, c.do(ctx, http.MethodPost, "/api/v1/tokens", api.CreateTokenRequest{Role: role}, &out)
+	return out, c.do(ctx, http.MethodPost, "/api/v1/tokens", req, &out)
+}
+
+// ListTokens lists the tokens the caller may see: an admin's organization's, a member's own.
+func (c *Client) ListTokens(ctx context.Context) ([]api.TokenView, error) {
+	var out []api.TokenView
+	return out, c.do(ctx, http.MethodGet, "/api/v1/tokens", nil, &out)
+}
+
+// RevokeToken revokes token id (and the console sessions signed in with it).
+func (c *Client) RevokeToken(ctx context.Context, id string) (api.RevokeTokenResponse, error) {
+	var out api.RevokeTokenResponse
+	return out, c.do(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(id), nil, &out)
 }
 
 func (c *Client) Storage(ctx context.Context) (api.StorageView, error) {

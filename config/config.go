@@ -5,9 +5,11 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lakeport/lakeport/netguard"
@@ -70,6 +72,11 @@ type Config struct {
 	// Database is the metadata store: empty for SQLite in the data dir, or a
 	// postgres:// URL shared by several lakeport processes.
 	Database string
+	// MetricsAddr is where /metrics is served, on a listener of its own (never the
+	// API's): DefaultMetricsAddr unless set; empty or "off" serves no metrics.
+	MetricsAddr string
+	// Console is the web console's settings.
+	Console Console
 	// AllowPrivateNetworks lets the endpoints organizations choose (an
 	// S3-compatible server) be loopback, link-local, private or unique-local
 	// addresses (network.allow_private). Off: only public addresses.
@@ -83,10 +90,79 @@ type Config struct {
 	ManifestsDir string
 }
 
+// Console is how the web console treats its network: cookies, proxies, sign-in limits.
+type Console struct {
+	// SecureCookies marks the session cookie Secure even when lakeport itself serves
+	// plain HTTP: set it behind a TLS-terminating proxy.
+	SecureCookies bool
+	// TrustedProxies are the peers (reverse proxies, load balancers) whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed; from anyone else
+	// they are ignored.
+	TrustedProxies []netip.Prefix
+	// SignIn limits password guessing.
+	SignIn SignInLimits
+}
+
+// SignInLimits throttle console sign-ins: after PerUser failed sign-ins of one user
+// (from any address) or PerAddress failures from one client address (for any user)
+// within Window, further attempts answer 429 until the oldest failure leaves the window.
+type SignInLimits struct {
+	PerUser    int
+	PerAddress int
+	Window     time.Duration
+}
+
+// Default sign-in limits.
 const (
-	DefaultDataDir = "./lakeport-data"
-	DefaultAddr    = "127.0.0.1:8080"
-	DefaultURL     = "http://127.0.0.1:8080"
+	DefaultSignInPerUser    = 10
+	DefaultSignInPerAddress = 50
+	DefaultSignInWindow     = 15 * time.Minute
+)
+
+// WithDefaults fills the limits left at zero.
+func (l SignInLimits) WithDefaults() SignInLimits {
+	if l.PerUser <= 0 {
+		l.PerUser = DefaultSignInPerUser
+	}
+	if l.PerAddress <= 0 {
+		l.PerAddress = DefaultSignInPerAddress
+	}
+	if l.Window <= 0 {
+		l.Window = DefaultSignInWindow
+	}
+	return l
+}
+
+// ParseProxies reads trusted proxies: CIDR prefixes or single addresses, separated by
+// commas or spaces.
+func ParseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := parseProxy(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseProxy(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("trusted proxy %q: give an address or a CIDR prefix such as 10.0.0.0/8", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+const (
+	DefaultDataDir     = "./lakeport-data"
+	DefaultAddr        = "127.0.0.1:8080"
+	DefaultURL         = "http://127.0.0.1:8080"
+	DefaultMetricsAddr = "127.0.0.1:9464"
 )
 
 // FromEnv is Load without a file: the defaults overlaid with LAKEPORT_* variables.
@@ -97,15 +173,15 @@ func FromEnv() Config {
 
 func defaults() Config {
 	return Config{DataDir: DefaultDataDir, Addr: DefaultAddr, STSRegion: "us-east-1", StepTimeout: 15 * time.Second,
-		Sample: true, QueryEngine: "duckdb", LogFormat: "text", HealthInterval: 30 * time.Minute}
+		Sample: true, QueryEngine: "duckdb", LogFormat: "text", HealthInterval: 30 * time.Minute, MetricsAddr: DefaultMetricsAddr}
 }
 
-func applyEnv(c *Config) {
+func applyEnv(c *Config) error {
 	for k, dst := range map[string]*string{
 		"LAKEPORT_DATA_DIR": &c.DataDir, "LAKEPORT_ADDR": &c.Addr, "LAKEPORT_STS_ENDPOINT": &c.STSEndpoint,
 		"LAKEPORT_STS_REGION": &c.STSRegion, "LAKEPORT_SECRET_KEY": &c.SecretKey, "LAKEPORT_QUERY_ENGINE": &c.QueryEngine,
 		"LAKEPORT_AWS_ACCOUNT_ID": &c.Platform.AccountID, "LAKEPORT_WORKER_PRINCIPAL_ARN": &c.Platform.WorkerPrincipalARN,
-		"LAKEPORT_LOG_FORMAT": &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database,
+		"LAKEPORT_LOG_FORMAT": &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database, "LAKEPORT_METRICS_ADDR": &c.MetricsAddr,
 		"LAKEPORT_MANAGED_WAREHOUSE": &c.Managed, "LAKEPORT_MANAGED_REGION": &c.ManagedRegion,
 		"LAKEPORT_MANAGED_ENDPOINT": &c.ManagedEndpoint, "LAKEPORT_MANAGED_ACCESS_KEY_ID": &c.ManagedAccessKeyID,
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
@@ -153,6 +229,44 @@ func applyEnv(c *Config) {
 	if n, err := strconv.Atoi(os.Getenv("LAKEPORT_SYNC_MAX_PER_ORG")); err == nil && n != 0 {
 		c.SyncMaxPerOrg = n
 	}
+	return applyConsoleEnv(c)
+}
+
+// applyConsoleEnv reads the console's LAKEPORT_* variables; a value that cannot be used
+// is an error naming the variable (these settings guard sign-in, so none is ignored).
+func applyConsoleEnv(c *Config) error {
+	if v := os.Getenv("LAKEPORT_SECURE_COOKIES"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: LAKEPORT_SECURE_COOKIES=%q: give true or false", v)
+		}
+		c.Console.SecureCookies = b
+	}
+	if v := os.Getenv("LAKEPORT_TRUSTED_PROXIES"); v != "" {
+		p, err := ParseProxies(v)
+		if err != nil {
+			return fmt.Errorf("config: LAKEPORT_TRUSTED_PROXIES: %w", err)
+		}
+		c.Console.TrustedProxies = p
+	}
+	for k, dst := range map[string]*int{"LAKEPORT_SIGNIN_MAX_FAILURES_PER_USER": &c.Console.SignIn.PerUser,
+		"LAKEPORT_SIGNIN_MAX_FAILURES_PER_ADDRESS": &c.Console.SignIn.PerAddress} {
+		if v := os.Getenv(k); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("config: %s=%q: give a whole number of at least 1", k, v)
+			}
+			*dst = n
+		}
+	}
+	if v := os.Getenv("LAKEPORT_SIGNIN_WINDOW"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("config: LAKEPORT_SIGNIN_WINDOW=%q: give a duration such as 15m", v)
+		}
+		c.Console.SignIn.Window = d
+	}
+	return nil
 }
 
 var (

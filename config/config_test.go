@@ -20,6 +20,45 @@ func TestLoadExampleFile(t *testing.T) {
 	if c.Addr != "127.0.0.1:8080" || c.QueryEngine != "duckdb" || c.QueryProps["memory_limit"] != "512MB" || c.StepTimeout != 15*time.Second || !c.Sample {
 		t.Fatalf("example = %+v", c)
 	}
+	if c.MetricsAddr != config.DefaultMetricsAddr || c.Console.SecureCookies || len(c.Console.TrustedProxies) != 0 ||
+		c.Console.SignIn != (config.SignInLimits{PerUser: 10, PerAddress: 50, Window: 15 * time.Minute}) {
+		t.Fatalf("example's metrics and console settings = %q %+v", c.MetricsAddr, c.Console)
+	}
+	if d := config.FromEnv(); d.MetricsAddr != config.DefaultMetricsAddr || d.Console.SignIn.WithDefaults() != c.Console.SignIn {
+		t.Fatalf("the example's values are not the defaults: %+v", d)
+	}
+}
+
+func TestConsoleSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lakeport.yaml")
+	os.WriteFile(path, []byte("metrics_addr: \"off\"\nconsole:\n  secure_cookies: true\n  trusted_proxies: [10.0.0.0/8, 192.0.2.10]\n  signin:\n    max_failures_per_user: 3\n    window: 1h\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "off" || !c.Console.SecureCookies || len(c.Console.TrustedProxies) != 2 || c.Console.TrustedProxies[1].String() != "192.0.2.10/32" ||
+		c.Console.SignIn.PerUser != 3 || c.Console.SignIn.Window != time.Hour || c.Console.SignIn.WithDefaults().PerAddress != config.DefaultSignInPerAddress {
+		t.Fatalf("console settings = %q %+v", c.MetricsAddr, c.Console)
+	}
+	t.Setenv("LAKEPORT_TRUSTED_PROXIES", "127.0.0.1, ::1")
+	t.Setenv("LAKEPORT_SECURE_COOKIES", "false")
+	t.Setenv("LAKEPORT_SIGNIN_MAX_FAILURES_PER_ADDRESS", "7")
+	if c, err = config.Load(path); err != nil || c.Console.SecureCookies || len(c.Console.TrustedProxies) != 2 || c.Console.SignIn.PerAddress != 7 {
+		t.Fatalf("environment over the file: %+v, %v", c.Console, err)
+	}
+	for k, v := range map[string]string{"LAKEPORT_TRUSTED_PROXIES": "not-an-address", "LAKEPORT_SECURE_COOKIES": "sometimes",
+		"LAKEPORT_SIGNIN_MAX_FAILURES_PER_USER": "0", "LAKEPORT_SIGNIN_WINDOW": "soon"} {
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), k) {
+				t.Fatalf("%s=%s: %v, want an error naming it", k, v, err)
+			}
+		})
+	}
+	os.WriteFile(path, []byte("console:\n  trusted_proxies: [everyone]\n"), 0o600)
+	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "console.trusted_proxies") {
+		t.Fatalf("a bad trusted proxy in the file: %v", err)
+	}
 }
 
 func TestPrecedenceAndErrors(t *testing.T) {

@@ -21,7 +21,17 @@ type file struct {
 	StepTimeout    string `yaml:"step_timeout"`
 	HealthInterval string `yaml:"health_interval"`
 	SyncTimeout    string `yaml:"sync_timeout"`
-	Sync           struct {
+	MetricsAddr    string `yaml:"metrics_addr"`
+	Console        struct {
+		SecureCookies  *bool    `yaml:"secure_cookies"`
+		TrustedProxies []string `yaml:"trusted_proxies"`
+		SignIn         struct {
+			MaxFailuresPerUser    int    `yaml:"max_failures_per_user"`
+			MaxFailuresPerAddress int    `yaml:"max_failures_per_address"`
+			Window                string `yaml:"window"`
+		} `yaml:"signin"`
+	} `yaml:"console"`
+	Sync struct {
 		LeaseTimeout string `yaml:"lease_timeout"`
 		MaxPerOrg    int    `yaml:"max_per_org"`
 	} `yaml:"sync"`
@@ -79,7 +89,9 @@ func Load(path string) (Config, error) {
 			return c, fmt.Errorf("config: %s: %w", path, err)
 		}
 	}
-	applyEnv(&c)
+	if err := applyEnv(&c); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -153,8 +165,46 @@ func (f *file) apply(c *Config) error {
 	if f.Sync.MaxPerOrg != 0 {
 		c.SyncMaxPerOrg = f.Sync.MaxPerOrg
 	}
+	set(&c.MetricsAddr, f.MetricsAddr)
+	if err := f.applyConsole(&c.Console); err != nil {
+		return err
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: must be text or json", c.LogFormat)
+	}
+	return nil
+}
+
+func (f *file) applyConsole(c *Console) error {
+	fc := f.Console
+	if fc.SecureCookies != nil {
+		c.SecureCookies = *fc.SecureCookies
+	}
+	for _, p := range fc.TrustedProxies {
+		prefix, err := parseProxy(p)
+		if err != nil {
+			return fmt.Errorf("console.trusted_proxies: %w", err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	if n := fc.SignIn.MaxFailuresPerUser; n != 0 {
+		if n < 1 {
+			return fmt.Errorf("console.signin.max_failures_per_user %d: give a whole number of at least 1", n)
+		}
+		c.SignIn.PerUser = n
+	}
+	if n := fc.SignIn.MaxFailuresPerAddress; n != 0 {
+		if n < 1 {
+			return fmt.Errorf("console.signin.max_failures_per_address %d: give a whole number of at least 1", n)
+		}
+		c.SignIn.PerAddress = n
+	}
+	if w := fc.SignIn.Window; w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("console.signin.window %q: give a duration such as 15m", w)
+		}
+		c.SignIn.Window = d
 	}
 	return nil
 }

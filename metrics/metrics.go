@@ -1,9 +1,11 @@
 // Package metrics holds lakeport's Prometheus metrics, in a registry of its own, served at
-// /metrics.
+// /metrics on a listener of its own (lakeport serve --metrics-addr). No metric carries an
+// organization's ID or name: labels say what happened, never to whom.
 package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +22,10 @@ type Metrics struct {
 	SyncDuration   *prometheus.HistogramVec
 	Validations    *prometheus.CounterVec
 	Requests       *prometheus.CounterVec
-	StorageHealthy *prometheus.GaugeVec
+	StorageOrgs    *prometheus.GaugeVec
+
+	mu      sync.Mutex
+	healthy map[string]bool // organization → last check passed; counted, never exported
 }
 
 // New registers lakeport's metrics; queueDepth (may be nil) reports jobs waiting.
@@ -37,12 +42,13 @@ func New(queueDepth func() float64) *Metrics {
 			Help: "Duration of finished sync runs.", Buckets: prometheus.ExponentialBuckets(0.1, 3, 10)}, []string{"status"}),
 		Validations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lakeport_storage_validations_total",
 			Help: "Test connection runs, by result (passed, failed) and the first failing cause."}, []string{"result", "cause"}),
-		StorageHealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lakeport_storage_healthy",
-			Help: "1 when the organization's customer-hosted storage passed its last background check, 0 when its syncs are paused."}, []string{"org"}),
+		StorageOrgs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lakeport_storage_orgs",
+			Help: "Organizations with customer-hosted storage, by the result of its last background check (healthy; unhealthy: syncs paused)."}, []string{"state"}),
+		healthy: map[string]bool{},
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lakeport_http_requests_total",
 			Help: "API requests, by method and status code."}, []string{"method", "code"}),
 	}
-	m.Registry.MustRegister(m.SyncRuns, m.RecordsWritten, m.BytesWritten, m.SyncDuration, m.Validations, m.Requests, m.StorageHealthy,
+	m.Registry.MustRegister(m.SyncRuns, m.RecordsWritten, m.BytesWritten, m.SyncDuration, m.Validations, m.Requests, m.StorageOrgs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queueDepth != nil {
 		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lakeport_queue_depth",
@@ -79,14 +85,23 @@ func (m *Metrics) Validated(ok bool, cause string) {
 	m.Validations.WithLabelValues(result, cause).Inc()
 }
 
-// Health records an organization's storage health.
+// Health records an organization's storage health; the metric counts organizations
+// per state and names none.
 func (m *Metrics) Health(orgID string, ok bool) {
 	if m == nil {
 		return
 	}
-	v := 0.0
-	if ok {
-		v = 1
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.healthy[orgID] = ok
+	var up, down float64
+	for _, v := range m.healthy {
+		if v {
+			up++
+		} else {
+			down++
+		}
 	}
-	m.StorageHealthy.WithLabelValues(orgID).Set(v)
+	m.StorageOrgs.WithLabelValues("healthy").Set(up)
+	m.StorageOrgs.WithLabelValues("unhealthy").Set(down)
 }

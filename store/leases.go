@@ -74,3 +74,20 @@ type Leases interface {
 	// QueuedRuns returns every queued run (to make sure each has a job after a restart).
 	QueuedRuns(ctx context.Context) ([]Run, error)
 }
+
+// Millis is how stores keep attempt times: milliseconds since the epoch (0 for the zero
+// time), so that lease checks compare numbers.
+func Millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// FromMillis reads a time Millis wrote.
+func FromMillis(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}

@@ -29,13 +29,34 @@ type Org struct {
 
 // Token is an API token. Only the SHA-256 hash of the secret is stored.
 type Token struct {
-	ID        string
-	OrgID     string
-	Role      Role
-	Operator  bool // the install's operator (the bootstrap admin) may create organizations
-	Hash      []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time // zero: never (tokens people hold); set for console sign-ins
+	ID         string
+	OrgID      string
+	Role       Role
+	Operator   bool // the install's operator (the bootstrap admin) may create organizations
+	Hash       []byte
+	Name       string // what it is for, given at creation (may be empty)
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+	LastUsedAt time.Time // zero: never used (updated at most once a minute)
+	// ParentID is the token a console session's token was minted from (a sign-in with
+	// an API token); revoking the parent revokes it. UserID is the console user a
+	// session's token acts for (a sign-in with a password). Both are empty for tokens
+	// made with `token create` or with an organization.
+	ParentID string
+	UserID   string
+}
+
+// Owner is who holds t: the console user it acts for, else the token it was minted
+// from, else itself. A member sees and revokes only tokens with their own Owner.
+func (t Token) Owner() string {
+	switch {
+	case t.UserID != "":
+		return "user:" + t.UserID
+	case t.ParentID != "":
+		return "token:" + t.ParentID
+	default:
+		return "token:" + t.ID
+	}
 }
 
 // StorageSetting is an organization's saved choice of where its data lives.
@@ -66,6 +87,16 @@ type Store interface {
 	CreateToken(ctx context.Context, t Token) error
 	// TokenByHash finds a token by the hash of its secret; ErrNotFound when none.
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// ListTokens returns the organization's tokens, oldest first.
+	ListTokens(ctx context.Context, orgID string) ([]Token, error)
+	// RevokeToken deletes the organization's token id, the tokens minted from it
+	// (ParentID) and their console sessions; ErrNotFound when the organization has no
+	// such token.
+	RevokeToken(ctx context.Context, orgID, id string) error
+	// TouchToken records that token id was used at t.
+	TouchToken(ctx context.Context, id string, t time.Time) error
+	// DeleteExpiredTokens deletes the tokens (and their sessions) that expired before t.
+	DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error)
 
 	// StorageSetting returns the org's setting; an org that never saved one gets
 	// Mode "managed" and no error.
@@ -135,7 +166,4 @@ type Connectors interface {
 	UpdateRun(ctx context.Context, r Run) error
 	Run(ctx context.Context, orgID, id string) (Run, error)
 	Runs(ctx context.Context, orgID, connectorID string, limit int) ([]Run, error)
-	// FailRunning marks every running run failed with msg; a single-process server
-	// calls it at start, since no run of an earlier process is still going.
-	FailRunning(ctx context.Context, msg string) (int, error)
 }

@@ -59,16 +59,26 @@ func CreateToken(ctx context.Context, s store.Store, orgID string, role store.Ro
 
 // CreateTokenUntil is CreateToken for a token that stops working at expires (zero: never).
 func CreateTokenUntil(ctx context.Context, s store.Store, orgID string, role store.Role, operator bool, expires time.Time) (string, error) {
-	if !role.Valid() {
-		return "", fmt.Errorf("role %q: must be admin or member", role)
+	tok, _, err := MintToken(ctx, s, store.Token{OrgID: orgID, Role: role, Operator: operator, ExpiresAt: expires})
+	return tok, err
+}
+
+// MintToken creates the token t describes (its OrgID, Role, Name, ExpiresAt, and for a
+// console session ParentID or UserID) with a new ID and secret. The secret is returned
+// once; only its hash is stored.
+func MintToken(ctx context.Context, s store.Store, t store.Token) (string, store.Token, error) {
+	if !t.Role.Valid() {
+		return "", store.Token{}, fmt.Errorf("role %q: must be admin or member", t.Role)
 	}
 	tok, hash := auth.NewToken()
-	err := s.CreateToken(ctx, store.Token{ID: auth.NewID("tok_"), OrgID: orgID, Role: role, Operator: operator, Hash: hash,
-		CreatedAt: time.Now().UTC(), ExpiresAt: expires})
-	if err != nil {
-		return "", err
+	t.ID, t.Hash, t.CreatedAt = auth.NewID("tok_"), hash, time.Now().UTC()
+	if !t.ExpiresAt.IsZero() {
+		t.ExpiresAt = t.ExpiresAt.UTC()
 	}
-	return tok, nil
+	if err := s.CreateToken(ctx, t); err != nil {
+		return "", store.Token{}, err
+	}
+	return tok, t, nil
 }
 
 // Bootstrap runs on a server's start: when the store has no organization yet it creates

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 
 	"github.com/lakeport/lakeport/client"
@@ -16,7 +15,9 @@ import (
 
 // inProcess is an http.RoundTripper that answers requests with the API handler in
 // this process: the console calls exactly the API the CLI calls, with the same
-// authentication and organization scoping, without a network hop.
+// authentication and organization scoping, without a network hop. The API writes into
+// a response writer of this package (apiWriter); the caller reads its body as it is
+// written, so events the API flushes arrive while it is still working.
 type inProcess struct{ h http.Handler }
 
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -30,50 +31,40 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	if in.Body == nil {
 		in.Body = http.NoBody
 	}
-	if strings.Contains(req.Header.Get("Accept"), "text/event-stream") {
-		return t.stream(req, in, func() { stop(); cancel() }, cancel), nil
-	}
-	defer cancel()
-	defer stop()
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, in)
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
-}
-
-// stream answers req as the API writes it, so that events the API flushes reach the
-// caller while the API is still working: the response comes once the API has written
-// its header, and its body is a pipe the API writes into. done runs when the API
-// returns; closing the body early cancels the API's request.
-func (t inProcess) stream(req, in *http.Request, done, cancel func()) *http.Response {
 	pr, pw := io.Pipe()
-	w := &pipeWriter{header: http.Header{}, body: pw, started: make(chan struct{})}
+	w := &apiWriter{header: http.Header{}, body: pw, started: make(chan struct{})}
+	resp := &http.Response{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Body: apiBody{pr, cancel}, ContentLength: -1,
+		Request: req, Trailer: http.Header{}}
 	go func() {
-		defer done()
-		defer pw.Close()
-		defer w.WriteHeader(http.StatusOK) // an API that wrote nothing answered 200
+		defer func() { stop(); cancel() }()
+		defer func() {
+			// A handler that wrote nothing answered 200; its trailers are ready before EOF.
+			w.WriteHeader(http.StatusOK)
+			w.trailers(resp.Trailer)
+			pw.Close()
+		}()
 		t.h.ServeHTTP(w, in)
 	}()
 	<-w.started
-	return &http.Response{Status: fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)), StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: w.sent, Body: pipeBody{pr, cancel}, ContentLength: -1, Request: req}
+	resp.StatusCode, resp.Status, resp.Header = w.status, fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)), w.sent
+	return resp, nil
 }
 
-// pipeBody is a streamed body; Close stops the API's work for it.
-type pipeBody struct {
+// apiBody is the body of an in-process answer; Close stops the API's work for it.
+type apiBody struct {
 	*io.PipeReader
 	cancel func()
 }
 
-func (b pipeBody) Close() error {
+func (b apiBody) Close() error {
 	b.cancel()
 	return b.PipeReader.Close()
 }
 
-// pipeWriter is the http.ResponseWriter of a streamed in-process call: the header goes
-// out on the first WriteHeader, Write or Flush, the body through the pipe.
-type pipeWriter struct {
+// apiWriter is the http.ResponseWriter of an in-process call: the header goes out on
+// the first WriteHeader, Write or Flush, the body through the pipe, and trailers
+// (declared in the Trailer header, or with http.TrailerPrefix) once the API returns.
+type apiWriter struct {
 	header  http.Header
 	sent    http.Header
 	status  int
@@ -81,9 +72,9 @@ type pipeWriter struct {
 	started chan struct{}
 }
 
-func (w *pipeWriter) Header() http.Header { return w.header }
+func (w *apiWriter) Header() http.Header { return w.header }
 
-func (w *pipeWriter) WriteHeader(status int) {
+func (w *apiWriter) WriteHeader(status int) {
 	if w.sent != nil {
 		return
 	}
@@ -91,13 +82,30 @@ func (w *pipeWriter) WriteHeader(status int) {
 	close(w.started)
 }
 
-func (w *pipeWriter) Write(b []byte) (int, error) {
+func (w *apiWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.body.Write(b)
 }
 
 // Flush sends the header; what was written is already with the reader.
-func (w *pipeWriter) Flush() { w.WriteHeader(http.StatusOK) }
+func (w *apiWriter) Flush() { w.WriteHeader(http.StatusOK) }
+
+// trailers copies the API's trailers into t, as net/http would send them.
+func (w *apiWriter) trailers(t http.Header) {
+	for _, declared := range w.sent.Values("Trailer") {
+		for _, k := range strings.Split(declared, ",") {
+			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
+			if v, ok := w.header[k]; ok {
+				t[k] = v
+			}
+		}
+	}
+	for k, v := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			t[http.CanonicalHeaderKey(name)] = v
+		}
+	}
+}
 
 // apiURL is the base URL of the in-process API; nothing listens there.
 const apiURL = "http://lakeport.console"

@@ -141,6 +141,7 @@ func TestBrowserStorageConnectorSyncQuery(t *testing.T) {
 		chromedp.Navigate(st.URL+"/settings/storage"),
 		chromedp.WaitVisible(css("#username")),
 		shot.take("signin"),
+		chromedp.SendKeys(css("#org"), "default"),
 		chromedp.SendKeys(css("#username"), "ann"),
 		chromedp.SendKeys(css("#password"), "correct horse battery"),
 		chromedp.Click(css("#signin-password button[type=submit]")),

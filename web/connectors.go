@@ -369,6 +369,8 @@ type runProgress struct {
 	Estimate   int64         `json:"estimate,omitempty"`
 	Streams    []streamStats `json:"streams"`
 	Error      string        `json:"error,omitempty"`
+	// Attempts counts the processes that took the run on (more than one: resumed).
+	Attempts int `json:"attempts"`
 }
 
 type streamStats struct {
@@ -385,7 +387,7 @@ type streamStats struct {
 // progressOf computes a run's progress; estimate is the records of the connector's
 // last successful run (0: unknown). A running run is never shown at 100%.
 func progressOf(v connector.RunView, estimate int64) runProgress {
-	p := runProgress{ID: v.ID, Connector: v.Connector, Status: v.Status, Records: v.Records, Bytes: v.Bytes, ElapsedMS: v.DurationMS, Error: v.Error, Percent: -1, Estimate: estimate, Streams: []streamStats{}}
+	p := runProgress{ID: v.ID, Connector: v.Connector, Status: v.Status, Records: v.Records, Bytes: v.Bytes, ElapsedMS: v.DurationMS, Error: v.Error, Percent: -1, Estimate: estimate, Streams: []streamStats{}, Attempts: v.Attempts}
 	p.Done = v.Status == "succeeded" || v.Status == "failed"
 	if v.DurationMS > 0 {
 		secs := float64(v.DurationMS) / 1000

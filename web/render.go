@@ -90,7 +90,11 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		p.S = sessionOf(r)
 	}
 	if p.S != nil && p.Flash == "" {
-		h.sessions.update(func() { p.Flash, p.S.flash = p.S.flash, "" })
+		msg, err := h.sessions.TakeSessionFlash(r.Context(), p.S.ID)
+		if err != nil {
+			h.log.Warn("console: take the session's message", "err", err)
+		}
+		p.Flash = msg
 	}
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
@@ -120,7 +124,9 @@ func (h *handler) renderError(w http.ResponseWriter, r *http.Request, s *session
 // flash keeps a message for the session's next page.
 func (h *handler) flash(r *http.Request, msg string) {
 	if s := sessionOf(r); s != nil {
-		h.sessions.update(func() { s.flash = msg })
+		if err := h.sessions.SetSessionFlash(r.Context(), s.ID, msg); err != nil {
+			h.log.Warn("console: keep a message for the next page", "err", err)
+		}
 	}
 }
 

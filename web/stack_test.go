@@ -98,7 +98,7 @@ func startStack(t *testing.T) *stack {
 		Access: svc.Access, StepTimeout: 5 * time.Second}
 	apiHandler := srv.Handler()
 	clk := &clock{}
-	console := web.New(web.Config{API: apiHandler, Store: st, Users: st, Logger: log, Now: clk.now, SyncPoll: 100 * time.Millisecond})
+	console := web.New(web.Config{API: apiHandler, Store: st, Users: st, Secrets: box, Logger: log, Now: clk.now, SyncPoll: 100 * time.Millisecond})
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)

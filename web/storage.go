@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -184,7 +185,7 @@ func (h *handler) storageTest(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	h.setTested(r, set, report)
+	h.rememberTest(r, set, report)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, testResult{Report: &report, Labels: testLabels(), CanSave: report.OK})
 		return
@@ -222,26 +223,30 @@ func (h *handler) storageTestEvents(w http.ResponseWriter, r *http.Request, set 
 		if r.Context().Err() == nil {
 			send("failure", testResult{Labels: testLabels(), Message: "Test connection stopped before it finished: " + err.Error()})
 		}
-		h.setTested(r, set, validation.Report{})
+		h.rememberTest(r, set, validation.Report{})
 		return
 	}
 	// Save is allowed from here on: the session knows before the page does.
-	h.setTested(r, set, report)
+	h.rememberTest(r, set, report)
 	send("report", testResult{Report: &report, Labels: testLabels(), CanSave: report.OK})
 }
 
-// setTested remembers set as the session's tested values when report passed, and
+// rememberTest keeps set as the session's tested values when report passed, and
 // forgets any earlier passing test otherwise.
-func (h *handler) setTested(r *http.Request, set storage.Setting, report validation.Report) {
-	s := sessionOf(r)
-	h.sessions.update(func() {
-		if report.OK {
-			tested := set
-			s.tested = &tested
-		} else {
-			s.tested = nil
-		}
-	})
+func (h *handler) rememberTest(r *http.Request, set storage.Setting, report validation.Report) {
+	var tested *storage.Setting
+	if report.OK {
+		tested = &set
+	}
+	if err := h.setTested(context.WithoutCancel(r.Context()), sessionOf(r), tested); err != nil {
+		h.log.Error("console: keep the tested storage setting", "err", err)
+	}
+}
+
+func (h *handler) forgetTest(r *http.Request) {
+	if err := h.setTested(context.WithoutCancel(r.Context()), sessionOf(r), nil); err != nil {
+		h.log.Error("console: forget the tested storage setting", "err", err)
+	}
 }
 
 func testLabels() map[string]string {
@@ -264,8 +269,11 @@ func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {
 		h.storageUseManaged(w, r)
 		return
 	}
-	var tested *storage.Setting
-	h.sessions.update(func() { tested = s.tested })
+	tested, err := h.tested(r.Context(), s)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
 	if tested != nil && set.SecretAccessKey == "" && set.Endpoint != "" {
 		set.SecretAccessKey = tested.SecretAccessKey // the no-script page does not echo it
 	}
@@ -280,7 +288,7 @@ func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.apiFor(r).SaveStorage(r.Context(), set)
 	if err != nil {
 		if e, ok := client.AsError(err); ok && e.Body.Report != nil {
-			h.sessions.update(func() { s.tested = nil })
+			h.forgetTest(r)
 			shown := set
 			shown.SecretAccessKey = ""
 			h.showStorage(w, r, http.StatusUnprocessableEntity, &storageForm{Mode: storage.ModeCustomerHosted, Setting: shown, S3Compatible: set.Endpoint != "",
@@ -290,7 +298,7 @@ func (h *handler) storageSave(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	h.sessions.update(func() { s.tested = nil })
+	h.forgetTest(r)
 	h.log.Info("console saved a storage setting", "org", s.OrgID, "bucket", resp.Storage.Setting.Bucket)
 	h.flash(r, "Saved: new syncs write to s3://"+set.Bucket+". Connectors set up on the previous storage are listed below until you re-run their setup.")
 	http.Redirect(w, r, "/settings/storage", http.StatusSeeOther)

@@ -2,6 +2,8 @@
 // little JavaScript, served by `lakeport serve` next to the API. It has no logic of its
 // own: every action calls the same HTTP API the CLI calls, in process, with the signed-in
 // person's API token, so authentication, roles and organization scoping are the API's.
+// What it owns is signing in: sessions (kept in the metadata store, each an expiring API
+// token), CSRF, sign-in throttling and where a sign-in may redirect.
 package web
 
 import (
@@ -12,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -20,6 +23,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/lakeport/lakeport/client"
+	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/store"
 )
 
@@ -33,10 +38,23 @@ var staticFS embed.FS
 type Config struct {
 	// API is the API handler (api.Server.Handler()); the console calls it in process.
 	API http.Handler
-	// Store mints the short-lived API token of a password sign-in.
+	// Store mints each session's API token.
 	Store store.Store
 	// Users enables sign-in with a user name and password; nil offers API tokens only.
 	Users store.Users
+	// Sessions keeps console sessions and SignInFailures counts failed sign-ins, both in
+	// the metadata store so that any `serve` process answers any request; nil means
+	// Store's own (every lakeport store has them).
+	Sessions       store.Sessions
+	SignInFailures store.SignInFailures
+	// Secrets seals what a session keeps that may be secret (a tested access key).
+	Secrets *secrets.Box
+	// SignIn limits password guessing (config.SignInLimits' defaults for zeros).
+	SignIn config.SignInLimits
+	// SecureCookies marks cookies Secure behind a TLS-terminating proxy; TrustedProxies
+	// are the peers whose X-Forwarded-For and X-Forwarded-Proto are believed.
+	SecureCookies  bool
+	TrustedProxies []netip.Prefix
 	// Logger gets sign-ins, sign-outs and failures; nil means slog.Default().
 	Logger *slog.Logger
 	// SessionLifetime is a session's absolute lifetime (DefaultSessionLifetime when 0);
@@ -52,7 +70,8 @@ type Config struct {
 type handler struct {
 	cfg      Config
 	log      *slog.Logger
-	sessions *sessions
+	sessions store.Sessions
+	throttle *throttle
 	pages    map[string]*template.Template
 }
 
@@ -75,7 +94,18 @@ func New(cfg Config) http.Handler {
 	if cfg.SyncPoll <= 0 {
 		cfg.SyncPoll = 300 * time.Millisecond
 	}
-	h := &handler{cfg: cfg, log: cfg.Logger.With("component", "web"), sessions: newSessions(cfg.SessionLifetime, cfg.IdleTimeout, cfg.Now)}
+	if cfg.Sessions == nil {
+		cfg.Sessions, _ = cfg.Store.(store.Sessions)
+	}
+	if cfg.SignInFailures == nil {
+		cfg.SignInFailures, _ = cfg.Store.(store.SignInFailures)
+	}
+	if cfg.Sessions == nil || cfg.SignInFailures == nil || cfg.Secrets == nil {
+		panic("web: Config needs a store with sessions and sign-in failures, and a secrets box")
+	}
+	cfg.SignIn = cfg.SignIn.WithDefaults()
+	h := &handler{cfg: cfg, log: cfg.Logger.With("component", "web"), sessions: cfg.Sessions,
+		throttle: &throttle{failures: cfg.SignInFailures, limits: cfg.SignIn, now: cfg.Now}}
 	h.pages = parsePages()
 
 	r := chi.NewRouter()
@@ -141,9 +171,11 @@ func cacheStatic(next http.Handler) http.Handler {
 // page and everything else answers 401.
 func (h *handler) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var s *session
-		if c, err := r.Cookie(SessionCookie); err == nil {
-			s, _ = h.sessions.get(c.Value)
+		s, err := h.lookupSession(r)
+		if err != nil {
+			h.log.Error("console: read the session", "method", r.Method, "path", r.URL.Path, "err", err)
+			h.renderError(w, r, nil, http.StatusInternalServerError, "lakeport failed to handle this request; the server log has the details.")
+			return
 		}
 		if s == nil {
 			if r.Method == http.MethodGet && !wantsJSON(r) && !strings.HasSuffix(r.URL.Path, "/events") {
@@ -206,7 +238,7 @@ func (h *handler) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		if e.Status == http.StatusUnauthorized {
 			// The token no longer works: the session is over.
 			if s != nil {
-				h.sessions.delete(s.ID)
+				h.endSession(r.Context(), s.OrgID, s.ID)
 			}
 			h.renderError(w, r, nil, http.StatusUnauthorized, "lakeport no longer accepts this session's token. Sign in again.")
 			return

@@ -147,14 +147,19 @@ func TestPasswordSignIn(t *testing.T) {
 		t.Fatalf("the stored password is not a bcrypt hash: %q", u.PasswordHash)
 	}
 	b := newBrowser(t, s.URL)
-	for _, bad := range []url.Values{{"username": {"ann"}, "password": {"wrong password!"}}, {"username": {"nobody"}, "password": {"correct horse battery"}}} {
+	for _, bad := range []url.Values{
+		{"org": {"default"}, "username": {"ann"}, "password": {"wrong password!"}},
+		{"org": {"default"}, "username": {"nobody"}, "password": {"correct horse battery"}},
+		{"org": {"globex"}, "username": {"ann"}, "password": {"correct horse battery"}},
+		{"username": {"ann"}, "password": {"correct horse battery"}},
+	} {
 		b.get("/signin")
-		if code, body, _ := b.post("/signin", bad); code != http.StatusUnauthorized || !strings.Contains(body, "user name or password is wrong") {
+		if code, body, _ := b.post("/signin", bad); code != http.StatusUnauthorized || !strings.Contains(body, "organization, user name or password is wrong") {
 			t.Fatalf("bad password sign-in %v: %d\n%s", bad, code, body)
 		}
 	}
 	b.get("/signin")
-	if code, _, _ := b.post("/signin", url.Values{"username": {"ann"}, "password": {"correct horse battery"}}); code != http.StatusSeeOther {
+	if code, _, _ := b.post("/signin", url.Values{"org": {"default"}, "username": {"ann"}, "password": {"correct horse battery"}}); code != http.StatusSeeOther {
 		t.Fatalf("password sign-in: %d", code)
 	}
 	code, body, _ := b.get("/connectors")

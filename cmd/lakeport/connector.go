@@ -222,6 +222,9 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if run.Joined && !g.json {
+				fmt.Fprintf(g.stderr, "joined run %s: it resumes, from its last committed state, a sync whose process stopped\n", run.ID)
+			}
 			var prog *progress
 			if !g.json {
 				prog = newProgress(g.stderr)

@@ -103,14 +103,15 @@ func TestFirstStartSyncsSampleAndQueries(t *testing.T) {
 }
 
 func TestOperationsEndpoints(t *testing.T) {
-	url, dir := startServer(t)
+	maddr := freeAddr(t)
+	url, dir := startServerConfig(t, func(c *config.Config) { c.MetricsAddr = maddr })
 	run(t, url, dir, "storage", "test", "--bucket", "Bad_Bucket", "--region", "us-east-1", "--role-arn", "arn:aws:iam::123456789012:role/x")
 	for path, want := range map[string]string{
-		"/healthz": `"ok"`,
-		"/readyz":  `"ready"`,
-		"/metrics": `lakeport_storage_validations_total{cause="invalid_input",result="failed"} 1`,
+		url + "/healthz":               `"ok"`,
+		url + "/readyz":                `"ready"`,
+		"http://" + maddr + "/metrics": `lakeport_storage_validations_total{cause="invalid_input",result="failed"} 1`,
 	} {
-		resp, err := http.Get(url + path)
+		resp, err := http.Get(path)
 		if err != nil {
 			t.Fatal(err)
 		}

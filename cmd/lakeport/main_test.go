@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // startServer runs `lakeport serve` in process on a free port and returns its URL and
-// data dir.
+// data dir (startServerConfig's tune may move the data dir).
 func startServer(t *testing.T) (string, string) { return startServerWith(t, false) }
 
 func startServerWith(t *testing.T, sample bool) (string, string) {
@@ -68,7 +68,7 @@ func startServerConfig(t testing.TB, tune func(*config.Config)) (string, string)
 				t.Errorf("serve: %v", err)
 			}
 		})
-		return "http://" + addr, dir
+		return "http://" + addr, cfg.DataDir
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve: %v", err)

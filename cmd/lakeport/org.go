@@ -37,34 +37,6 @@ func newOrgCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newTokenCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens of your organization"}
-	var role string
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create an API token for your organization (admins)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			out, err := c.CreateToken(cmd.Context(), store.Role(role))
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return g.printJSON(out)
-			}
-			fmt.Fprintf(g.stdout, "created a %s token for organization %s (shown once, keep it secret):\n%s\n", out.Role, out.Org.Name, out.Token)
-			return nil
-		},
-	}
-	create.Flags().StringVar(&role, "role", "member", "admin or member")
-	cmd.AddCommand(create)
-	return cmd
-}
-
 func newUserCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage console users of your organization (admins)"}
 	var role, passwordFile string

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"io"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,6 +56,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 func processCmd(g *globals, use, short string, run func(context.Context, config.Config, *slog.Logger) error) *cobra.Command {
 	flags := config.FromEnv() // flag defaults, for --help
 	configPath := os.Getenv("LAKEPORT_CONFIG")
+	var trustedProxies []string
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -66,6 +67,7 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 			if err != nil {
 				return err
 			}
+			var perr error
 			cmd.Flags().Visit(func(f *pflag.Flag) {
 				switch f.Name {
 				case "addr":
@@ -86,12 +88,28 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.StepTimeout = flags.StepTimeout
 				case "database":
 					cfg.Database = flags.Database
+				case "metrics-addr":
+					cfg.MetricsAddr = flags.MetricsAddr
+				case "secure-cookies":
+					cfg.Console.SecureCookies = flags.Console.SecureCookies
+				case "trusted-proxy":
+					cfg.Console.TrustedProxies = nil
+					for _, p := range trustedProxies {
+						prefixes, err := config.ParseProxies(p)
+						if err != nil {
+							perr = fmt.Errorf("--trusted-proxy: %w", err)
+						}
+						cfg.Console.TrustedProxies = append(cfg.Console.TrustedProxies, prefixes...)
+					}
 				case "allow-private-networks":
 					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
 				case "manifests-dir":
 					cfg.ManifestsDir = flags.ManifestsDir
 				}
 			})
+			if perr != nil {
+				return perr
+			}
 			if cmd.Flags().Changed("data-dir") || os.Getenv("LAKEPORT_DATA_DIR") != "" || configPath == "" {
 				cfg.DataDir = g.dataDir
 			}
@@ -122,6 +140,9 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.StringVar(&flags.MetricsAddr, "metrics-addr", flags.MetricsAddr, "address of the Prometheus /metrics listener, apart from the API's; off for none (LAKEPORT_METRICS_ADDR)")
+	f.BoolVar(&flags.Console.SecureCookies, "secure-cookies", flags.Console.SecureCookies, "mark console cookies Secure: set it behind a TLS-terminating proxy (LAKEPORT_SECURE_COOKIES)")
+	f.StringArrayVar(&trustedProxies, "trusted-proxy", nil, "a proxy (address or CIDR) whose X-Forwarded-For/-Proto the console believes; repeatable (LAKEPORT_TRUSTED_PROXIES, comma-separated)")
 	f.BoolVar(&flags.AllowPrivateNetworks, "allow-private-networks", flags.AllowPrivateNetworks,
 		"let organizations' S3-compatible endpoints be loopback, link-local or private addresses (LAKEPORT_ALLOW_PRIVATE_NETWORKS=1, network.allow_private)")
 	f.StringVar(&flags.ManifestsDir, "manifests-dir", flags.ManifestsDir, "a folder of Airbyte declarative manifests: DIR/NAME/manifest.yaml or DIR/NAME.yaml becomes the source NAME (LAKEPORT_MANIFESTS_DIR)")
@@ -134,6 +155,9 @@ type backend interface {
 	store.Store
 	store.Schedules
 	store.Health
+	store.Users
+	store.Sessions
+	store.SignInFailures
 	DB() *sql.DB
 }
 
@@ -154,6 +178,9 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	if err := cfg.Platform.Check(); err != nil {
 		return nil, nil, err
 	}
+	// Everything this process creates (the database and its WAL, keys, tokens, the
+	// warehouse's files, whatever libraries write) is for its own user only.
+	restrictFileModes()
 	if cfg.ManifestsDir != "" {
 		if fi, err := os.Stat(cfg.ManifestsDir); err != nil || !fi.IsDir() {
 			return nil, nil, fmt.Errorf("sources.manifests_dir (--manifests-dir, LAKEPORT_MANIFESTS_DIR) %s is not a folder: give a folder of DIR/NAME/manifest.yaml or DIR/NAME.yaml files", cfg.ManifestsDir)
@@ -163,6 +190,10 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, err)
+	}
+	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data dir is open to other users of this machine: it holds the secrets key, admin token and every organization's data; run chmod 700 on it",
+			"data_dir", cfg.DataDir, "mode", fi.Mode().Perm().String())
 	}
 	key, err := secrets.LoadOrCreateKey(cfg.SecretKey, filepath.Join(cfg.DataDir, "secret.key"))
 	if err != nil {
@@ -320,29 +351,52 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	// The console at / acts through the same API handler as the CLI; no WriteTimeout,
 	// since live sync progress is a long-lived stream.
 	apiHandler := srv.Handler()
-	users, _ := n.store.(store.Users)
-	console := web.New(web.Config{API: apiHandler, Store: n.store, Users: users, Logger: log})
+	console := web.New(web.Config{API: apiHandler, Store: n.store, Users: n.store, Sessions: n.store, SignInFailures: n.store, Secrets: n.box,
+		SignIn: cfg.Console.SignIn, SecureCookies: cfg.Console.SecureCookies, TrustedProxies: cfg.Console.TrustedProxies, Logger: log})
 	mux := http.NewServeMux()
 	mux.Handle("/", console)
-	for _, p := range []string{"/api/", "/metrics", "/healthz", "/readyz"} {
+	for _, p := range []string{"/api/", "/healthz", "/readyz"} {
 		mux.Handle(p, apiHandler)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
+	listeners := []net.Listener{ln}
+	// Metrics go on a listener of their own (loopback by default), never the API's: what
+	// the install does is the operator's to see, not the network's.
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen for metrics on %s: %w (choose another with --metrics-addr / LAKEPORT_METRICS_ADDR, or off)", cfg.MetricsAddr, err)
+		}
+		metricsMux := http.NewServeMux()
+		metricsMux.Handle("/metrics", n.mets.Handler())
+		servers = append(servers, &http.Server{Handler: metricsMux, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, mln)
+		n.guard.AddListener(mln.Addr()) // an organization's endpoint never reaches it either
+		log.Info("lakeport serves metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
 	log.Info("lakeport is serving: console and API", "url", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
+		for _, hs := range servers {
+			hs.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info("lakeport stopped")
 	return nil

@@ -113,11 +113,3 @@ func (s *Store) Runs(ctx context.Context, orgID, connectorID string, limit int) 
 	}
 	return out, wrap(rows.Err(), "list runs")
 }
-
-func (s *Store) FailRunning(ctx context.Context, msg string) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, error = $2, finished_at = now() WHERE status = $3`, store.RunFailed, msg, store.RunRunning)
-	if err != nil {
-		return 0, wrap(err, "fail running runs")
-	}
-	return int(tag.RowsAffected()), nil
-}

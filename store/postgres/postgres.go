@@ -172,6 +172,31 @@ var migrations = []string{
 		PRIMARY KEY (run_id, number)
 	);
 	CREATE INDEX run_attempts_live ON run_attempts (status, heartbeat_ms);`,
+	// 8: accounts: user names unique per organization; named, listed and revocable
+	// tokens; console sessions in the store; sign-in failures for throttling
+	`ALTER TABLE users DROP CONSTRAINT users_name_key;
+	ALTER TABLE users ADD CONSTRAINT users_org_name_key UNIQUE (org_id, name);
+	ALTER TABLE tokens ADD COLUMN name text NOT NULL DEFAULT '';
+	ALTER TABLE tokens ADD COLUMN last_used_at timestamptz;
+	ALTER TABLE tokens ADD COLUMN parent_id text NOT NULL DEFAULT '';
+	ALTER TABLE tokens ADD COLUMN user_id text NOT NULL DEFAULT '';
+	CREATE INDEX tokens_org ON tokens (org_id, created_at);
+	CREATE INDEX tokens_parent ON tokens (parent_id);
+	CREATE TABLE sessions (
+		token_id text PRIMARY KEY REFERENCES tokens(id) ON DELETE CASCADE,
+		user_name text NOT NULL DEFAULT '',
+		csrf text NOT NULL,
+		created_at timestamptz NOT NULL,
+		last_seen_at timestamptz NOT NULL,
+		flash text NOT NULL DEFAULT '',
+		tested bytea
+	);
+	CREATE TABLE signin_failures (
+		key bytea NOT NULL,
+		at timestamptz NOT NULL
+	);
+	CREATE INDEX signin_failures_key ON signin_failures (key, at);
+	CREATE INDEX signin_failures_at ON signin_failures (at);`,
 }
 
 // migrate applies the pending migrations, each in its own transaction, while holding
@@ -290,27 +315,66 @@ func (s *Store) CountOrgs(ctx context.Context) (int, error) {
 }
 
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	var expires pgtype.Timestamptz
-	if !t.ExpiresAt.IsZero() {
-		expires = pgtype.Timestamptz{Time: t.ExpiresAt.UTC(), Valid: true}
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, t.CreatedAt.UTC(), expires)
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, name, created_at, expires_at, last_used_at, parent_id, user_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, t.Name, t.CreatedAt.UTC(), nullTime(t.ExpiresAt), nullTime(t.LastUsedAt), t.ParentID, t.UserID)
 	return wrap(err, "create token for org "+t.OrgID)
 }
 
-func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+const tokenColumns = `id, org_id, role, operator, hash, name, created_at, expires_at, last_used_at, parent_id, user_id`
+
+func scanToken(row pgx.Row) (store.Token, error) {
 	var t store.Token
 	var role string
-	var expires pgtype.Timestamptz
-	err := s.pool.QueryRow(ctx, `SELECT id, org_id, role, operator, hash, created_at, expires_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &t.CreatedAt, &expires)
+	var expires, used pgtype.Timestamptz
+	err := row.Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &t.Name, &t.CreatedAt, &expires, &used, &t.ParentID, &t.UserID)
 	t.Role = store.Role(role)
-	t.CreatedAt = t.CreatedAt.UTC()
-	if expires.Valid {
-		t.ExpiresAt = expires.Time.UTC()
-	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = t.CreatedAt.UTC(), timeOf(expires), timeOf(used)
+	return t, err
+}
+
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
 	return t, wrap(err, "token")
+}
+
+func (s *Store) ListTokens(ctx context.Context, orgID string) ([]store.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE org_id = $1 ORDER BY created_at, id`, orgID)
+	if err != nil {
+		return nil, wrap(err, "list tokens of org "+orgID)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, wrap(err, "list tokens of org "+orgID)
+		}
+		out = append(out, t)
+	}
+	return out, wrap(rows.Err(), "list tokens of org "+orgID)
+}
+
+func (s *Store) RevokeToken(ctx context.Context, orgID, id string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM tokens WHERE org_id = $1 AND id = $2`, orgID, id)
+		if err := affected(tag, err, "revoke token "+id); err != nil {
+			return err
+		}
+		// Sessions go with their tokens (ON DELETE CASCADE).
+		_, err = tx.Exec(ctx, `DELETE FROM tokens WHERE org_id = $1 AND parent_id = $2`, orgID, id)
+		return wrap(err, "revoke the session tokens of token "+id)
+	})
+}
+
+func (s *Store) TouchToken(ctx context.Context, id string, t time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2`, t.UTC(), id)
+	return wrap(err, "touch token "+id)
+}
+
+func (s *Store) DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE expires_at < $1`, t.UTC())
+	return int(tag.RowsAffected()), wrap(err, "delete expired tokens")
 }
 
 func (s *Store) StorageSetting(ctx context.Context, orgID string) (store.StorageSetting, error) {

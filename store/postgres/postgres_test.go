@@ -138,3 +138,12 @@ func TestLeasesConformance(t *testing.T) {
 	defer s.Close()
 	storetest.RunLeases(t, s)
 }
+
+func TestSessionsConformance(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunSessions(t, s)
+}

@@ -15,10 +15,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return wrap(err, fmt.Sprintf("create user %q", u.Name))
 }
 
-func (s *Store) UserByName(ctx context.Context, name string) (store.User, error) {
+func (s *Store) UserByName(ctx context.Context, orgID, name string) (store.User, error) {
 	var u store.User
 	var role string
-	err := s.pool.QueryRow(ctx, `SELECT id, org_id, name, role, password_hash, created_at FROM users WHERE name = $1`, name).
+	err := s.pool.QueryRow(ctx, `SELECT id, org_id, name, role, password_hash, created_at FROM users WHERE org_id = $1 AND name = $2`, orgID, name).
 		Scan(&u.ID, &u.OrgID, &u.Name, &role, &u.PasswordHash, &u.CreatedAt)
 	u.Role = store.Role(role)
 	u.CreatedAt = u.CreatedAt.UTC()

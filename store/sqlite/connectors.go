@@ -133,15 +133,6 @@ func (s *Store) Runs(ctx context.Context, orgID, connectorID string, limit int) 
 	return out, rows.Err()
 }
 
-func (s *Store) FailRunning(ctx context.Context, msg string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE status = ?`, store.RunFailed, msg, now(), store.RunRunning)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: fail running runs: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
-}
-
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: %s: %w", what, store.ErrNotFound)

@@ -12,19 +12,7 @@ import (
 var _ store.Leases = (*Store)(nil)
 
 // Attempt times are milliseconds since the epoch: lease checks compare them as numbers.
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
+var ms, fromMS = store.Millis, store.FromMillis
 
 const attemptCols = `run_id, org_id, number, owner, status, error, started_ms, heartbeat_ms, finished_ms`
 

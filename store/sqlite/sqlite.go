@@ -7,11 +7,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"os"
 	"time"
 
+	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/lakeport/lakeport/store"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 var _ store.Store = (*Store)(nil)
@@ -21,8 +23,14 @@ type Store struct {
 	db *sql.DB
 }
 
-// Open opens (creating if needed) the database file at path and applies migrations.
+// Open opens (creating if needed) the database file at path and applies migrations. A
+// new file is made 0600, and SQLite gives its -wal and -shm files the same mode.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -147,6 +155,43 @@ var migrations = []string{
 		PRIMARY KEY (run_id, number)
 	);
 	CREATE INDEX run_attempts_live ON run_attempts (status, heartbeat_ms);`,
+	// 8: accounts: user names unique per organization (SQLite cannot drop a constraint:
+	// the table is rebuilt); named, listed and revocable tokens; console sessions in the
+	// store; sign-in failures for throttling
+	`CREATE TABLE users_v6 (
+		id TEXT PRIMARY KEY,
+		org_id TEXT NOT NULL REFERENCES orgs(id),
+		name TEXT NOT NULL,
+		role TEXT NOT NULL CHECK (role IN ('admin','member')),
+		password_hash BLOB NOT NULL,
+		created_at TEXT NOT NULL,
+		UNIQUE (org_id, name)
+	);
+	INSERT INTO users_v6 (id, org_id, name, role, password_hash, created_at)
+		SELECT id, org_id, name, role, password_hash, created_at FROM users;
+	DROP TABLE users;
+	ALTER TABLE users_v6 RENAME TO users;
+	ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tokens ADD COLUMN last_used_at TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tokens ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tokens ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+	CREATE INDEX tokens_org ON tokens (org_id, created_at);
+	CREATE INDEX tokens_parent ON tokens (parent_id);
+	CREATE TABLE sessions (
+		token_id TEXT PRIMARY KEY REFERENCES tokens(id) ON DELETE CASCADE,
+		user_name TEXT NOT NULL DEFAULT '',
+		csrf TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		last_seen_at TEXT NOT NULL,
+		flash TEXT NOT NULL DEFAULT '',
+		tested BLOB
+	);
+	CREATE TABLE signin_failures (
+		key BLOB NOT NULL,
+		at INTEGER NOT NULL
+	);
+	CREATE INDEX signin_failures_key ON signin_failures (key, at);
+	CREATE INDEX signin_failures_at ON signin_failures (at);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -197,8 +242,14 @@ func parseTime(s string) time.Time {
 	return t
 }
 
+// isUnique reports whether err is the driver's unique or primary-key constraint
+// violation, by its extended result code (never by its message).
 func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var se *sqlitedrv.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 func (s *Store) CreateOrg(ctx context.Context, o store.Org) error {
@@ -243,28 +294,96 @@ func (s *Store) CountOrgs(ctx context.Context) (int, error) {
 }
 
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, formatTime(t.CreatedAt), formatTime(t.ExpiresAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tokens (id, org_id, role, operator, hash, name, created_at, expires_at, last_used_at, parent_id, user_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.OrgID, string(t.Role), t.Operator, t.Hash, t.Name, formatTime(t.CreatedAt), formatTime(t.ExpiresAt), formatTime(t.LastUsedAt), t.ParentID, t.UserID)
+	if isUnique(err) {
+		return fmt.Errorf("sqlite: create token for org %s: %w", t.OrgID, store.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create token for org %s: %w", t.OrgID, err)
 	}
 	return nil
 }
 
-func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+const tokenColumns = `id, org_id, role, operator, hash, name, created_at, expires_at, last_used_at, parent_id, user_id`
+
+func scanToken(row interface{ Scan(...any) error }) (store.Token, error) {
 	var t store.Token
-	var role, created, expires string
-	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, role, operator, hash, created_at, expires_at FROM tokens WHERE hash = ?`, hash).
-		Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &created, &expires)
+	var role, created, expires, used string
+	err := row.Scan(&t.ID, &t.OrgID, &role, &t.Operator, &t.Hash, &t.Name, &created, &expires, &used, &t.ParentID, &t.UserID)
+	t.Role = store.Role(role)
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = parseTime(created), parseTime(expires), parseTime(used)
+	return t, err
+}
+
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("sqlite: token: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return t, fmt.Errorf("sqlite: token: %w", err)
 	}
-	t.Role = store.Role(role)
-	t.CreatedAt, t.ExpiresAt = parseTime(created), parseTime(expires)
 	return t, nil
+}
+
+func (s *Store) ListTokens(ctx context.Context, orgID string) ([]store.Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE org_id = ? ORDER BY created_at, id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list tokens of org %s: %w", orgID, err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list tokens of org %s: %w", orgID, err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RevokeToken(ctx context.Context, orgID, id string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke token %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE org_id = ? AND id = ?`, orgID, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke token %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: revoke token %s: %w", id, store.ErrNotFound)
+	}
+	// Sessions go with their tokens (ON DELETE CASCADE).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE org_id = ? AND parent_id = ?`, orgID, id); err != nil {
+		return fmt.Errorf("sqlite: revoke the session tokens of token %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: revoke token %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Store) TouchToken(ctx context.Context, id string, t time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, formatTime(t), id); err != nil {
+		return fmt.Errorf("sqlite: touch token %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteExpiredTokens compares times as text, which RFC3339Nano orders to the second
+// (not within one): enough to collect tokens that expired; authentication compares exactly.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at != '' AND expires_at < ?`, formatTime(t))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 func (s *Store) StorageSetting(ctx context.Context, orgID string) (store.StorageSetting, error) {

@@ -23,10 +23,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-func (s *Store) UserByName(ctx context.Context, name string) (store.User, error) {
+func (s *Store) UserByName(ctx context.Context, orgID, name string) (store.User, error) {
 	var u store.User
 	var role, created string
-	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, name, role, password_hash, created_at FROM users WHERE name = ?`, name).
+	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, name, role, password_hash, created_at FROM users WHERE org_id = ? AND name = ?`, orgID, name).
 		Scan(&u.ID, &u.OrgID, &u.Name, &role, &u.PasswordHash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("sqlite: user %q: %w", name, store.ErrNotFound)

@@ -58,6 +58,7 @@ func Run(t *testing.T, s store.Store) {
 	if _, err := s.TokenByHash(ctx, []byte{9}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("TokenByHash(unknown): got %v, want ErrNotFound", err)
 	}
+	runTokens(t, s, a.ID, b.ID)
 
 	st, err := s.StorageSetting(ctx, a.ID)
 	if err != nil || st.Mode != "managed" {
@@ -167,5 +168,85 @@ func runConnectors(t *testing.T, s store.Store, orgA, orgB string) {
 	}
 	if runs, _ := s.Runs(ctx, orgA, "con_1", 10); len(runs) != 0 {
 		t.Fatalf("runs survive their connector: %d", len(runs))
+	}
+}
+
+// runTokens: listing, naming, use, revoke (with the tokens minted from it) and expiry,
+// each scoped to the organization.
+func runTokens(t *testing.T, s store.Store, orgA, orgB string) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	named := store.Token{ID: "tok_n", OrgID: orgA, Role: store.RoleMember, Hash: []byte("n"), Name: "ci deploys", CreatedAt: now.Add(time.Second)}
+	child := store.Token{ID: "tok_c", OrgID: orgA, Role: store.RoleMember, Hash: []byte("c"), ParentID: "tok_n", CreatedAt: now.Add(2 * time.Second), ExpiresAt: now.Add(time.Hour)}
+	user := store.Token{ID: "tok_u", OrgID: orgA, Role: store.RoleAdmin, Hash: []byte("u"), UserID: "usr_x", CreatedAt: now.Add(3 * time.Second), ExpiresAt: now.Add(-time.Minute)}
+	other := store.Token{ID: "tok_o", OrgID: orgB, Role: store.RoleAdmin, Hash: []byte("o"), CreatedAt: now}
+	for _, tk := range []store.Token{named, child, user, other} {
+		if err := s.CreateToken(ctx, tk); err != nil {
+			t.Fatalf("CreateToken(%s): %v", tk.ID, err)
+		}
+	}
+	got, err := s.TokenByHash(ctx, []byte("c"))
+	if err != nil || got.ParentID != "tok_n" || got.UserID != "" || got.Owner() != "token:tok_n" {
+		t.Fatalf("TokenByHash of a session token = %+v, %v", got, err)
+	}
+	if got, _ := s.TokenByHash(ctx, []byte("u")); got.UserID != "usr_x" || got.Owner() != "user:usr_x" {
+		t.Fatalf("TokenByHash of a user's token = %+v", got)
+	}
+	list, err := s.ListTokens(ctx, orgA)
+	if err != nil {
+		t.Fatalf("ListTokens: %v", err)
+	}
+	var ids []string
+	for _, tk := range list {
+		ids = append(ids, tk.ID)
+		if tk.OrgID != orgA {
+			t.Fatalf("ListTokens(org A) returned %s of org %s", tk.ID, tk.OrgID)
+		}
+	}
+	if fmt.Sprint(ids) != "[tok_1 tok_2 tok_n tok_c tok_u]" {
+		t.Fatalf("ListTokens(org A) = %v, want oldest first without org B's", ids)
+	}
+	if list[2].Name != "ci deploys" || !list[2].LastUsedAt.IsZero() {
+		t.Fatalf("named token lists as %+v", list[2])
+	}
+
+	used := now.Add(5 * time.Minute)
+	if err := s.TouchToken(ctx, "tok_n", used); err != nil {
+		t.Fatalf("TouchToken: %v", err)
+	}
+	if got, _ := s.TokenByHash(ctx, []byte("n")); !got.LastUsedAt.Equal(used) {
+		t.Fatalf("LastUsedAt after TouchToken = %v, want %v", got.LastUsedAt, used)
+	}
+
+	// Another organization cannot revoke it: not found, and it still works.
+	if err := s.RevokeToken(ctx, orgB, "tok_n"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("org B revoking org A's token: %v, want ErrNotFound", err)
+	}
+	if _, err := s.TokenByHash(ctx, []byte("n")); err != nil {
+		t.Fatalf("after another org's revoke: %v", err)
+	}
+	if err := s.RevokeToken(ctx, orgA, "tok_missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RevokeToken(missing): %v, want ErrNotFound", err)
+	}
+	// Revoking a token revokes the session tokens minted from it.
+	if err := s.RevokeToken(ctx, orgA, "tok_n"); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	for _, h := range []string{"n", "c"} {
+		if _, err := s.TokenByHash(ctx, []byte(h)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("token %q after revoke: %v, want ErrNotFound", h, err)
+		}
+	}
+	// Expired tokens go; unexpiring ones and other organizations' stay.
+	if n, err := s.DeleteExpiredTokens(ctx, now); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredTokens = %d, %v; want 1 (tok_u)", n, err)
+	}
+	if _, err := s.TokenByHash(ctx, []byte("u")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired token after DeleteExpiredTokens: %v", err)
+	}
+	for _, h := range []string{"o", string([]byte{1, 2, 3})} {
+		if _, err := s.TokenByHash(ctx, []byte(h)); err != nil {
+			t.Fatalf("token %q was deleted with the expired ones: %v", h, err)
+		}
 	}
 }
