@@ -225,15 +225,6 @@ func postQuery(ctx context.Context, url, token string, body map[string]any) (int
 	return resp.StatusCode, string(out), err
 }
 
-func adminToken(t *testing.T, dir string) string {
-	t.Helper()
-	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(tok))
-}
-
 func newOrgToken(t *testing.T, url, dir, name string) string {
 	t.Helper()
 	out, code := run(t, url, dir, "org", "create", name, "--json")
