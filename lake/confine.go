@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -201,7 +202,7 @@ func tableRoot(metadataLocation string) (location, error) {
 	if n < 3 || m.segments[n-2] != "metadata" {
 		return location{}, fmt.Errorf("metadata file %q is not in a metadata/ folder", path.Base(metadataLocation))
 	}
-	m.segments = m.segments[:n-2]
+	m.segments = slices.Clone(m.segments[:n-2])
 	return m, nil
 }
 

@@ -46,7 +46,9 @@ func (t *tableIO) check(p string) (string, error) {
 	if t.local == nil {
 		return p, nil
 	}
-	return path.Join(append(t.root.segments[len(t.local.at.segments):], rel...)...), nil
+	segs := make([]string, 0, len(t.root.segments)-len(t.local.at.segments)+len(rel))
+	segs = append(append(segs, t.root.segments[len(t.local.at.segments):]...), rel...)
+	return path.Join(segs...), nil
 }
 
 func (t *tableIO) Open(name string) (icebergio.File, error) {

@@ -93,6 +93,22 @@ func (tn *orgUser) syncSample(name string) {
 	}
 }
 
+// dataFile is a Parquet data file of the local table ns.name in the data dir.
+func dataFile(t *testing.T, dir, ns, name string) string {
+	t.Helper()
+	var found string
+	filepath.Walk(filepath.Join(dir, "warehouse"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.Contains(p, "/"+ns+"/"+name+"/data/") && strings.HasSuffix(p, ".parquet") {
+			found = p
+		}
+		return nil
+	})
+	if found == "" {
+		t.Fatalf("the local table %s.%s has no data file", ns, name)
+	}
+	return found
+}
+
 // table opens the tenant's Iceberg table as the tenant can: straight from its
 // bucket, with its own keys, at the newest metadata file.
 func (tn *orgUser) table(ctx context.Context, ns, name string) *table.Table {
@@ -156,16 +172,7 @@ func TestHostileManifestNamesAnotherOrgsFile(t *testing.T) {
 	url, dir := startServer(t)
 	victim := &orgUser{t: t, url: url, dir: dir}
 	victim.syncSample("billing")
-	var victimFile string
-	filepath.Walk(filepath.Join(dir, "warehouse"), func(p string, fi os.FileInfo, err error) error {
-		if err == nil && strings.Contains(p, "/billing/customers/data/") && strings.HasSuffix(p, ".parquet") {
-			victimFile = p
-		}
-		return nil
-	})
-	if victimFile == "" {
-		t.Fatal("the managed organization's customers table has no local Parquet file")
-	}
+	victimFile := dataFile(t, dir, "billing", "customers")
 
 	acme := newCustomerHosted(t, url, dir, "acme")
 	acme.syncSample("crm")
@@ -409,17 +416,7 @@ func TestHostileQueriesShowNoServerPaths(t *testing.T) {
 	}
 	// A data file lakeport lost: reading the table fails, and says which
 	// table, not where its files are.
-	var victim string
-	filepath.Walk(filepath.Join(dir, "warehouse"), func(p string, fi os.FileInfo, err error) error {
-		if err == nil && strings.Contains(p, "/crm/events/data/") && strings.HasSuffix(p, ".parquet") {
-			victim = p
-		}
-		return nil
-	})
-	if victim == "" {
-		t.Fatal("no data file of crm.events")
-	}
-	if err := os.Remove(victim); err != nil {
+	if err := os.Remove(dataFile(t, dir, "crm", "events")); err != nil {
 		t.Fatal(err)
 	}
 	shows("SELECT count(*) FROM crm.events")

@@ -171,17 +171,22 @@ func (p *Pool) refill() {
 		p.cfg.Logger.Warn("could not start a query worker ahead; queries start their own", "err", err)
 		return
 	}
+	p.offer(pr)
+}
+
+// offer puts a worker among the idle ones, or closes it when the pool is
+// closed or has enough waiting.
+func (p *Pool) offer(pr *proc) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		go pr.close()
-		return
+	if !p.closed {
+		select {
+		case p.idle <- pr:
+			return
+		default:
+		}
 	}
-	select {
-	case p.idle <- pr:
-	default:
-		go pr.close()
-	}
+	go pr.close()
 }
 
 func (p *Pool) isClosed() bool {
@@ -209,17 +214,7 @@ func (p *Pool) put(pr *proc) {
 		go p.refill()
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		go pr.close()
-		return
-	}
-	select {
-	case p.idle <- pr:
-	default:
-		go pr.close()
-	}
+	p.offer(pr)
 }
 
 // discard ends a worker that did not finish cleanly.
