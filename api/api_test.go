@@ -16,6 +16,7 @@ import (
 	"github.com/lakeport/lakeport/api"
 	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
@@ -51,10 +52,8 @@ func newEnv(t *testing.T, platform config.Platform) *env {
 	box, _ := secrets.NewBox(key)
 	srv := &api.Server{Store: st, Secrets: box, Platform: platform, StepTimeout: 5 * time.Second,
 		// versitygw listens on loopback: allow it as an operator with private networks would.
-		Access: func(o store.Org) storage.Access {
-			return config.Config{AllowPrivateNetworks: true}.Access(o.ID, o.ExternalID)
-		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Storage: &storage.Resolver{Store: st, Secrets: box, Identity: storage.Identity{Guard: netguard.New(true)}},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil))}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &env{url: hs.URL, store: st, operator: client.New(hs.URL, strings.TrimSpace(string(tok))), dataDir: dir}

@@ -43,10 +43,11 @@ type Server struct {
 	Platform config.Platform
 	Logger   *slog.Logger
 
-	// Access is how Test connection reaches an organization's bucket (STS endpoint and
-	// region, the org's external ID and session name); nil means AWS's own STS. The
-	// sync workers use the same function, so both assume the role the same way.
-	Access      func(store.Org) storage.Access
+	// Storage saves organizations' storage settings and says how Test connection
+	// reaches a bucket (storage.Resolver, which the sync workers use too, so both
+	// assume the role the same way); nil means a Resolver on Store and Secrets with
+	// AWS's own STS.
+	Storage     Storage
 	StepTimeout time.Duration
 
 	// Connectors runs connectors; nil in a server that only manages storage.
@@ -75,6 +76,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Validate == nil {
 		s.Validate = validation.Run
+	}
+	if s.Storage == nil {
+		s.Storage = &storage.Resolver{Store: s.Store, Secrets: s.Secrets}
 	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, middleware.Recoverer, s.logRequests)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -129,17 +130,22 @@ func (s *Server) storagePolicy(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, PolicyView{Bucket: bucket, KMSKeyARN: key, PermissionPolicy: perm, TrustPolicy: trust})
 }
 
+// Storage is what the API needs of organizations' storage (storage.Resolver).
+type Storage interface {
+	// Test connection reaches the bucket as each principal.
+	validation.Principals
+	// Save stores a customer-hosted setting that passed Test connection.
+	Save(ctx context.Context, org store.Org, set storage.Setting, validatedAt time.Time) (store.StorageSetting, error)
+	// UseManaged switches the organization back to managed storage.
+	UseManaged(ctx context.Context, org store.Org) (store.StorageSetting, error)
+}
+
+var _ Storage = (*storage.Resolver)(nil)
+
 func (s *Server) validationOptions(org store.Org) validation.Options {
-	access := config.Config{}.Access(org.ID, org.ExternalID)
-	if s.Access != nil {
-		access = s.Access(org)
-	}
-	return validation.Options{
-		Access:             access,
-		StepTimeout:        s.StepTimeout,
-		PlatformAccountID:  s.Platform.AccountID,
-		WorkerPrincipalARN: s.Platform.WorkerPrincipalARN,
-	}
+	o := validation.For(s.Storage, org)
+	o.StepTimeout, o.PlatformAccountID, o.WorkerPrincipalARN = s.StepTimeout, s.Platform.AccountID, s.Platform.WorkerPrincipalARN
+	return o
 }
 
 // testStorage runs Test connection. With "Accept: text/event-stream" it answers
@@ -238,16 +244,9 @@ func (s *Server) saveStorage(w http.ResponseWriter, r *http.Request) {
 			Message: "Test connection failed, so the setting was not saved: " + firstFailure(report), Report: &report})
 		return
 	}
-	sealed, err := s.Secrets.Seal(set.SecretAccessKey, sealContext(c.Org.ID))
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
 	now := time.Now().UTC()
-	st := store.StorageSetting{OrgID: c.Org.ID, Mode: string(storage.ModeCustomerHosted), Bucket: set.Bucket, Region: set.Region,
-		RoleARN: set.RoleARN, KMSKeyARN: set.KMSKeyARN, Endpoint: set.Endpoint, AccessKeyID: set.AccessKeyID,
-		SecretAccessKeySealed: sealed, ValidatedAt: now, UpdatedAt: now}
-	if err := s.Store.PutStorageSetting(r.Context(), st); err != nil {
+	st, err := s.Storage.Save(r.Context(), c.Org, set, now)
+	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
@@ -262,20 +261,18 @@ func (s *Server) saveStorage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) useManaged(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
-	st := store.StorageSetting{OrgID: c.Org.ID, Mode: string(storage.ModeManaged), UpdatedAt: time.Now().UTC()}
-	if err := s.Store.PutStorageSetting(r.Context(), st); err != nil {
+	st, err := s.Storage.UseManaged(r.Context(), c.Org)
+	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.storageView(st, c.Org))
 }
 
-func sealContext(orgID string) string { return orgID + "/storage/secret_access_key" }
-
 func firstFailure(r validation.Report) string {
 	for _, st := range r.Steps {
 		if st.Status == validation.StatusFailed {
-			return st.Name + ": " + st.Message
+			return strings.TrimSpace(st.Principal+" "+st.Name) + ": " + st.Message
 		}
 	}
 	return "no step passed"

@@ -19,9 +19,9 @@ import (
 	"github.com/lakeport/lakeport/api"
 	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
-	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
 	"github.com/lakeport/lakeport/validation"
@@ -111,11 +111,12 @@ func TestStorageTestStreamsSteps(t *testing.T) {
 		t.Fatal("check_inputs did not arrive while Test connection was running: the step events are held back until the end")
 	}
 
-	want := []string{validation.StepCheckInputs, validation.StepAssumeRole, validation.StepHeadBucket, validation.StepPutObject,
-		validation.StepGetObject, validation.StepListObjects, validation.StepDeleteObject}
+	want := []string{"/check_inputs", "platform/assume_role", "workers/assume_role", "platform/head_bucket",
+		"platform/put_object", "platform/get_object", "platform/list_objects", "platform/delete_object",
+		"workers/put_object", "workers/get_object", "workers/list_objects", "workers/delete_object"}
 	var names []string
 	for _, st := range steps {
-		names = append(names, st.Name)
+		names = append(names, st.Principal+"/"+st.Name)
 	}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("steps arrived as %v, want %v", names, want)
@@ -172,10 +173,8 @@ func newStreamEnv(t *testing.T, validate func(context.Context, storage.Setting, 
 	box, _ := secrets.NewBox(key)
 	srv := &api.Server{Store: st, Secrets: box, Platform: config.Platform{}, StepTimeout: 5 * time.Second,
 		// versitygw listens on loopback: allow it as an operator with private networks would.
-		Access: func(o store.Org) storage.Access {
-			return config.Config{AllowPrivateNetworks: true}.Access(o.ID, o.ExternalID)
-		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Validate: validate}
+		Storage: &storage.Resolver{Store: st, Secrets: box, Identity: storage.Identity{Guard: netguard.New(true)}},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)), Validate: validate}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL, client.New(hs.URL, strings.TrimSpace(string(tok)))

@@ -11,9 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/lakeport/lakeport/netguard"
-	"github.com/lakeport/lakeport/storage"
 )
 
 // Platform is the install's AWS identity: the two principals a customer's trust policy
@@ -28,14 +25,19 @@ type Config struct {
 	DataDir     string
 	Addr        string
 	Platform    Platform
-	STSEndpoint string            // empty: AWS's own STS endpoint
-	STSRegion   string            // region used to sign STS calls
-	SecretKey   string            // base64 key for secrets at rest; empty: DataDir/secret.key
-	StepTimeout time.Duration     // per step of Test connection
-	Sample      bool              // create and sync the sample connector on first start
-	QueryEngine string            // "duckdb" (embedded) or "athena"
-	QueryProps  map[string]string // the engine's settings (e.g. memory_limit)
-	LogFormat   string            // text or json
+	STSEndpoint string // empty: AWS's own STS endpoint
+	STSRegion   string // region used to sign STS calls
+	// WorkerRoleARN is the sync workers' own IAM role: the platform's credentials
+	// (the default AWS chain) assume it, and its session assumes each customer's
+	// role (a role chain). Empty: the workers use the platform's credentials. When
+	// set it is the workers' principal customers' trust policies name.
+	WorkerRoleARN string
+	SecretKey     string            // base64 key for secrets at rest; empty: DataDir/secret.key
+	StepTimeout   time.Duration     // per step of Test connection
+	Sample        bool              // create and sync the sample connector on first start
+	QueryEngine   string            // "duckdb" (embedded) or "athena"
+	QueryProps    map[string]string // the engine's settings (e.g. memory_limit)
+	LogFormat     string            // text or json
 	// HealthInterval is how often customer-hosted storage is re-validated in the
 	// background; a failing check pauses the organization's syncs.
 	HealthInterval time.Duration
@@ -81,9 +83,6 @@ type Config struct {
 	// S3-compatible server) be loopback, link-local, private or unique-local
 	// addresses (network.allow_private). Off: only public addresses.
 	AllowPrivateNetworks bool
-	// Guard is this process's network guard, which knows its own listeners
-	// (the server sets it); nil: Access makes one from AllowPrivateNetworks.
-	Guard *netguard.Guard
 	// ManifestsDir is the operator's catalogue of declarative manifests: each
 	// DIR/<name>/manifest.yaml (schemas beside it) or DIR/<name>.yaml is the
 	// source <name>. Empty for none.
@@ -181,7 +180,8 @@ func applyEnv(c *Config) error {
 		"LAKEPORT_DATA_DIR": &c.DataDir, "LAKEPORT_ADDR": &c.Addr, "LAKEPORT_STS_ENDPOINT": &c.STSEndpoint,
 		"LAKEPORT_STS_REGION": &c.STSRegion, "LAKEPORT_SECRET_KEY": &c.SecretKey, "LAKEPORT_QUERY_ENGINE": &c.QueryEngine,
 		"LAKEPORT_AWS_ACCOUNT_ID": &c.Platform.AccountID, "LAKEPORT_WORKER_PRINCIPAL_ARN": &c.Platform.WorkerPrincipalARN,
-		"LAKEPORT_LOG_FORMAT": &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database, "LAKEPORT_METRICS_ADDR": &c.MetricsAddr,
+		"LAKEPORT_WORKER_ROLE_ARN": &c.WorkerRoleARN,
+		"LAKEPORT_LOG_FORMAT":      &c.LogFormat, "LAKEPORT_DATABASE_URL": &c.Database, "LAKEPORT_METRICS_ADDR": &c.MetricsAddr,
 		"LAKEPORT_MANAGED_WAREHOUSE": &c.Managed, "LAKEPORT_MANAGED_REGION": &c.ManagedRegion,
 		"LAKEPORT_MANAGED_ENDPOINT": &c.ManagedEndpoint, "LAKEPORT_MANAGED_ACCESS_KEY_ID": &c.ManagedAccessKeyID,
 		"LAKEPORT_MANAGED_SECRET_ACCESS_KEY": &c.ManagedSecretAccessKey,
@@ -272,7 +272,31 @@ func applyConsoleEnv(c *Config) error {
 var (
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	arnRE     = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:(iam|sts)::\d{12}:[\w+=,.@/-]+$`)
+	roleRE    = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$`)
 )
+
+// CheckPrincipals checks the workers' role and fills in the platform identity from
+// it: with LAKEPORT_WORKER_ROLE_ARN set, that role is the workers' principal in
+// customers' trust policies, so LAKEPORT_WORKER_PRINCIPAL_ARN defaults to it and
+// may not name another.
+func (c *Config) CheckPrincipals() error {
+	if c.WorkerRoleARN == "" {
+		return c.Platform.Check()
+	}
+	if !roleRE.MatchString(c.WorkerRoleARN) {
+		return fmt.Errorf("config: LAKEPORT_WORKER_ROLE_ARN %q is not an IAM role ARN (arn:aws:iam::123456789012:role/lakeport-sync-worker)", c.WorkerRoleARN)
+	}
+	switch c.Platform.WorkerPrincipalARN {
+	case "":
+		c.Platform.WorkerPrincipalARN = c.WorkerRoleARN
+	case c.WorkerRoleARN:
+	default:
+		return fmt.Errorf("config: LAKEPORT_WORKER_PRINCIPAL_ARN %q is not the workers' role %q (LAKEPORT_WORKER_ROLE_ARN): "+
+			"the workers reach customers' roles as that role, so it is the principal their trust policies must name; "+
+			"leave LAKEPORT_WORKER_PRINCIPAL_ARN unset or give it the same ARN", c.Platform.WorkerPrincipalARN, c.WorkerRoleARN)
+	}
+	return c.Platform.Check()
+}
 
 // Check reports a platform identity that is set but malformed.
 func (p Platform) Check() error {
@@ -285,15 +309,11 @@ func (p Platform) Check() error {
 	return nil
 }
 
-// Access is how this install reaches an organization's customer-hosted bucket: STS
-// with the organization's external ID and a session name that names the organization,
-// and an S3-compatible endpoint only through the network guard.
-func (c Config) Access(orgID, externalID string) storage.Access {
-	g := c.Guard
-	if g == nil {
-		g = netguard.New(c.AllowPrivateNetworks)
-	}
-	return storage.Access{ExternalID: externalID, SessionName: "lakeport-" + orgID, STSEndpoint: c.STSEndpoint, STSRegion: c.STSRegion, Guard: g}
+// CatalogSettings are the chosen catalog backend's settings (see catalog/glue and
+// catalog/rest for the keys each reads).
+func (c Config) CatalogSettings() map[string]string {
+	return map[string]string{"region": c.CatalogRegion, "catalog-id": c.CatalogID, "namespace-prefix": c.CatalogPrefix,
+		"uri": c.CatalogURI, "token": c.CatalogToken}
 }
 
 // Configured reports whether both principals are known, which the trust policy needs.

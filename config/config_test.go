@@ -86,9 +86,34 @@ func TestPrecedenceAndErrors(t *testing.T) {
 	}
 }
 
+func TestWorkerRole(t *testing.T) {
+	const role = "arn:aws:iam::444455556666:role/lakeport-sync-worker"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lakeport.yaml")
+	os.WriteFile(path, []byte("platform:\n  worker_role_arn: "+role+"\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckPrincipals(); err != nil || c.WorkerRoleARN != role || c.Platform.WorkerPrincipalARN != role {
+		t.Fatalf("role %q, principal %q, %v; want both %s", c.WorkerRoleARN, c.Platform.WorkerPrincipalARN, err, role)
+	}
+	t.Setenv("LAKEPORT_WORKER_PRINCIPAL_ARN", "arn:aws:iam::444455556666:role/another")
+	c, _ = config.Load(path)
+	if err := c.CheckPrincipals(); err == nil || !strings.Contains(err.Error(), "LAKEPORT_WORKER_ROLE_ARN") {
+		t.Fatalf("a principal other than the workers' role: %v", err)
+	}
+	t.Setenv("LAKEPORT_WORKER_PRINCIPAL_ARN", "")
+	t.Setenv("LAKEPORT_WORKER_ROLE_ARN", "arn:aws:iam::444455556666:user/not-a-role")
+	c, _ = config.Load(path)
+	if err := c.CheckPrincipals(); err == nil || !strings.Contains(err.Error(), "LAKEPORT_WORKER_ROLE_ARN") {
+		t.Fatalf("a user ARN as the workers' role: %v", err)
+	}
+}
+
 func TestAllowPrivateNetworks(t *testing.T) {
 	t.Setenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS", "")
-	if c := config.FromEnv(); c.AllowPrivateNetworks || !netguard.IsBlocked(c.Access("o", "x").Guard.Check(netip.MustParseAddrPort("127.0.0.1:9000"))) {
+	if c := config.FromEnv(); c.AllowPrivateNetworks || !netguard.IsBlocked(netguard.New(c.AllowPrivateNetworks).Check(netip.MustParseAddrPort("127.0.0.1:9000"))) {
 		t.Fatalf("private networks must be refused by default: %+v", c)
 	}
 	path := filepath.Join(t.TempDir(), "lakeport.yaml")
@@ -97,7 +122,7 @@ func TestAllowPrivateNetworks(t *testing.T) {
 	if err != nil || !c.AllowPrivateNetworks {
 		t.Fatalf("network.allow_private: %+v, %v", c, err)
 	}
-	if err := c.Access("o", "x").Guard.Check(netip.MustParseAddrPort("127.0.0.1:9000")); err != nil {
+	if err := netguard.New(c.AllowPrivateNetworks).Check(netip.MustParseAddrPort("127.0.0.1:9000")); err != nil {
 		t.Fatalf("allowed by the file, refused by the guard: %v", err)
 	}
 	t.Setenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS", "0")

@@ -38,6 +38,7 @@ type file struct {
 	Platform struct {
 		AWSAccountID       string `yaml:"aws_account_id"`
 		WorkerPrincipalARN string `yaml:"worker_principal_arn"`
+		WorkerRoleARN      string `yaml:"worker_role_arn"`
 	} `yaml:"platform"`
 	STS struct {
 		Endpoint string `yaml:"endpoint"`
@@ -118,6 +119,7 @@ func (f *file) apply(c *Config) error {
 	set(&c.LogFormat, f.LogFormat)
 	set(&c.Platform.AccountID, f.Platform.AWSAccountID)
 	set(&c.Platform.WorkerPrincipalARN, f.Platform.WorkerPrincipalARN)
+	set(&c.WorkerRoleARN, f.Platform.WorkerRoleARN)
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)

@@ -6,17 +6,15 @@ package connector
 
 import (
 	"context"
-	"crypto/sha256"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/lakeport/lakeport/auth"
+	"github.com/lakeport/lakeport/catalog"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
@@ -28,26 +26,17 @@ import (
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/syncer"
-	"github.com/lakeport/lakeport/warehouse"
 )
 
 // Service runs connectors for every organization.
 type Service struct {
 	Store   store.Store
 	Secrets *secrets.Box
-	// DB holds the Iceberg SQL catalog (one catalog per organization, named by its ID);
-	// Dialect is its SQL dialect: "sqlite" (default) or "postgres".
-	DB      *sql.DB
-	Dialect string
-	// Catalog chooses the Iceberg catalog (the zero value: the SQL catalog in DB;
-	// or AWS Glue, or an Iceberg REST catalog), passed to lake.Config.Catalog.
-	Catalog lake.CatalogConfig
-	DataDir string
-	// Access returns how to reach an organization's customer-hosted bucket.
-	Access func(store.Org) storage.Access
-	// ManagedS3, when set, puts managed storage in the platform's bucket (a prefix per
-	// organization) instead of the data dir, for installs on several machines.
-	ManagedS3 *warehouse.ManagedS3
+	// Storage is where each organization's data lives (storage.Resolver).
+	Storage Storage
+	// Catalog keeps the tables (catalog/sql on the metadata store, catalog/glue or
+	// catalog/rest); each organization is its own lake in it, named by its ID.
+	Catalog catalog.Backend
 	// Sources opens source references; nil means source.Default.
 	Sources *source.Registry
 	// Enqueue queues a sync job; the server sets it to its job queue.
@@ -60,14 +49,21 @@ type Service struct {
 	// RunPolicy says how sync runs hold leases and share workers.
 	RunPolicy RunPolicy
 
-	mu sync.Mutex // serialises lake.Open of new catalogs
-
-	specMu sync.Mutex
-	specs  map[string]*protocol.ConnectorSpecification // by source reference
-
-	locMu sync.Mutex
-	locs  map[string]cachedLocation // by org ID: resolved storage, reused until near expiry
+	specs specCache
 }
+
+// Storage is what the connectors need of the organization's storage.
+type Storage interface {
+	// Locate returns where the organization's data lives now, as the platform
+	// reaches it (owner markers, queries, cleanup).
+	Locate(ctx context.Context, org store.Org) (storage.Location, error)
+	// LocateAs is Locate as who reaches it: syncs write as storage.Workers.
+	LocateAs(ctx context.Context, org store.Org, who storage.Principal) (storage.Location, error)
+	// Renew keeps a running sync's credentials fresh until ctx ends.
+	Renew(ctx context.Context, org store.Org, loc storage.Location, apply func(storage.Location) error)
+}
+
+var _ Storage = (*storage.Resolver)(nil)
 
 func (s *Service) sources() *source.Registry {
 	if s.Sources != nil {
@@ -181,97 +177,23 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 func sealContext(c store.Connector) string { return c.OrgID + "/connector/" + c.ID + "/config" }
 
 // bind points c at the organization's current storage and claims its prefix there.
-func (s *Service) bind(ctx context.Context, org store.Org, c *store.Connector) (warehouse.Location, error) {
-	loc, err := s.current(ctx, org)
+func (s *Service) bind(ctx context.Context, org store.Org, c *store.Connector) (storage.Location, error) {
+	loc, err := s.Storage.Locate(ctx, org)
 	if err != nil {
 		return loc, err
 	}
 	err = owner.Claim(ctx, loc.Bucket, c.Name, owner.Marker{OrgID: org.ID, ConnectorID: c.ID, ConnectorName: c.Name, CreatedAt: time.Now().UTC()})
 	if err != nil {
-		return loc, fmt.Errorf("connector: claim %s/%s/: %w", loc.Root, c.Name, err)
+		return loc, fmt.Errorf("connector: claim %s/: %w", loc.NamespaceRoot(c.Name), err)
 	}
 	c.Warehouse, c.StorageMode = loc.Root, string(loc.Mode)
 	return loc, nil
 }
 
-// SavedSetting returns the organization's storage mode and saved setting, with its
-// secret opened, and how to reach it.
-func (s *Service) SavedSetting(ctx context.Context, org store.Org) (storage.Mode, storage.Setting, storage.Access, error) {
-	var access storage.Access
-	if s.Access != nil {
-		access = s.Access(org)
-	}
-	st, err := s.Store.StorageSetting(ctx, org.ID)
-	if err != nil {
-		return "", storage.Setting{}, access, err
-	}
-	set := storage.Setting{Bucket: st.Bucket, Region: st.Region, RoleARN: st.RoleARN, KMSKeyARN: st.KMSKeyARN, Endpoint: st.Endpoint, AccessKeyID: st.AccessKeyID}
-	if st.SecretAccessKeySealed != "" {
-		if set.SecretAccessKey, err = s.Secrets.Open(st.SecretAccessKeySealed, org.ID+"/storage/secret_access_key"); err != nil {
-			return "", storage.Setting{}, access, err
-		}
-	}
-	return storage.Mode(st.Mode), set, access, nil
-}
-
-type cachedLocation struct {
-	key   string // the setting it was resolved for
-	loc   warehouse.Location
-	until time.Time
-}
-
-// locationReuse is how long a location with static credentials is reused.
-const locationReuse = 10 * time.Minute
-
-// current resolves the organization's current storage. A resolved location (for a
-// customer bucket: an AssumeRole call) is reused by later calls — every query lists
-// the organization's tables — until its credentials come near expiry or the saved
-// setting changes.
-func (s *Service) current(ctx context.Context, org store.Org) (warehouse.Location, error) {
-	return s.resolve(ctx, org, false)
-}
-
-// resolve is current; fresh skips the reuse (a long sync renewing its credentials).
-func (s *Service) resolve(ctx context.Context, org store.Org, fresh bool) (warehouse.Location, error) {
-	mode, set, access, err := s.SavedSetting(ctx, org)
-	if err != nil {
-		return warehouse.Location{}, err
-	}
-	key := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%x", mode, set.Bucket, set.Region, set.RoleARN, set.Endpoint, set.AccessKeyID, set.KMSKeyARN,
-		sha256.Sum256([]byte(set.SecretAccessKey)))
-	now := time.Now()
-	s.locMu.Lock()
-	c, ok := s.locs[org.ID]
-	s.locMu.Unlock()
-	if !fresh && ok && c.key == key && now.Before(c.until) {
-		return c.loc, nil
-	}
-	var loc warehouse.Location
-	if mode == storage.ModeManaged && s.ManagedS3 != nil {
-		loc, err = warehouse.ResolveManagedS3(ctx, *s.ManagedS3, org.ID)
-	} else {
-		loc, err = warehouse.Resolve(ctx, s.DataDir, org.ID, mode, set, access)
-	}
-	if err != nil {
-		return loc, err
-	}
-	until := now.Add(locationReuse)
-	if !loc.Expires.IsZero() {
-		until = loc.Expires.Add(-CredentialMargin)
-	}
-	s.locMu.Lock()
-	if s.locs == nil {
-		s.locs = map[string]cachedLocation{}
-	}
-	s.locs[org.ID] = cachedLocation{key: key, loc: loc, until: until}
-	s.locMu.Unlock()
-	return loc, nil
-}
-
-// locate returns the location c is bound to, which must still be the organization's
-// current storage.
-func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) (warehouse.Location, error) {
-	loc, err := s.current(ctx, org)
+// locate returns the location c is bound to, as who reaches it; it must still be the
+// organization's current storage.
+func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector, who storage.Principal) (storage.Location, error) {
+	loc, err := s.Storage.LocateAs(ctx, org, who)
 	if err != nil {
 		return loc, err
 	}
@@ -282,10 +204,12 @@ func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector) 
 	return loc, nil
 }
 
-func (s *Service) openLake(ctx context.Context, org store.Org, loc warehouse.Location) (*lake.Lake, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return lake.Open(ctx, lake.Config{DB: s.DB, Dialect: s.Dialect, Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props, HTTPClient: loc.HTTPClient})
+func (s *Service) openLake(ctx context.Context, org store.Org, loc storage.Location) (*lake.Lake, error) {
+	if s.Catalog == nil {
+		return nil, errors.New("connector: no catalog configured")
+	}
+	return lake.Open(ctx, lake.Config{Catalog: s.Catalog, CatalogName: org.ID, Warehouse: loc.Root, Props: loc.Props,
+		HTTPClient: loc.HTTPClient, S3APIOptions: loc.S3APIOptions})
 }
 
 func (s *Service) connector(ctx context.Context, org store.Org, name string) (store.Connector, error) {
@@ -409,7 +333,7 @@ func (s *Service) Delete(ctx context.Context, org store.Org, name string) (Delet
 		return DeleteReport{}, err
 	}
 	rep := DeleteReport{Connector: c.Name, Location: prefix + "/"}
-	loc, err := s.locate(ctx, org, c)
+	loc, err := s.locate(ctx, org, c, storage.Platform)
 	if errors.Is(err, ErrStorageChanged) {
 		return rep, fmt.Errorf("%w: its data is in %s, which lakeport no longer reaches; switch the storage back or run setup first", ErrStorageChanged, c.Warehouse)
 	}
@@ -463,7 +387,7 @@ func (s *Service) Lake(ctx context.Context, org store.Org, name string) (*lake.L
 	if err != nil {
 		return nil, err
 	}
-	loc, err := s.locate(ctx, org, c)
+	loc, err := s.locate(ctx, org, c, storage.Platform)
 	if err != nil {
 		return nil, err
 	}

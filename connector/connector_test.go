@@ -15,8 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/secrets"
@@ -25,18 +27,18 @@ import (
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/tenant"
-	"github.com/lakeport/lakeport/warehouse"
 )
 
 func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
 
 type env struct {
-	t   *testing.T
-	st  *sqlite.Store
-	box *secrets.Box
-	svc *connector.Service
-	org store.Org
-	dir string
+	t    *testing.T
+	st   *sqlite.Store
+	box  *secrets.Box
+	svc  *connector.Service
+	locs *storage.Resolver
+	org  store.Org
+	dir  string
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,7 +57,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: dir, Logger: logger}
+	cat, err := sqlcatalog.New(st.DB(), "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// versitygw listens on loopback: allow it as an operator with private networks would.
+	locs := &storage.Resolver{Store: st, Secrets: box, DataDir: dir, Identity: storage.Identity{Guard: netguard.New(true)}}
+	svc := &connector.Service{Store: st, Secrets: box, Storage: locs, Catalog: cat, Logger: logger}
 	q, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +73,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Stop(context.Background()) })
-	return &env{t: t, st: st, box: box, svc: svc, org: org, dir: dir}
+	return &env{t: t, st: st, box: box, svc: svc, locs: locs, org: org, dir: dir}
 }
 
 // sync runs a sync through the job queue and waits for its outcome.
@@ -211,9 +219,8 @@ func TestSampleConnectorCustomerHostedS3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sealed, _ := e.box.Seal(sk, e.org.ID+"/storage/secret_access_key")
-	if err := e.st.PutStorageSetting(ctx, store.StorageSetting{OrgID: e.org.ID, Mode: string(storage.ModeCustomerHosted), Bucket: bucket,
-		Region: srv.Region, Endpoint: srv.Endpoint, AccessKeyID: ak, SecretAccessKeySealed: sealed, UpdatedAt: time.Now()}); err != nil {
+	if _, err := e.locs.Save(ctx, e.org, storage.Setting{Bucket: bucket, Region: srv.Region, Endpoint: srv.Endpoint,
+		AccessKeyID: ak, SecretAccessKey: sk}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -285,9 +292,10 @@ func TestStorageChangeNeedsSetup(t *testing.T) {
 	srv.CreateUser(t, ak, sk)
 	bucket := srv.NewBucket(t, "moved")
 	srv.ChangeBucketOwner(t, bucket, ak)
-	sealed, _ := e.box.Seal(sk, e.org.ID+"/storage/secret_access_key")
-	e.st.PutStorageSetting(ctx, store.StorageSetting{OrgID: e.org.ID, Mode: string(storage.ModeCustomerHosted), Bucket: bucket,
-		Region: srv.Region, Endpoint: srv.Endpoint, AccessKeyID: ak, SecretAccessKeySealed: sealed, UpdatedAt: time.Now()})
+	if _, err := e.locs.Save(ctx, e.org, storage.Setting{Bucket: bucket, Region: srv.Region, Endpoint: srv.Endpoint,
+		AccessKeyID: ak, SecretAccessKey: sk}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := e.svc.StartSync(ctx, e.org, "crm"); !errors.Is(err, connector.ErrStorageChanged) || !strings.Contains(err.Error(), "setup") {
 		t.Fatalf("sync after a storage change: %v, want ErrStorageChanged naming setup", err)
@@ -308,7 +316,7 @@ func TestManagedStorageOnS3(t *testing.T) {
 	ctx := context.Background()
 	srv := s3test.Shared(t)
 	bucket := srv.NewBucket(t, "platform")
-	e.svc.ManagedS3 = &warehouse.ManagedS3{Bucket: bucket, Prefix: "wh", Region: srv.Region, Endpoint: srv.Endpoint,
+	e.locs.ManagedS3 = &storage.ManagedS3{Bucket: bucket, Prefix: "wh", Region: srv.Region, Endpoint: srv.Endpoint,
 		AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}
 	v, err := e.svc.Create(ctx, e.org, connector.CreateRequest{Name: "crm", Source: "sample", Config: []byte(sampleConfig),
 		Streams: []string{"events:incremental:append"}})

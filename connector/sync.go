@@ -12,9 +12,9 @@ import (
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/names"
+	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/syncer"
-	"github.com/lakeport/lakeport/warehouse"
 )
 
 // RunPolicy says how sync runs hold their leases and share the workers.
@@ -97,7 +97,7 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
 		return s.join(ctx, active, c)
 	}
-	if _, err := s.locate(ctx, org, c); err != nil {
+	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
 		return RunView{}, err
 	}
 	if err := s.checkHealth(ctx, org, c); err != nil {
@@ -370,7 +370,8 @@ func (s *Service) RemoveLeftovers(ctx context.Context, orgID, connectorID string
 	if err != nil {
 		return 0, err
 	}
-	loc, err := s.locate(ctx, org, c)
+	// The workers remove what their attempts left, right after a sync.
+	loc, err := s.locate(ctx, org, c, storage.Workers)
 	if err != nil {
 		return 0, err
 	}
@@ -438,7 +439,8 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base 
 	if err != nil {
 		return syncer.Result{}, err
 	}
-	loc, err := s.locate(ctx, org, c)
+	// The workers write, through their own role chain.
+	loc, err := s.locate(ctx, org, c, storage.Workers)
 	if err != nil {
 		return syncer.Result{}, err
 	}
@@ -452,11 +454,10 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base 
 		return syncer.Result{}, err
 	}
 	defer l.Close()
-	if !loc.Expires.IsZero() {
-		stop := make(chan struct{})
-		defer close(stop)
-		go s.renewCredentials(ctx, org, loc, l, stop)
-	}
+	// A long sync outlives the role's temporary credentials: renew them.
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	defer stopRenewing()
+	go s.Storage.Renew(renewCtx, org, loc, func(next storage.Location) error { return l.SetProps(next.Props) })
 	src, err := s.openSource(c)
 	if err != nil {
 		return syncer.Result{}, err
@@ -504,38 +505,5 @@ func (s *Service) keepConfig(c store.Connector) func(context.Context, json.RawMe
 		}
 		cur.UpdatedAt = time.Now().UTC()
 		return s.Store.UpdateConnector(ctx, cur)
-	}
-}
-
-// CredentialMargin is how long before temporary bucket credentials expire a running sync
-// fetches new ones.
-const CredentialMargin = 10 * time.Minute
-
-// renewCredentials assumes the organization's role again before the sync's temporary
-// credentials expire, so a long sync keeps writing; later commits use the new ones.
-func (s *Service) renewCredentials(ctx context.Context, org store.Org, loc warehouse.Location, l *lake.Lake, stop <-chan struct{}) {
-	for {
-		wait := time.Until(loc.Expires.Add(-CredentialMargin))
-		if wait < 5*time.Second {
-			wait = 5 * time.Second
-		}
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		next, err := s.resolve(ctx, org, true)
-		if err != nil {
-			s.logger().Warn("could not renew the bucket credentials of a running sync; it fails at its next commit if they expire", "org", org.ID, "err", err)
-			continue
-		}
-		if err := l.SetProps(next.Props); err != nil {
-			s.logger().Warn("could not apply renewed bucket credentials", "org", org.ID, "err", err)
-			continue
-		}
-		loc = next
-		s.logger().Info("renewed the bucket credentials of a running sync", "org", org.ID, "expires", loc.Expires)
 	}
 }

@@ -140,7 +140,7 @@ func (s *Service) eachLake(ctx context.Context, org store.Org, fn func(store.Con
 	if err != nil || len(cs) == 0 {
 		return err
 	}
-	loc, err := s.current(ctx, org)
+	loc, err := s.Storage.Locate(ctx, org)
 	if err != nil {
 		return err
 	}

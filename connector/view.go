@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/lakeport/lakeport/protocol"
@@ -162,25 +163,34 @@ func (s *Service) List(ctx context.Context, org store.Org) ([]View, error) {
 // spec returns a source's specification, asked once per source reference: listing
 // connectors must not start every exec: or image: source again.
 func (s *Service) spec(ctx context.Context, c store.Connector) (*protocol.ConnectorSpecification, error) {
-	ref := specKey(c.Source, c.Manifest)
-	s.specMu.Lock()
-	spec, ok := s.specs[ref]
-	s.specMu.Unlock()
+	return s.specs.get(ctx, specKey(c.Source, c.Manifest), func() (source.Source, error) { return s.openSource(c) })
+}
+
+// specCache keeps the specifications of source references.
+type specCache struct {
+	mu sync.Mutex
+	m  map[string]*protocol.ConnectorSpecification // by source reference
+}
+
+func (c *specCache) get(ctx context.Context, key string, open func() (source.Source, error)) (*protocol.ConnectorSpecification, error) {
+	c.mu.Lock()
+	spec, ok := c.m[key]
+	c.mu.Unlock()
 	if ok {
 		return spec, nil
 	}
-	src, err := s.openSource(c)
+	src, err := open()
 	if err != nil {
 		return nil, err
 	}
 	if spec, err = src.Spec(ctx); err != nil {
 		return nil, err
 	}
-	s.specMu.Lock()
-	if s.specs == nil {
-		s.specs = map[string]*protocol.ConnectorSpecification{}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*protocol.ConnectorSpecification{}
 	}
-	s.specs[ref] = spec
-	s.specMu.Unlock()
+	c.m[key] = spec
+	c.mu.Unlock()
 	return spec, nil
 }

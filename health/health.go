@@ -7,8 +7,10 @@ package health
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
@@ -21,15 +23,27 @@ type Checker struct {
 		store.Store
 		store.Health
 	}
-	// Setting returns an org's saved setting (secret opened) and how to reach it.
-	Setting     func(ctx context.Context, org store.Org) (storage.Mode, storage.Setting, storage.Access, error)
+	// Storage is where organizations' data lives (storage.Resolver).
+	Storage     Storage
 	Interval    time.Duration // default 30m
 	StepTimeout time.Duration
-	Metrics     *metrics.Metrics
-	Logger      *slog.Logger
+	// Platform names the principals in the hints of a failed check.
+	Platform config.Platform
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
 	// Validate runs Test connection; nil means validation.Run.
 	Validate func(context.Context, storage.Setting, validation.Options) validation.Report
 }
+
+// Storage is what the checks need of organizations' storage.
+type Storage interface {
+	// Saved returns the organization's saved setting, secret opened.
+	Saved(ctx context.Context, org store.Org) (storage.Saved, error)
+	// The check reaches the bucket as each principal, as Test connection does.
+	validation.Principals
+}
+
+var _ Storage = (*storage.Resolver)(nil)
 
 // Run checks every customer-hosted organization every Interval until ctx ends.
 func (c *Checker) Run(ctx context.Context) {
@@ -68,22 +82,24 @@ func (c *Checker) Check(ctx context.Context, orgID string) (store.StorageHealth,
 	if err != nil {
 		return store.StorageHealth{}, err
 	}
-	mode, set, access, err := c.Setting(ctx, org)
+	saved, err := c.Storage.Saved(ctx, org)
 	if err != nil {
 		return store.StorageHealth{}, err
 	}
-	if mode != storage.ModeCustomerHosted {
+	if saved.Mode != storage.ModeCustomerHosted {
 		return store.StorageHealth{OrgID: orgID, OK: true}, nil
 	}
 	validate := c.Validate
 	if validate == nil {
 		validate = validation.Run
 	}
-	report := validate(ctx, set, validation.Options{Access: access, StepTimeout: c.StepTimeout})
+	o := validation.For(c.Storage, org)
+	o.StepTimeout, o.PlatformAccountID, o.WorkerPrincipalARN = c.StepTimeout, c.Platform.AccountID, c.Platform.WorkerPrincipalARN
+	report := validate(ctx, saved.Setting, o)
 	h := store.StorageHealth{OrgID: orgID, OK: report.OK, CheckedAt: time.Now().UTC()}
 	for _, st := range report.Steps {
 		if st.Status == validation.StatusFailed {
-			h.Cause, h.Message = st.Cause, st.Name+": "+st.Message
+			h.Cause, h.Message = st.Cause, strings.TrimSpace(st.Principal+" "+st.Name)+": "+st.Message
 			break
 		}
 	}

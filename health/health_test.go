@@ -14,9 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
@@ -41,7 +43,13 @@ func TestFailingBucketPausesSyncs(t *testing.T) {
 	box, _ := secrets.NewBox(key)
 	org, _, _ := tenant.CreateOrg(ctx, st, "acme", false)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: dir, Logger: logger}
+	cat, err := sqlcatalog.New(st.DB(), "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// versitygw listens on loopback: allow it as an operator with private networks would.
+	locs := &storage.Resolver{Store: st, Secrets: box, DataDir: dir, Identity: storage.Identity{Guard: netguard.New(true)}}
+	svc := &connector.Service{Store: st, Secrets: box, Storage: locs, Catalog: cat, Logger: logger}
 	q, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -55,13 +63,14 @@ func TestFailingBucketPausesSyncs(t *testing.T) {
 	srv.CreateUser(t, ak, sk)
 	bucket := srv.NewBucket(t, "health")
 	srv.ChangeBucketOwner(t, bucket, ak)
-	sealed, _ := box.Seal(sk, org.ID+"/storage/secret_access_key")
-	st.PutStorageSetting(ctx, store.StorageSetting{OrgID: org.ID, Mode: string(storage.ModeCustomerHosted), Bucket: bucket,
-		Region: srv.Region, Endpoint: srv.Endpoint, AccessKeyID: ak, SecretAccessKeySealed: sealed, UpdatedAt: time.Now()})
+	if _, err := locs.Save(ctx, org, storage.Setting{Bucket: bucket, Region: srv.Region, Endpoint: srv.Endpoint,
+		AccessKeyID: ak, SecretAccessKey: sk}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := svc.Create(ctx, org, connector.CreateRequest{Name: "crm", Source: "sample", Config: []byte(`{"events": 50, "customers": 5, "invoices": 5}`)}); err != nil {
 		t.Fatal(err)
 	}
-	checker := &health.Checker{Store: st, Setting: svc.SavedSetting, StepTimeout: 5 * time.Second, Logger: logger}
+	checker := &health.Checker{Store: st, Storage: locs, StepTimeout: 5 * time.Second, Logger: logger}
 
 	if h, err := checker.Check(ctx, org.ID); err != nil || !h.OK {
 		t.Fatalf("healthy bucket: %+v, %v", h, err)

@@ -13,6 +13,8 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
+
+	lpcatalog "github.com/lakeport/lakeport/catalog"
 )
 
 // ErrOutsideTable means a table's metadata names a file outside the table's
@@ -210,13 +212,36 @@ func tableRoot(metadataLocation string) (location, error) {
 // their metadata says, they read and write only under their own location,
 // which must lie under the lake's warehouse.
 type confinedCatalog struct {
-	icebergCatalog
+	lpcatalog.Catalog
 	warehouse location
 	local     *localRoot
 }
 
+// confinedBackend opens confinedCatalogs.
+type confinedBackend struct {
+	lpcatalog.Backend
+	warehouse location
+	local     *localRoot
+}
+
+func (b *confinedBackend) Open(ctx context.Context, name string, props iceberg.Properties) (lpcatalog.Catalog, error) {
+	cat, err := b.Backend.Open(ctx, name, props)
+	if err != nil {
+		return nil, err
+	}
+	return &confinedCatalog{Catalog: cat, warehouse: b.warehouse, local: b.local}, nil
+}
+
+// Close closes the wrapped catalog when it has a Close.
+func (c *confinedCatalog) Close() error {
+	if cl, ok := c.Catalog.(catalog.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
+
 func (c *confinedCatalog) LoadTable(ctx context.Context, id table.Identifier) (*table.Table, error) {
-	tbl, err := c.icebergCatalog.LoadTable(ctx, id)
+	tbl, err := c.Catalog.LoadTable(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +249,7 @@ func (c *confinedCatalog) LoadTable(ctx context.Context, id table.Identifier) (*
 }
 
 func (c *confinedCatalog) CreateTable(ctx context.Context, id table.Identifier, sc *iceberg.Schema, opts ...catalog.CreateTableOpt) (*table.Table, error) {
-	tbl, err := c.icebergCatalog.CreateTable(ctx, id, sc, opts...)
+	tbl, err := c.Catalog.CreateTable(ctx, id, sc, opts...)
 	if err != nil {
 		return nil, err
 	}

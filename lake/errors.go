@@ -3,8 +3,9 @@ package lake
 import (
 	"errors"
 
-	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
+
+	lpcatalog "github.com/lakeport/lakeport/catalog"
 )
 
 var (
@@ -21,14 +22,13 @@ var (
 	// ErrInvalidConfig means Open was given an incomplete configuration.
 	ErrInvalidConfig = errors.New("lake: invalid configuration")
 	// ErrInvalidName means a namespace or catalog name cannot name a
-	// catalog namespace (see [DefaultNamespace]).
-	ErrInvalidName = errors.New("lake: invalid name")
+	// catalog namespace (see catalog.DefaultNamespace).
+	ErrInvalidName = lpcatalog.ErrInvalidName
 )
 
 // IsNotFound reports whether err means a namespace or table does not exist.
 func IsNotFound(err error) bool {
-	return errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace) ||
-		isGlueNotFound(err)
+	return lpcatalog.IsNotFound(err)
 }
 
 // IsConflict reports whether err is a commit conflict: nothing landed and

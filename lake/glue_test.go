@@ -17,8 +17,9 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/lakeport/lakeport/catalog/glue"
+	"github.com/lakeport/lakeport/catalog/glue/gluetest"
 	"github.com/lakeport/lakeport/lake"
-	"github.com/lakeport/lakeport/query/athena"
 	"github.com/lakeport/lakeport/schema"
 )
 
@@ -42,21 +43,22 @@ func fakeS3(t *testing.T) (*s3mem.Backend, iceberg.Properties) {
 
 // glueLake opens org's lake on the Glue fake, with table files in the fake
 // S3 under s3://lake/<org>.
-func glueLake(t *testing.T, glue *glueServer, org string, s3props iceberg.Properties) *lake.Lake {
+func glueLake(t *testing.T, fake *gluetest.Server, org string, s3props iceberg.Properties) *lake.Lake {
 	t.Helper()
+	b, err := glue.New(t.Context(), glue.Config{
+		Region:      fake.Region,
+		CatalogID:   glueAccount,
+		Endpoint:    fake.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAGLUE", "gluesecret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := lake.Open(t.Context(), lake.Config{
 		CatalogName: org,
 		Warehouse:   "s3://lake/" + org,
 		Props:       s3props,
-		Catalog: lake.CatalogConfig{
-			Kind: lake.CatalogGlue,
-			Glue: lake.GlueConfig{
-				Region:      glue.region,
-				CatalogID:   glueAccount,
-				Endpoint:    glue.URL,
-				Credentials: credentials.NewStaticCredentialsProvider("AKIAGLUE", "gluesecret", ""),
-			},
-		},
+		Catalog:     b,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,15 +69,15 @@ func glueLake(t *testing.T, glue *glueServer, org string, s3props iceberg.Proper
 
 func TestGlueCatalog(t *testing.T) {
 	ctx := t.Context()
-	glue := newGlueServer(t, "eu-west-1")
+	fake := gluetest.New(t, "eu-west-1")
 	backend, s3props := fakeS3(t)
-	la := glueLake(t, glue, "org_a", s3props)
-	lb := glueLake(t, glue, "org_b", s3props)
+	la := glueLake(t, fake, "org_a", s3props)
+	lb := glueLake(t, fake, "org_b", s3props)
 
 	// Namespace and table; the same connector name in two organizations.
 	tbl := ensureTable(t, la, "crm", "users", usersSchema)
 	other := ensureTable(t, lb, "crm", "users", usersSchema)
-	if got, want := glue.databases(), []string{"lakeport_org_a__crm", "lakeport_org_b__crm"}; !slices.Equal(got, want) {
+	if got, want := fake.Databases(), []string{"lakeport_org_a__crm", "lakeport_org_b__crm"}; !slices.Equal(got, want) {
 		t.Fatalf("Glue databases %q, want %q", got, want)
 	}
 	if db, _ := la.CatalogNamespace("crm"); db != "lakeport_org_a__crm" {
@@ -143,48 +145,48 @@ func TestGlueCatalog(t *testing.T) {
 	}
 
 	// What Glue was told.
-	for _, r := range glue.calls("") {
+	for _, r := range fake.Calls("") {
 		if r.Body["CatalogId"] != glueAccount {
 			t.Errorf("%s without CatalogId %s: %v", r.Op, glueAccount, r.Body["CatalogId"])
 		}
 	}
 	var created []string
-	for _, r := range glue.calls("CreateDatabase") {
-		in := obj(r.Body, "DatabaseInput")
-		created = append(created, str(in, "Name"))
-		org := strings.TrimSuffix(strings.TrimPrefix(str(in, "Name"), "lakeport_"), "__crm")
-		if str(in, "LocationUri") != "s3://lake/"+org+"/crm" {
-			t.Errorf("database %s at %q", str(in, "Name"), str(in, "LocationUri"))
+	for _, r := range fake.Calls("CreateDatabase") {
+		in := gluetest.Obj(r.Body, "DatabaseInput")
+		created = append(created, gluetest.Str(in, "Name"))
+		org := strings.TrimSuffix(strings.TrimPrefix(gluetest.Str(in, "Name"), "lakeport_"), "__crm")
+		if gluetest.Str(in, "LocationUri") != "s3://lake/"+org+"/crm" {
+			t.Errorf("database %s at %q", gluetest.Str(in, "Name"), gluetest.Str(in, "LocationUri"))
 		}
-		if p := obj(in, "Parameters"); p[lake.PropNamespaceOwner] != org || p[lake.PropNamespaceSource] != "crm" {
-			t.Errorf("database %s parameters %v", str(in, "Name"), p)
+		if p := gluetest.Obj(in, "Parameters"); p[lake.PropNamespaceOwner] != org || p[lake.PropNamespaceSource] != "crm" {
+			t.Errorf("database %s parameters %v", gluetest.Str(in, "Name"), p)
 		}
 	}
 	if slices.Sort(created); !slices.Equal(created, []string{"lakeport_org_a__crm", "lakeport_org_b__crm"}) {
 		t.Errorf("created databases %q", created)
 	}
-	for _, r := range glue.calls("CreateTable") {
-		in := obj(r.Body, "TableInput")
-		p := obj(in, "Parameters")
-		if str(in, "TableType") != "EXTERNAL_TABLE" || p["table_type"] != "ICEBERG" ||
-			!strings.HasPrefix(str(p, "metadata_location"), "s3://lake/") || !strings.HasSuffix(str(p, "metadata_location"), ".metadata.json") {
-			t.Errorf("CreateTable %s: type %q, parameters %v", str(r.Body, "DatabaseName"), str(in, "TableType"), p)
+	for _, r := range fake.Calls("CreateTable") {
+		in := gluetest.Obj(r.Body, "TableInput")
+		p := gluetest.Obj(in, "Parameters")
+		if gluetest.Str(in, "TableType") != "EXTERNAL_TABLE" || p["table_type"] != "ICEBERG" ||
+			!strings.HasPrefix(gluetest.Str(p, "metadata_location"), "s3://lake/") || !strings.HasSuffix(gluetest.Str(p, "metadata_location"), ".metadata.json") {
+			t.Errorf("CreateTable %s: type %q, parameters %v", gluetest.Str(r.Body, "DatabaseName"), gluetest.Str(in, "TableType"), p)
 		}
 	}
-	updates := glue.calls("UpdateTable")
+	updates := fake.Calls("UpdateTable")
 	if len(updates) < 3 {
 		t.Fatalf("%d UpdateTable calls, want a commit, an evolution and a merge", len(updates))
 	}
 	for _, r := range updates {
-		p := obj(obj(r.Body, "TableInput"), "Parameters")
-		if str(r.Body, "VersionId") == "" || p["table_type"] != "ICEBERG" || str(p, "previous_metadata_location") == "" ||
+		p := gluetest.Obj(gluetest.Obj(r.Body, "TableInput"), "Parameters")
+		if gluetest.Str(r.Body, "VersionId") == "" || p["table_type"] != "ICEBERG" || gluetest.Str(p, "previous_metadata_location") == "" ||
 			p["previous_metadata_location"] == p["metadata_location"] {
-			t.Errorf("UpdateTable %s: VersionId %q, parameters %v", str(r.Body, "DatabaseName"), str(r.Body, "VersionId"), p)
+			t.Errorf("UpdateTable %s: VersionId %q, parameters %v", gluetest.Str(r.Body, "DatabaseName"), gluetest.Str(r.Body, "VersionId"), p)
 		}
 	}
 	// The Glue table points at the table's current metadata, in the bucket.
-	gt := glue.table("lakeport_org_a__crm", "users")
-	loc := str(obj(gt, "Parameters"), "metadata_location")
+	gt := fake.Table("lakeport_org_a__crm", "users")
+	loc := gluetest.Str(gluetest.Obj(gt, "Parameters"), "metadata_location")
 	if loc != evolved.Iceberg().MetadataLocation() {
 		t.Errorf("Glue metadata_location %s, table's %s", loc, evolved.Iceberg().MetadataLocation())
 	}
@@ -192,10 +194,10 @@ func TestGlueCatalog(t *testing.T) {
 	if _, err := backend.HeadObject("lake", key); err != nil {
 		t.Errorf("metadata %s not in S3: %v", key, err)
 	}
-	cols := obj(gt, "StorageDescriptor")["Columns"].([]any)
+	cols := gluetest.Obj(gt, "StorageDescriptor")["Columns"].([]any)
 	var colNames []string
 	for _, c := range cols {
-		colNames = append(colNames, str(c.(map[string]any), "Name"))
+		colNames = append(colNames, gluetest.Str(c.(map[string]any), "Name"))
 	}
 	if !slices.Contains(colNames, "email") {
 		t.Errorf("Glue columns %q lack the evolved column", colNames)
@@ -212,7 +214,7 @@ func TestGlueCatalog(t *testing.T) {
 	if err := la.DropNamespace(ctx, "crm"); err != nil {
 		t.Fatal(err)
 	}
-	if got := glue.databases(); !slices.Equal(got, []string{"lakeport_org_b__crm"}) {
+	if got := fake.Databases(); !slices.Equal(got, []string{"lakeport_org_b__crm"}) {
 		t.Errorf("after drop, databases %q", got)
 	}
 	if err := la.DropNamespace(ctx, "crm"); err != nil {
@@ -232,10 +234,10 @@ func TestGlueCatalog(t *testing.T) {
 // ConcurrentModificationException; the commit is retried and lands once.
 func TestGlueStaleVersionIsRetried(t *testing.T) {
 	ctx := t.Context()
-	glue := newGlueServer(t, "us-east-1")
+	fake := gluetest.New(t, "us-east-1")
 	_, s3props := fakeS3(t)
-	l1 := glueLake(t, glue, "org_a", s3props)
-	l2 := glueLake(t, glue, "org_a", s3props)
+	l1 := glueLake(t, fake, "org_a", s3props)
+	l2 := glueLake(t, fake, "org_a", s3props)
 	t1 := ensureTable(t, l1, "crm", "users", usersSchema)
 	t2, err := l2.LoadTable(ctx, "crm", "users")
 	if err != nil {
@@ -244,7 +246,7 @@ func TestGlueStaleVersionIsRetried(t *testing.T) {
 	b2 := batch(t, t2, `{"id":2}`)
 	var first atomic.Bool
 	var innerErr error
-	glue.beforeUpdate = func(db, table string) {
+	fake.BeforeUpdate = func(db, table string) {
 		// Only the first UpdateTable (w1's); w2's own goes through.
 		if first.CompareAndSwap(false, true) {
 			innerErr = t2.Commit(ctx, []arrow.RecordBatch{b2}, lake.Commit{CommitID: "w2", State: json.RawMessage(`{"w":2}`)})
@@ -257,7 +259,7 @@ func TestGlueStaleVersionIsRetried(t *testing.T) {
 		t.Fatal(innerErr)
 	}
 	conflicts := 0
-	for _, r := range glue.calls("UpdateTable") {
+	for _, r := range fake.Calls("UpdateTable") {
 		if r.Error == "ConcurrentModificationException" {
 			conflicts++
 		}
@@ -280,10 +282,10 @@ func TestGlueStaleVersionIsRetried(t *testing.T) {
 
 func TestGlueConcurrentCommitsAllLandOnce(t *testing.T) {
 	ctx := t.Context()
-	glue := newGlueServer(t, "us-east-1")
+	fake := gluetest.New(t, "us-east-1")
 	_, s3props := fakeS3(t)
-	l1 := glueLake(t, glue, "org_a", s3props)
-	l2 := glueLake(t, glue, "org_a", s3props)
+	l1 := glueLake(t, fake, "org_a", s3props)
+	l2 := glueLake(t, fake, "org_a", s3props)
 	ensureTable(t, l1, "crm", "t", usersSchema)
 	const perWriter = 5
 	var wg sync.WaitGroup
@@ -332,9 +334,9 @@ func TestGlueConcurrentCommitsAllLandOnce(t *testing.T) {
 // TestGlueSetProps renews the S3 credentials of a Glue lake.
 func TestGlueSetProps(t *testing.T) {
 	ctx := t.Context()
-	glue := newGlueServer(t, "us-east-1")
+	fake := gluetest.New(t, "us-east-1")
 	_, s3props := fakeS3(t)
-	l := glueLake(t, glue, "org_a", s3props)
+	l := glueLake(t, fake, "org_a", s3props)
 	tbl := ensureTable(t, l, "crm", "users", usersSchema)
 	if err := l.SetProps(iceberg.Properties{lake.PropS3Endpoint: "http://127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
@@ -354,48 +356,19 @@ func TestGlueSetProps(t *testing.T) {
 }
 
 func TestGlueRefusesNamesAthenaCannotMap(t *testing.T) {
-	glue := newGlueServer(t, "us-east-1")
+	fake := gluetest.New(t, "us-east-1")
 	_, s3props := fakeS3(t)
-	l := glueLake(t, glue, "org_a", s3props)
+	l := glueLake(t, fake, "org_a", s3props)
 	for _, ns := range []string{"Crm", "1crm", "crm-x"} {
 		if err := l.EnsureNamespace(t.Context(), ns, ""); !errors.Is(err, lake.ErrInvalidName) {
 			t.Errorf("namespace %q: %v", ns, err)
 		}
 	}
-	bad := glueLake(t, glue, "org__a", s3props)
+	bad := glueLake(t, fake, "org__a", s3props)
 	if err := bad.EnsureNamespace(t.Context(), "crm", ""); !errors.Is(err, lake.ErrInvalidName) {
 		t.Errorf("catalog name org__a: %v", err)
 	}
-	if len(glue.calls("CreateDatabase")) != 0 {
+	if len(fake.Calls("CreateDatabase")) != 0 {
 		t.Error("a database was created for an invalid name")
-	}
-}
-
-// TestDefaultNamespaceMatchesAthena: Athena looks for the Glue databases
-// lake writes.
-func TestDefaultNamespaceMatchesAthena(t *testing.T) {
-	for _, c := range []struct{ org, ns string }{
-		{"org_a", "crm"}, {"org_k3j2", "stripe_v2"}, {"org__a", "crm"}, {"org_", "crm"}, {"Org", "crm"},
-		{"org", "2crm"}, {"org", "c"}, {"o", strings.Repeat("x", 250)},
-	} {
-		got, gerr := lake.DefaultNamespace("lakeport_", c.org, c.ns)
-		want, werr := athena.DefaultDatabase("lakeport_", c.org, c.ns)
-		if got != want || (gerr == nil) != (werr == nil) {
-			t.Errorf("(%q, %q): lake %q %v, athena %q %v", c.org, c.ns, got, gerr, want, werr)
-		}
-	}
-}
-
-func TestOpenGlueNeedsRegion(t *testing.T) {
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_DEFAULT_REGION", "")
-	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-	_, err := lake.Open(t.Context(), lake.Config{Warehouse: "s3://lake/x", Catalog: lake.CatalogConfig{Kind: lake.CatalogGlue}})
-	if !errors.Is(err, lake.ErrInvalidConfig) {
-		t.Errorf("err = %v, want ErrInvalidConfig", err)
-	}
-	_, err = lake.Open(t.Context(), lake.Config{Warehouse: "s3://lake/x", Catalog: lake.CatalogConfig{Kind: "hive"}})
-	if !errors.Is(err, lake.ErrInvalidConfig) {
-		t.Errorf("kind hive: err = %v, want ErrInvalidConfig", err)
 	}
 }

@@ -1,7 +1,7 @@
-// Package lake keeps lakeport's Iceberg tables: it opens the catalog (the
-// Iceberg SQL catalog on the metadata store by default, or AWS Glue, or an
-// Iceberg REST catalog: see [CatalogConfig]) over a warehouse (a local folder
-// or an S3 prefix), creates and evolves tables, and commits record batches
+// Package lake keeps lakeport's Iceberg tables: it opens a catalog (a
+// [catalog.Backend]: the Iceberg SQL catalog on the metadata store by
+// default, or AWS Glue, or an Iceberg REST catalog) over a warehouse (a local
+// folder or an S3 prefix), creates and evolves tables, and commits record batches
 // together with the sync state they cover in one atomic Iceberg commit.
 //
 // # State rides in the snapshot
@@ -50,25 +50,31 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/lakeport/lakeport/names"
 
 	// iceberg-go finds file systems by URL scheme: file:// is built in,
 	// s3:// registers here.
 	_ "github.com/apache/iceberg-go/io/gocloud/s3"
+
+	lpcatalog "github.com/lakeport/lakeport/catalog"
+	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 )
 
 // S3 properties of the warehouse's file IO (iceberg-go's names).
 const (
-	PropS3Endpoint        = "s3.endpoint"
-	PropS3AccessKeyID     = "s3.access-key-id"
-	PropS3SecretAccessKey = "s3.secret-access-key"
-	PropS3SessionToken    = "s3.session-token"
-	PropS3Region          = "s3.region"
+	PropS3Endpoint        = icebergio.S3EndpointURL
+	PropS3AccessKeyID     = icebergio.S3AccessKeyID
+	PropS3SecretAccessKey = icebergio.S3SecretAccessKey
+	PropS3SessionToken    = icebergio.S3SessionToken
+	PropS3Region          = icebergio.S3Region
 	// PropS3ForceVirtualAddressing: "false" selects path-style requests,
 	// which S3-compatible servers on an IP address need.
-	PropS3ForceVirtualAddressing = "s3.force-virtual-addressing"
+	PropS3ForceVirtualAddressing = icebergio.S3ForceVirtualAddressing
 )
 
 // Properties of the namespaces lakeport creates: the lake's catalog name
@@ -85,11 +91,11 @@ const DefaultCommitRetries = 8
 
 // Config opens a [Lake].
 type Config struct {
-	// Catalog chooses the catalog: the SQL catalog in DB (the zero value),
-	// AWS Glue or an Iceberg REST catalog.
-	Catalog CatalogConfig
+	// Catalog is the catalog backend (catalog/sql, catalog/glue,
+	// catalog/rest). Nil means the Iceberg SQL catalog in DB.
+	Catalog lpcatalog.Backend
 	// DB is the metadata store holding the Iceberg SQL catalog's tables
-	// (created when missing); only the SQL catalog uses it. With
+	// (created when missing), used when Catalog is nil. With
 	// modernc.org/sqlite use driver "sqlite" and a DSN with
 	// _pragma=journal_mode(WAL)&_pragma=busy_timeout(10000).
 	DB *sql.DB
@@ -109,6 +115,10 @@ type Config struct {
 	// the network guard's client for an S3-compatible endpoint an
 	// organization chose (see package netguard). Nil: iceberg-go's default.
 	HTTPClient *http.Client
+	// S3APIOptions are S3 client API options every request of the tables' S3
+	// file IO goes through: storage's SSE-KMS option for a bucket with a KMS key
+	// (storage.Location.S3APIOptions).
+	S3APIOptions []func(*middleware.Stack) error
 	// Dialect is the SQL dialect of DB: "sqlite" (default) or "postgres".
 	Dialect string
 	// CommitRetries bounds retries of a conflicting commit, both inside
@@ -120,16 +130,13 @@ type Config struct {
 
 // Lake is an opened catalog over one warehouse. It is safe for concurrent use.
 type Lake struct {
-	cat icebergCatalog
+	cat lpcatalog.Catalog
 	// commitCat receives table commits (the catalog; tests inject faults).
 	commitCat table.CatalogIO
 	warehouse string
 	retries   int
-	kind      string
 	name      string
-	// mapNS names the catalog namespace of a lakeport namespace.
-	mapNS func(catalogName, ns string) (string, error)
-	open  opener
+	backend   lpcatalog.Backend
 
 	// root is the warehouse; local is its folder, opened as an os.Root,
 	// for a local warehouse (nil for S3).
@@ -168,16 +175,16 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	open, mapNS, err := newOpener(ctx, cfg, name)
-	if err != nil {
-		return nil, err
+	backend := cfg.Catalog
+	if backend == nil {
+		b, err := sqlcatalog.New(cfg.DB, cfg.Dialect)
+		if err != nil {
+			return nil, fmt.Errorf("lake: %w", err)
+		}
+		backend = b
 	}
-	if cfg.HTTPClient != nil {
-		open = withHTTPClient(open, cfg.HTTPClient)
-	}
-	kind := cfg.Catalog.Kind
-	if kind == "" {
-		kind = CatalogSQL
+	if cfg.HTTPClient != nil || len(cfg.S3APIOptions) > 0 {
+		backend = withFileIO(backend, &aws.Config{HTTPClient: cfg.HTTPClient, APIOptions: cfg.S3APIOptions})
 	}
 	root, err := parseLocation(wh)
 	if err != nil {
@@ -189,18 +196,12 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	}
 	// Every table the catalog hands out reads and writes only under its own
 	// location (see confinedCatalog).
-	confined := func(props iceberg.Properties) (icebergCatalog, error) {
-		cat, err := open(props)
-		if err != nil {
-			return nil, err
-		}
-		return &confinedCatalog{icebergCatalog: cat, warehouse: root, local: local}, nil
-	}
-	cat, err := confined(props)
+	backend = &confinedBackend{Backend: backend, warehouse: root, local: local}
+	cat, err := backend.Open(ctx, name, props)
 	if err != nil {
-		return nil, fmt.Errorf("lake: open %s catalog %s: %w", kind, name, err)
+		return nil, fmt.Errorf("lake: open %s catalog %s: %w", backend.Kind(), name, err)
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, kind: kind, name: name, mapNS: mapNS, open: confined, props: props,
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, name: name, backend: backend, props: props,
 		root: root, local: local}, nil
 }
 
@@ -214,9 +215,9 @@ func (l *Lake) SetProps(props iceberg.Properties) error {
 	maps.Copy(merged, l.props)
 	l.mu.RUnlock()
 	maps.Copy(merged, props)
-	cat, err := l.open(merged)
+	cat, err := l.backend.Open(context.Background(), l.name, merged)
 	if err != nil {
-		return fmt.Errorf("lake: reopen %s catalog %s: %w", l.kind, l.name, err)
+		return fmt.Errorf("lake: reopen %s catalog %s: %w", l.backend.Kind(), l.name, err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -228,7 +229,7 @@ func (l *Lake) SetProps(props iceberg.Properties) error {
 	return nil
 }
 
-func (l *Lake) catalog() icebergCatalog {
+func (l *Lake) catalog() lpcatalog.Catalog {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.cat
@@ -244,11 +245,7 @@ func (l *Lake) committerCatalog() table.CatalogIO {
 // stays open (it is the caller's).
 func (l *Lake) Close() error {
 	err := l.local.close()
-	var cat any = l.catalog()
-	if c, ok := cat.(*confinedCatalog); ok {
-		cat = c.icebergCatalog
-	}
-	if c, ok := cat.(catalog.Closer); ok {
+	if c, ok := l.catalog().(catalog.Closer); ok {
 		return errors.Join(c.Close(), err)
 	}
 	return err
@@ -258,8 +255,8 @@ func (l *Lake) Close() error {
 // namespaces are catalog namespaces: see [Lake.CatalogNamespace].
 func (l *Lake) Catalog() catalog.Catalog { return l.catalog() }
 
-// CatalogKind is the catalog's kind: CatalogSQL, CatalogGlue or CatalogREST.
-func (l *Lake) CatalogKind() string { return l.kind }
+// CatalogKind is the catalog backend's kind: "sql", "glue" or "rest".
+func (l *Lake) CatalogKind() string { return l.backend.Kind() }
 
 // CatalogNamespace is the catalog namespace (for Glue, the database) holding
 // lakeport namespace ns.
@@ -267,7 +264,7 @@ func (l *Lake) CatalogNamespace(ns string) (string, error) {
 	if ns == "" {
 		return "", fmt.Errorf("%w: empty namespace", ErrInvalidName)
 	}
-	cns, err := l.mapNS(l.name, ns)
+	cns, err := l.backend.Namespace(l.name, ns)
 	if err != nil {
 		return "", fmt.Errorf("lake: namespace %s: %w", ns, err)
 	}

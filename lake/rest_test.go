@@ -12,20 +12,23 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/johannesboyne/gofakes3"
 
+	"github.com/lakeport/lakeport/catalog/rest"
+	"github.com/lakeport/lakeport/catalog/rest/resttest"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/schema"
 )
 
-func restLake(t *testing.T, srv *restServer, org, warehouse string, props iceberg.Properties) *lake.Lake {
+func restLake(t *testing.T, srv *resttest.Server, org, warehouse string, props iceberg.Properties) *lake.Lake {
 	t.Helper()
+	b, err := rest.New(rest.Config{URI: srv.URL, Token: "tok-" + org})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := lake.Open(t.Context(), lake.Config{
 		CatalogName: org,
 		Warehouse:   warehouse,
 		Props:       props,
-		Catalog: lake.CatalogConfig{
-			Kind: lake.CatalogREST,
-			REST: lake.RESTConfig{URI: srv.URL, Token: "tok-" + org},
-		},
+		Catalog:     b,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +42,7 @@ func restLake(t *testing.T, srv *restServer, org, warehouse string, props iceber
 func TestRESTCatalog(t *testing.T) {
 	ctx := t.Context()
 	backend, s3props := fakeS3(t)
-	srv := newRESTServer(t, s3props)
+	srv := resttest.New(t, s3props)
 	l := restLake(t, srv, "org_a", "s3://lake/org_a", s3props)
 	l2 := restLake(t, srv, "org_a", "s3://lake/org_a", s3props)
 
@@ -98,13 +101,13 @@ func TestRESTCatalog(t *testing.T) {
 
 	// The namespace is the organization's: lakeport_org_a__crm.
 	var sawNS bool
-	for _, r := range srv.requests {
+	for _, r := range srv.Requests() {
 		sawNS = sawNS || strings.HasPrefix(r, "GET /v1/namespaces/lakeport_org_a__crm/tables/users")
 	}
 	if !sawNS {
-		t.Errorf("no table load under namespace lakeport_org_a__crm: %q", srv.requests)
+		t.Errorf("no table load under namespace lakeport_org_a__crm: %q", srv.Requests())
 	}
-	for _, tok := range srv.tokens {
+	for _, tok := range srv.Tokens() {
 		if tok != "Bearer tok-org_a" {
 			t.Errorf("Authorization %q", tok)
 			break

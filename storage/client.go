@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -125,9 +124,14 @@ func (a Access) stsRegion(partition string) string {
 // signed with a.Credentials (or the default chain), in the STS region of the
 // role's partition, at a.STSEndpoint when set.
 func NewSTSClient(ctx context.Context, s Setting, a Access, optFns ...func(*sts.Options)) (*sts.Client, error) {
+	return newSTSClient(ctx, s.RoleARN, a, optFns...)
+}
+
+// newSTSClient is the STS client to assume role with a.
+func newSTSClient(ctx context.Context, role string, a Access, optFns ...func(*sts.Options)) (*sts.Client, error) {
 	var partition string
-	if role, err := ParseRoleARN(s.RoleARN); err == nil {
-		partition = role.Partition
+	if r, err := ParseRoleARN(role); err == nil {
+		partition = r.Partition
 	}
 	creds := a.Credentials
 	if creds == nil {
@@ -172,32 +176,25 @@ func NewS3Client(ctx context.Context, s Setting, a Access, optFns ...func(*s3.Op
 	if errs := s.Check(); len(errs) > 0 {
 		return nil, &SettingError{Fields: errs}
 	}
-	if s.S3Compatible() {
-		creds := credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, "")
-		return NewS3ClientWithCredentials(s, creds, a.S3HTTPClient(s), optFns...), nil
-	}
-	if err := a.Check(); err != nil {
-		return nil, err
-	}
-	stsClient, err := NewSTSClient(ctx, s, a)
+	creds, err := bucketCredentials(ctx, s, a)
 	if err != nil {
 		return nil, err
 	}
-	creds := aws.NewCredentialsCache(AssumeRoleProvider(stsClient, s, a), func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = CredentialsExpiryWindow
-		o.ExpiryWindowJitterFrac = 0.5
-	})
 	return NewS3ClientWithCredentials(s, creds, a.S3HTTPClient(s), optFns...), nil
 }
 
 // NewS3ClientWithCredentials returns an S3 client for the setting's bucket
 // that signs with creds. For an S3-compatible endpoint it sets BaseEndpoint,
 // path-style addressing, and checksums only where the API requires them
-// (several S3-compatible servers reject the newer default checksums).
+// (several S3-compatible servers reject the newer default checksums). With a
+// KMS key every object it writes is encrypted with it (see EncryptWith).
 func NewS3ClientWithCredentials(s Setting, creds aws.CredentialsProvider, hc *http.Client, optFns ...func(*s3.Options)) *s3.Client {
 	o := s3.Options{
 		Region:      s.Region,
 		Credentials: creds,
+	}
+	if enc := EncryptWith(s.KMSKeyARN); enc != nil {
+		o.APIOptions = append(o.APIOptions, enc)
 	}
 	if hc != nil {
 		o.HTTPClient = hc
@@ -210,3 +207,40 @@ func NewS3ClientWithCredentials(s Setting, creds aws.CredentialsProvider, hc *ht
 	}
 	return s3.New(o, optFns...)
 }
+
+// workerRoleProvider is the first hop of the workers' role chain: the platform's
+// credentials assume the workers' own role (no external ID: it is in the platform's
+// account). Its errors are WorkerRoleError, an installation problem rather than
+// the customer's.
+type workerRoleProvider struct {
+	role string
+	a    Access
+}
+
+func (w workerRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	client, err := newSTSClient(ctx, w.role, w.a)
+	if err != nil {
+		return aws.Credentials{}, &WorkerRoleError{Role: w.role, Err: err}
+	}
+	c, err := stscreds.NewAssumeRoleProvider(client, w.role, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = w.a.sessionName()
+		o.Duration = AssumeRoleDuration
+	}).Retrieve(ctx)
+	if err != nil {
+		return c, &WorkerRoleError{Role: w.role, Err: err}
+	}
+	return c, nil
+}
+
+// WorkerRoleError is a failure to assume the sync workers' own role (the operator's
+// LAKEPORT_WORKER_ROLE_ARN), the first hop of their role chain.
+type WorkerRoleError struct {
+	Role string
+	Err  error
+}
+
+func (e *WorkerRoleError) Error() string {
+	return fmt.Sprintf("storage: the platform cannot assume the sync workers' role %s (LAKEPORT_WORKER_ROLE_ARN): %v", e.Role, e.Err)
+}
+
+func (e *WorkerRoleError) Unwrap() error { return e.Err }

@@ -11,6 +11,18 @@ var (
 	// ErrInvalidAccess is wrapped by errors about an Access the platform built
 	// wrongly (an external ID or session name AWS would reject).
 	ErrInvalidAccess = errors.New("storage: invalid access")
+	// ErrInvalidOrgID is wrapped when an organization ID cannot name a
+	// folder of the managed warehouse.
+	ErrInvalidOrgID = errors.New("storage: invalid organization ID")
+	// ErrUnknownMode is wrapped when the storage mode is neither managed nor
+	// customer_hosted.
+	ErrUnknownMode = errors.New("storage: unknown storage mode")
+	// ErrNoCredentials is wrapped when the role of a customer bucket cannot
+	// be assumed, or the platform's credentials for the managed bucket cannot
+	// be loaded; the wrapped error says why.
+	ErrNoCredentials = errors.New("storage: cannot get credentials for the bucket")
+	// ErrNotLocal is wrapped when a local folder is asked of a bucket.
+	ErrNotLocal = errors.New("storage: not a local folder")
 )
 
 // SettingError carries every problem Check found with a Setting.

@@ -15,7 +15,11 @@ type Session struct {
 	CSRF       string // the token every form and fetch of the session must carry
 	CreatedAt  time.Time
 	LastSeenAt time.Time
-	Flash      string // a message for the session's next page
+	// EndsAt is the session's absolute end: its lifetime, or the expiry of the token
+	// it was signed in with if sooner. Its token's own expiry slides (an idle timeout
+	// after the last use, TouchSession) but never past EndsAt.
+	EndsAt time.Time
+	Flash  string // a message for the session's next page
 	// Tested is the storage setting whose Test connection last passed in this session,
 	// sealed (it may hold a secret access key); Save is offered only for it.
 	Tested []byte
@@ -28,8 +32,9 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns the session of token tokenID; ErrNotFound when there is none.
 	Session(ctx context.Context, tokenID string) (Session, error)
-	// TouchSession records that the session was used at t.
-	TouchSession(ctx context.Context, tokenID string, t time.Time) error
+	// TouchSession records that the session was used at t and moves its token's expiry
+	// to expires, together.
+	TouchSession(ctx context.Context, tokenID string, t, expires time.Time) error
 	// SetSessionFlash keeps msg for the session's next page.
 	SetSessionFlash(ctx context.Context, tokenID, msg string) error
 	// TakeSessionFlash returns the session's message and clears it, at most once.

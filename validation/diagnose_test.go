@@ -132,13 +132,17 @@ func TestExplainS3Errors(t *testing.T) {
 			}
 			r := newRun(context.Background(), set, Options{StepTimeout: 5 * time.Second,
 				S3Options: []func(*s3.Options){func(o *s3.Options) { o.BaseEndpoint = aws.String(srv.URL); o.UsePathStyle = true }}})
-			r.s3 = r.newS3Client(credentials.NewStaticCredentialsProvider("ASIAEXAMPLE", "secret", "token"))
-			r.body = []byte("x")
+			p := r.platform
+			p.s3 = r.newS3Client(p, credentials.NewStaticCredentialsProvider("ASIAEXAMPLE", "secret", "token"))
+			p.body = []byte("x")
 			fns := map[string]func(context.Context) (outcome, error){
-				StepHeadBucket: r.headBucket, StepPutObject: r.putObject, StepGetObject: r.getObject,
-				StepListObjects: r.listObjects, StepDeleteObject: r.deleteObject,
+				StepHeadBucket:   r.headBucket,
+				StepPutObject:    func(ctx context.Context) (outcome, error) { return r.putObject(ctx, p) },
+				StepGetObject:    func(ctx context.Context) (outcome, error) { return r.getObject(ctx, p) },
+				StepListObjects:  func(ctx context.Context) (outcome, error) { return r.listObjects(ctx, p) },
+				StepDeleteObject: func(ctx context.Context) (outcome, error) { return r.deleteObject(ctx, p) },
 			}
-			r.always(tc.step, fns[tc.step])
+			r.always(p, tc.step, fns[tc.step])
 			st := r.report.Steps[0]
 			if st.Status != StatusFailed || st.Cause != tc.cause {
 				t.Fatalf("status %s cause %q, want failed %q: %+v", st.Status, st.Cause, tc.cause, st)
@@ -202,7 +206,7 @@ func TestExplainSTSErrors(t *testing.T) {
 			}
 			r := newRun(context.Background(), set, Options{Access: a, StepTimeout: time.Second})
 			st := Step{Name: StepAssumeRole}
-			r.explain(context.Background(), &st, &principalError{who: who, err: err})
+			r.explain(context.Background(), &st, &principalError{who: who, err: err, otherOK: tc.workerSide})
 			if st.Cause != tc.cause || st.ErrorCode != tc.code || st.RequestID != "c6104cbe-af31-11e0-8154-cbc7ccf896c7" {
 				t.Fatalf("got %+v, want cause %q code %q", st, tc.cause, tc.code)
 			}

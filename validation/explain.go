@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lakeport/lakeport/netguard"
+	"github.com/lakeport/lakeport/storage"
 )
 
 // explain fills in the failed step st from err: the AWS error code and
@@ -136,13 +137,26 @@ func (r *run) explainAssumeRole(st *Step, pe *principalError) {
 	if parts := strings.SplitN(r.s.RoleARN, ":", 6); len(parts) == 6 {
 		roleAccount = parts[4]
 	}
+	var wre *storage.WorkerRoleError
 	switch {
-	case IsAccessDenied(err) && pe.who == "workers":
+	case errors.As(err, &wre):
+		st.Cause = CausePlatformConfig
+		st.Message = fmt.Sprintf("the sync workers could not get their own credentials: lakeport's platform could not assume the workers' role %s (%s), "+
+			"so they never reached your role", wre.Role, codeOr(wre.Err))
+		st.Hint = "this is a problem of the lakeport installation (LAKEPORT_WORKER_ROLE_ARN and that role's trust policy), not of your role: contact the platform operator"
+	case IsAccessDenied(err) && pe.who == PrincipalWorkers && pe.otherOK:
 		st.Cause = CauseTrustPolicy
-		st.Message = fmt.Sprintf("lakeport's platform principal could assume %s, but the sync workers' principal could not (STS: AccessDenied): "+
-			"the role's trust policy does not trust the sync workers", r.s.RoleARN)
+		st.Message = fmt.Sprintf("lakeport's platform principal could assume %s, but the sync workers' principal %s could not (STS: AccessDenied): "+
+			"the role's trust policy does not trust the sync workers, so every sync would fail", r.s.RoleARN, orText(r.o.WorkerPrincipalARN, "(shown on the storage settings page)"))
 		st.Hint = "add the sync workers' principal " + orText(r.o.WorkerPrincipalARN, "(shown on the storage settings page)") +
 			" to the Principal of the trust policy statement that allows sts:AssumeRole, next to the platform account, with the same sts:ExternalId condition"
+	case IsAccessDenied(err) && pe.who == PrincipalPlatform && pe.otherOK:
+		st.Cause = CauseTrustPolicy
+		st.Message = fmt.Sprintf("the sync workers could assume %s, but lakeport's platform principal (account %s) could not (STS: AccessDenied): "+
+			"the role's trust policy does not trust the platform account, so Test connection, queries and cleanup would fail", r.s.RoleARN,
+			orText(r.o.PlatformAccountID, "(shown on the storage settings page)"))
+		st.Hint = "add the platform's account " + orText(platformRoot(r.s.RoleARN, r.o.PlatformAccountID), "(shown on the storage settings page)") +
+			" to the Principal of the trust policy statement that allows sts:AssumeRole, next to the sync workers' principal, with the same sts:ExternalId condition"
 	case IsAccessDenied(err):
 		st.Cause = CauseRoleNotAssumable
 		who := ""
@@ -178,6 +192,19 @@ func (r *run) explainAssumeRole(st *Step, pe *principalError) {
 		st.Message = fmt.Sprintf("STS answered %s: %s", ErrorCode(err), errorMessage(err))
 		st.Hint = "test again; if it persists, contact the platform operator with the request ID"
 	}
+}
+
+// platformRoot is the trust policy principal of the platform's account, in the
+// partition of role.
+func platformRoot(role, account string) string {
+	if account == "" {
+		return ""
+	}
+	partition := "aws"
+	if parts := strings.SplitN(role, ":", 3); len(parts) == 3 && parts[1] != "" {
+		partition = parts[1]
+	}
+	return "arn:" + partition + ":iam::" + account + ":root"
 }
 
 func inAccount(account string) string {

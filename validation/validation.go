@@ -1,7 +1,10 @@
 // Package validation runs "Test connection" for a customer-hosted bucket: the
-// sequence of real calls that proves lakeport can use it (assume the role,
-// reach the bucket in its region, write, read, list and delete an object),
-// and explains each failure in words an admin can act on.
+// sequence of real calls that proves lakeport can use it, as each of its two
+// principals — the platform (assume the role, reach the bucket in its region,
+// write, read, list and delete the validation object) and the sync workers
+// (assume the role through their own role chain, then write, read, list and
+// delete under a connector-shaped prefix) — and explains each failure in words an
+// admin can act on, naming the principal a trust policy forgot.
 package validation
 
 import (
@@ -9,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -22,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
 )
 
 // Status is the outcome of one step.
@@ -44,15 +49,34 @@ const (
 	StepDeleteObject = "delete_object"
 )
 
-// ObjectKey is the object Test connection writes, reads, lists and deletes.
+// ObjectKey is the object Test connection writes, reads, lists and deletes as the
+// platform.
 const ObjectKey = ".lakeport/validation.txt"
 
-// objectPrefix is the prefix list_objects lists.
+// objectPrefix is the prefix list_objects lists as the platform.
 const objectPrefix = ".lakeport/"
+
+// WorkersPrefix is the prefix the workers' steps write under: shaped like a
+// connector's (<name>/<table>/data/…) but not a name a connector can have (those
+// start with a letter), so it never meets one.
+const WorkersPrefix = "_lakeport_validation/"
+
+// WorkersObjectKey is the object Test connection writes, reads, lists and deletes
+// as the sync workers.
+const WorkersObjectKey = WorkersPrefix + "validation/data/validation.txt"
+
+// Principals, as steps name them.
+const (
+	PrincipalPlatform = string(storage.Platform)
+	PrincipalWorkers  = string(storage.Workers)
+)
 
 // Step is one line of the report.
 type Step struct {
-	Name       string `json:"name"`
+	Name string `json:"name"`
+	// Principal is who took the step: "platform" or "workers" ("" for the
+	// offline input checks).
+	Principal  string `json:"principal,omitempty"`
 	Status     Status `json:"status"`
 	DurationMS int64  `json:"duration_ms"`
 	ErrorCode  string `json:"error_code,omitempty"` // the AWS error code (AccessDenied, NoSuchBucket, ...)
@@ -69,7 +93,7 @@ type Report struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Step returns the step with the given name and whether there is one.
+// Step returns the first step with the given name and whether there is one.
 func (r Report) Step(name string) (Step, bool) {
 	for _, s := range r.Steps {
 		if s.Name == name {
@@ -77,6 +101,32 @@ func (r Report) Step(name string) (Step, bool) {
 		}
 	}
 	return Step{}, false
+}
+
+// StepOf returns principal's step with the given name and whether there is one.
+func (r Report) StepOf(principal, name string) (Step, bool) {
+	for _, s := range r.Steps {
+		if s.Name == name && s.Principal == principal {
+			return s, true
+		}
+	}
+	return Step{}, false
+}
+
+// PrincipalOK reports whether every step of principal passed or was skipped
+// without an earlier failure (false when a step of it failed or none ran).
+func (r Report) PrincipalOK(principal string) bool {
+	ran := false
+	for _, s := range r.Steps {
+		if s.Principal != principal {
+			continue
+		}
+		if s.Status == StatusFailed {
+			return false
+		}
+		ran = ran || s.Status == StatusPassed
+	}
+	return ran
 }
 
 // DefaultStepTimeout bounds each step when Options.StepTimeout is zero.
@@ -87,12 +137,17 @@ const maxAttempts = 2
 
 // Options tune Run.
 type Options struct {
-	// Access is the organization's external ID, session name and the way to STS.
+	// Access is the organization's external ID, session name and the way to
+	// STS, as the platform.
 	Access storage.Access
-	// WorkerCredentials, when set, are the sync workers' credentials:
-	// assume_role is also tried as that principal, since the role's trust
-	// policy must name both the platform and the workers.
-	WorkerCredentials aws.CredentialsProvider
+	// Workers is the same as the sync workers: its Credentials are their own
+	// role's session (see storage.Resolver.AccessAs). Zero means the workers
+	// use the platform's Access.
+	Workers storage.Access
+	// WorkerRoleARN is the workers' own role, assumed before the customer's
+	// (LAKEPORT_WORKER_ROLE_ARN); empty when the workers have no principal of
+	// their own, and then their assume_role is not tried separately.
+	WorkerRoleARN string
 	// StepTimeout bounds each step; zero means DefaultStepTimeout.
 	StepTimeout time.Duration
 
@@ -112,25 +167,38 @@ type Options struct {
 	OnStep func(Step)
 }
 
+// Principals is how an installation reaches an organization's bucket as each of its
+// principals (storage.Resolver).
+type Principals interface {
+	AccessAs(org store.Org, who storage.Principal) storage.Access
+	// WorkerRole is the workers' own role ("" when they have none).
+	WorkerRole() string
+}
+
+var _ Principals = (*storage.Resolver)(nil)
+
+// For returns the options that test org's bucket as both of p's principals; the
+// caller adds timeouts and the names shown in hints.
+func For(p Principals, org store.Org) Options {
+	return Options{Access: p.AccessAs(org, storage.Platform), Workers: p.AccessAs(org, storage.Workers), WorkerRoleARN: p.WorkerRole()}
+}
+
 // Run tests the setting with real calls and reports each step.
 //
-// Steps run in order and stop at the first failure (later steps are
-// "skipped"), except delete_object: once the bucket was reached it is always
-// tried, so a bucket never keeps a validation object.
+// The platform goes first (assume_role, head_bucket, then the validation object),
+// then the workers (assume_role, then an object under WorkersPrefix). Both
+// assume_role steps are always tried, so a trust policy that names one principal and
+// not the other is reported as such. Otherwise steps stop at the first failure
+// (later steps are "skipped"), except delete_object: once the bucket was reached it
+// is always tried, so a bucket never keeps a validation object.
 func Run(ctx context.Context, s storage.Setting, o Options) Report {
 	r := newRun(ctx, s, o)
 
-	r.step(StepCheckInputs, r.checkInputs)
-	r.step(StepAssumeRole, r.assumeRole)
-	r.step(StepHeadBucket, r.headBucket)
-	r.step(StepPutObject, r.putObject)
-	r.step(StepGetObject, r.getObject)
-	r.step(StepListObjects, r.listObjects)
-	if r.reached {
-		r.always(StepDeleteObject, r.deleteObject)
-	} else {
-		r.step(StepDeleteObject, r.deleteObject)
-	}
+	r.step(nil, StepCheckInputs, r.checkInputs)
+	r.assumeRoles()
+	r.step(r.platform, StepHeadBucket, r.headBucket)
+	r.objectSteps(r.platform)
+	r.objectSteps(r.workers)
 
 	r.report.OK = !r.failed
 	return r.report
@@ -143,7 +211,13 @@ func newRun(ctx context.Context, s storage.Setting, o Options) *run {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &run{ctx: ctx, s: s, o: o}
+	if o.Workers.ExternalID == "" {
+		o.Workers = o.Access
+	}
+	r := &run{ctx: ctx, s: s, o: o}
+	r.platform = &principal{name: PrincipalPlatform, key: ObjectKey, prefix: objectPrefix, access: o.Access}
+	r.workers = &principal{name: PrincipalWorkers, key: WorkersObjectKey, prefix: WorkersPrefix, access: o.Workers}
+	return r
 }
 
 // run is the state of one Run.
@@ -154,10 +228,35 @@ type run struct {
 	report Report
 	failed bool
 
+	platform, workers *principal
+	reached           bool // head_bucket passed: delete_object is always tried
+	blocked           bool // check_inputs or head_bucket failed: every later step is skipped
+}
+
+// principal is one principal's part of a run.
+type principal struct {
+	name        string
+	key, prefix string // the object it writes, and the prefix it lists
+	access      storage.Access
+
 	s3      *s3.Client
-	reached bool   // head_bucket passed: delete_object is always tried
+	failed  bool   // a step of this principal failed: its later steps are skipped
+	tried   bool   // put_object was sent: delete_object is always tried
 	body    []byte // what put_object wrote
 	version string // the version put_object created, on a versioned bucket
+}
+
+// objectSteps writes, reads, lists and deletes p's object.
+func (r *run) objectSteps(p *principal) {
+	r.step(p, StepPutObject, func(ctx context.Context) (outcome, error) { return r.putObject(ctx, p) })
+	r.step(p, StepGetObject, func(ctx context.Context) (outcome, error) { return r.getObject(ctx, p) })
+	r.step(p, StepListObjects, func(ctx context.Context) (outcome, error) { return r.listObjects(ctx, p) })
+	del := func(ctx context.Context) (outcome, error) { return r.deleteObject(ctx, p) }
+	if r.reached && p.tried {
+		r.always(p, StepDeleteObject, del)
+	} else {
+		r.step(p, StepDeleteObject, del)
+	}
 }
 
 // outcome is what a step function returns: nil error means passed, with an
@@ -167,22 +266,36 @@ type outcome struct {
 	skipped bool
 }
 
-// step runs fn unless an earlier step failed.
-func (r *run) step(name string, fn func(ctx context.Context) (outcome, error)) {
-	if r.failed {
-		r.record(Step{Name: name, Status: StatusSkipped, Message: "skipped: an earlier step failed"})
+// step runs fn as p (nil: no principal) unless an earlier step of p, the input
+// checks or head_bucket failed.
+func (r *run) step(p *principal, name string, fn func(ctx context.Context) (outcome, error)) {
+	if r.blocked || (p != nil && p.failed) {
+		r.record(Step{Name: name, Principal: p.label(), Status: StatusSkipped, Message: "skipped: an earlier step failed"})
 		return
 	}
-	r.always(name, fn)
+	r.always(p, name, fn)
+}
+
+func (p *principal) label() string {
+	if p == nil {
+		return ""
+	}
+	return p.name
 }
 
 // always runs fn with its own bounded context and records the step.
-func (r *run) always(name string, fn func(ctx context.Context) (outcome, error)) {
+func (r *run) always(p *principal, name string, fn func(ctx context.Context) (outcome, error)) {
+	r.record(r.try(p, name, fn))
+}
+
+// try runs fn with its own bounded context and returns its step, without
+// recording it.
+func (r *run) try(p *principal, name string, fn func(ctx context.Context) (outcome, error)) Step {
 	ctx, cancel := context.WithTimeout(r.ctx, r.o.StepTimeout)
 	defer cancel()
 	start := time.Now()
 	out, err := fn(ctx)
-	st := Step{Name: name, DurationMS: time.Since(start).Milliseconds()}
+	st := Step{Name: name, Principal: p.label(), DurationMS: time.Since(start).Milliseconds()}
 	switch {
 	case err == nil && out.skipped:
 		st.Status, st.Message = StatusSkipped, out.message
@@ -192,8 +305,13 @@ func (r *run) always(name string, fn func(ctx context.Context) (outcome, error))
 		st.Status = StatusFailed
 		r.explain(ctx, &st, err)
 		r.failed = true
+		if p == nil || name == StepHeadBucket {
+			r.blocked = true
+		} else {
+			p.failed = true
+		}
 	}
-	r.record(st)
+	return st
 }
 
 // record adds st to the report and tells Options.OnStep.
@@ -232,53 +350,102 @@ func retryer() aws.Retryer {
 	})
 }
 
-func (r *run) stsClient(ctx context.Context, creds aws.CredentialsProvider) (*sts.Client, error) {
-	a := r.o.Access
-	if creds != nil {
-		a.Credentials = creds
-	}
+func (r *run) stsClient(ctx context.Context, a storage.Access) (*sts.Client, error) {
 	return storage.NewSTSClient(ctx, r.s, a, func(o *sts.Options) { o.Retryer = retryer() })
 }
 
-func (r *run) assumeRole(ctx context.Context) (outcome, error) {
+// assumeRoles assumes the role as the platform and as the workers — both always, so
+// that when one is refused the other's outcome tells whether the trust policy forgot
+// that principal — and records both steps.
+func (r *run) assumeRoles() {
+	p, w := r.platform, r.workers
+	if r.blocked {
+		r.step(p, StepAssumeRole, nil)
+		r.step(w, StepAssumeRole, nil)
+		return
+	}
 	if r.s.S3Compatible() {
 		creds := credentials.NewStaticCredentialsProvider(r.s.AccessKeyID, r.s.SecretAccessKey, "")
-		r.s3 = r.newS3Client(creds)
-		return outcome{skipped: true, message: "no role to assume: the access keys sign the requests to the S3-compatible endpoint directly (S3-compatible servers have no STS)"}, nil
+		p.s3, w.s3 = r.newS3Client(p, creds), r.newS3Client(w, creds)
+		msg := "no role to assume: the access keys sign the requests to the S3-compatible endpoint directly (S3-compatible servers have no STS)"
+		r.record(Step{Name: StepAssumeRole, Principal: p.name, Status: StatusSkipped, Message: msg})
+		r.record(Step{Name: StepAssumeRole, Principal: w.name, Status: StatusSkipped, Message: msg})
+		return
 	}
-	client, err := r.stsClient(ctx, nil)
+	var perr, werr error
+	pst := r.try(p, StepAssumeRole, func(ctx context.Context) (outcome, error) {
+		out, err := r.assumeRole(ctx, p)
+		perr = err
+		return out, err
+	})
+	separate := r.o.WorkerRoleARN != ""
+	var wst Step
+	if separate {
+		wst = r.try(w, StepAssumeRole, func(ctx context.Context) (outcome, error) {
+			out, err := r.assumeRole(ctx, w)
+			werr = err
+			return out, err
+		})
+	} else {
+		wst = Step{Name: StepAssumeRole, Principal: w.name, Status: StatusSkipped,
+			Message: "the sync workers have no principal of their own on this installation (no LAKEPORT_WORKER_ROLE_ARN): they use the platform's session"}
+		w.s3, w.failed = p.s3, perr != nil
+	}
+	// Re-explain each failure knowing whether the other principal got in.
+	if perr != nil && separate && werr == nil {
+		r.explainWith(&pst, perr, true)
+	}
+	if werr != nil && perr == nil {
+		r.explainWith(&wst, werr, true)
+	}
+	r.record(pst)
+	r.record(wst)
+	if perr == nil {
+		r.probeExternalID(p)
+	}
+}
+
+// explainWith explains a failed assume_role again, knowing whether the other
+// principal assumed the role.
+func (r *run) explainWith(st *Step, err error, otherOK bool) {
+	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
+	defer cancel()
+	var pe *principalError
+	if errors.As(err, &pe) {
+		pe.otherOK = otherOK
+	}
+	*st = Step{Name: st.Name, Principal: st.Principal, Status: StatusFailed, DurationMS: st.DurationMS}
+	r.explain(ctx, st, err)
+}
+
+func (r *run) assumeRole(ctx context.Context, p *principal) (outcome, error) {
+	client, err := r.stsClient(ctx, p.access)
 	if err != nil {
 		return outcome{}, &failure{cause: CausePlatformCredentials, message: "lakeport could not load its own AWS credentials to call STS: " + err.Error(),
 			hint: "this is a problem of the lakeport installation, not of the bucket; contact the platform operator"}
 	}
-	creds, err := storage.AssumeRoleProvider(client, r.s, r.o.Access).Retrieve(ctx)
+	creds, err := storage.AssumeRoleProvider(client, r.s, p.access).Retrieve(ctx)
 	if err != nil {
-		return outcome{}, &principalError{who: "platform", err: err}
+		return outcome{}, &principalError{who: p.name, err: err}
 	}
-	r.s3 = r.newS3Client(credentials.StaticCredentialsProvider{Value: creds})
-	msg := fmt.Sprintf("assumed %s as session %q with this organization's external ID", r.s.RoleARN, r.sessionName())
-
-	if r.o.WorkerCredentials != nil {
-		wc, err := r.stsClient(ctx, r.o.WorkerCredentials)
-		if err == nil {
-			_, err = storage.AssumeRoleProvider(wc, r.s, r.o.Access).Retrieve(ctx)
-		}
-		if err != nil {
-			return outcome{}, &principalError{who: "workers", err: err}
-		}
-		msg += ", both as the platform and as the sync workers"
+	p.s3 = r.newS3Client(p, credentials.StaticCredentialsProvider{Value: creds})
+	if p == r.workers {
+		return outcome{message: fmt.Sprintf("the sync workers (as %s) assumed %s as session %q with this organization's external ID",
+			r.o.WorkerRoleARN, r.s.RoleARN, r.sessionName())}, nil
 	}
-
-	r.probeExternalID(client)
-	return outcome{message: msg}, nil
+	return outcome{message: fmt.Sprintf("assumed %s as session %q with this organization's external ID", r.s.RoleARN, r.sessionName())}, nil
 }
 
 // probeExternalID tries AssumeRole once more without an external ID. If
 // that works too, the trust policy lacks its sts:ExternalId condition.
-func (r *run) probeExternalID(client *sts.Client) {
+func (r *run) probeExternalID(p *principal) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.o.StepTimeout)
 	defer cancel()
-	_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{
+	client, err := r.stsClient(ctx, p.access)
+	if err != nil {
+		return
+	}
+	_, err = client.AssumeRole(ctx, &sts.AssumeRoleInput{
 		RoleArn:         aws.String(r.s.RoleARN),
 		RoleSessionName: aws.String(r.sessionName()),
 		DurationSeconds: aws.Int32(900),
@@ -297,18 +464,19 @@ func (r *run) sessionName() string {
 	return r.o.Access.SessionName
 }
 
-func (r *run) newS3Client(creds aws.CredentialsProvider) *s3.Client {
+func (r *run) newS3Client(p *principal, creds aws.CredentialsProvider) *s3.Client {
 	opts := append([]func(*s3.Options){func(o *s3.Options) { o.Retryer = retryer() }}, r.o.S3Options...)
-	return storage.NewS3ClientWithCredentials(r.s, creds, r.o.Access.S3HTTPClient(r.s), opts...)
+	return storage.NewS3ClientWithCredentials(r.s, creds, p.access.S3HTTPClient(r.s), opts...)
 }
 
 func (r *run) headBucket(ctx context.Context) (outcome, error) {
-	out, err := r.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(r.s.Bucket)})
+	c := r.platform.s3
+	out, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(r.s.Bucket)})
 	if err != nil {
 		// A HEAD response has no body, so its error has no code or message.
 		// Ask the same question (s3:ListBucket) with a GET to learn them.
 		if ctx.Err() == nil && HTTPStatus(err) != 0 {
-			_, lerr := r.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(r.s.Bucket), MaxKeys: aws.Int32(1), Prefix: aws.String(objectPrefix)})
+			_, lerr := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(r.s.Bucket), MaxKeys: aws.Int32(1), Prefix: aws.String(objectPrefix)})
 			if lerr != nil && HTTPStatus(lerr) != 0 {
 				return outcome{}, &headError{head: err, detail: lerr}
 			}
@@ -332,86 +500,87 @@ func (r *run) headBucket(ctx context.Context) (outcome, error) {
 	return outcome{message: fmt.Sprintf("reached bucket %s", r.s.Bucket)}, nil
 }
 
-func (r *run) putObject(ctx context.Context) (outcome, error) {
+func (r *run) putObject(ctx context.Context, p *principal) (outcome, error) {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	r.body = fmt.Appendf(nil, "lakeport connection test\nwritten: %s\nsession: %s\nnonce: %s\n"+
+	p.body = fmt.Appendf(nil, "lakeport connection test (%s)\nwritten: %s\nsession: %s\nnonce: %s\n"+
 		"lakeport deletes this object right after writing it; if it is still here, it is safe to delete.\n",
-		r.o.Now().UTC().Format(time.RFC3339), r.sessionName(), hex.EncodeToString(nonce))
+		p.name, r.o.Now().UTC().Format(time.RFC3339), r.sessionName(), hex.EncodeToString(nonce))
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(r.s.Bucket),
-		Key:           aws.String(ObjectKey),
-		Body:          bytes.NewReader(r.body),
-		ContentLength: aws.Int64(int64(len(r.body))),
+		Key:           aws.String(p.key),
+		Body:          bytes.NewReader(p.body),
+		ContentLength: aws.Int64(int64(len(p.body))),
 		ContentType:   aws.String("text/plain; charset=utf-8"),
 	}
 	if r.s.KMSKeyARN != "" {
 		in.ServerSideEncryption = s3types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(r.s.KMSKeyARN)
 	}
-	out, err := r.s3.PutObject(ctx, in)
+	p.tried = true
+	out, err := p.s3.PutObject(ctx, in)
 	if err != nil {
 		return outcome{}, err
 	}
-	r.version = aws.ToString(out.VersionId)
-	msg := fmt.Sprintf("wrote %s (%d bytes)", ObjectKey, len(r.body))
+	p.version = aws.ToString(out.VersionId)
+	msg := fmt.Sprintf("wrote %s (%d bytes)", p.key, len(p.body))
 	if r.s.KMSKeyARN != "" {
 		msg += " with SSE-KMS"
 	}
 	return outcome{message: msg}, nil
 }
 
-func (r *run) getObject(ctx context.Context) (outcome, error) {
-	out, err := r.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.s.Bucket), Key: aws.String(ObjectKey)})
+func (r *run) getObject(ctx context.Context, p *principal) (outcome, error) {
+	out, err := p.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.s.Bucket), Key: aws.String(p.key)})
 	if err != nil {
 		return outcome{}, err
 	}
 	defer out.Body.Close()
-	got, err := io.ReadAll(io.LimitReader(out.Body, int64(len(r.body))+1024))
+	got, err := io.ReadAll(io.LimitReader(out.Body, int64(len(p.body))+1024))
 	if err != nil {
 		return outcome{}, err
 	}
-	if !bytes.Equal(got, r.body) {
+	if !bytes.Equal(got, p.body) {
 		return outcome{}, &failure{cause: CauseContentMismatch,
-			message: fmt.Sprintf("read back %d bytes that differ from the %d bytes written to %s", len(got), len(r.body), ObjectKey),
+			message: fmt.Sprintf("read back %d bytes that differ from the %d bytes written to %s", len(got), len(p.body), p.key),
 			hint:    "something between lakeport and the bucket changes objects (a proxy, or a server-side transformation); lakeport's tables would be corrupted: check the endpoint and the bucket's configuration"}
 	}
 	if r.s.KMSKeyARN != "" && !r.s.S3Compatible() && out.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms {
 		r.warn("the validation object came back without SSE-KMS encryption (%q) although a KMS key is set", out.ServerSideEncryption)
 	}
-	return outcome{message: fmt.Sprintf("read %s back, contents match", ObjectKey)}, nil
+	return outcome{message: fmt.Sprintf("read %s back, contents match", p.key)}, nil
 }
 
-func (r *run) listObjects(ctx context.Context) (outcome, error) {
-	out, err := r.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(r.s.Bucket), Prefix: aws.String(objectPrefix)})
+func (r *run) listObjects(ctx context.Context, p *principal) (outcome, error) {
+	out, err := p.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(r.s.Bucket), Prefix: aws.String(p.prefix)})
 	if err != nil {
 		return outcome{}, err
 	}
 	for _, obj := range out.Contents {
-		if aws.ToString(obj.Key) == ObjectKey {
-			return outcome{message: fmt.Sprintf("listed %s under %s", ObjectKey, objectPrefix)}, nil
+		if aws.ToString(obj.Key) == p.key {
+			return outcome{message: fmt.Sprintf("listed %s under %s", p.key, p.prefix)}, nil
 		}
 	}
 	return outcome{}, &failure{cause: CauseObjectNotListed,
-		message: fmt.Sprintf("listing %s did not show %s, which was just written and read", objectPrefix, ObjectKey),
+		message: fmt.Sprintf("listing %s did not show %s, which was just written and read", p.prefix, p.key),
 		hint:    "lakeport finds table files by listing; check that the server lists objects consistently (and that no gateway filters listings)"}
 }
 
-func (r *run) deleteObject(ctx context.Context) (outcome, error) {
-	_, err := r.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.s.Bucket), Key: aws.String(ObjectKey)})
+func (r *run) deleteObject(ctx context.Context, p *principal) (outcome, error) {
+	_, err := p.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.s.Bucket), Key: aws.String(p.key)})
 	if err != nil {
 		return outcome{}, err
 	}
-	if r.version != "" {
+	if p.version != "" {
 		// On a versioned bucket the delete left a delete marker; remove the
 		// version too so the bucket keeps nothing. Best effort.
-		_, verr := r.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.s.Bucket), Key: aws.String(ObjectKey), VersionId: aws.String(r.version)})
+		_, verr := p.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.s.Bucket), Key: aws.String(p.key), VersionId: aws.String(p.version)})
 		if verr != nil {
 			r.warn("the bucket is versioned and the old version %s of %s could not be removed (%s); lakeport needs only s3:DeleteObject, but without s3:DeleteObjectVersion old versions of deleted files stay in the bucket",
-				r.version, ObjectKey, codeOr(verr))
+				p.version, p.key, codeOr(verr))
 		}
 	}
-	return outcome{message: fmt.Sprintf("deleted %s", ObjectKey)}, nil
+	return outcome{message: fmt.Sprintf("deleted %s", p.key)}, nil
 }
 
 func codeOr(err error) string {
@@ -433,8 +602,9 @@ func (e *inputError) Error() string { return (&storage.SettingError{Fields: e.fi
 
 // principalError is an AssumeRole failure, as the platform or as the workers.
 type principalError struct {
-	who string // "platform" or "workers"
-	err error
+	who     string // "platform" or "workers"
+	err     error
+	otherOK bool // the other principal assumed the role
 }
 
 func (e *principalError) Error() string { return e.who + ": " + e.err.Error() }

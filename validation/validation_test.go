@@ -19,14 +19,18 @@ import (
 
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/validation"
 )
 
 func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
 
+// allSteps are the steps of a report in order, each "principal/name".
 var allSteps = []string{
-	validation.StepCheckInputs, validation.StepAssumeRole, validation.StepHeadBucket, validation.StepPutObject,
-	validation.StepGetObject, validation.StepListObjects, validation.StepDeleteObject,
+	"/" + validation.StepCheckInputs, "platform/" + validation.StepAssumeRole, "workers/" + validation.StepAssumeRole,
+	"platform/" + validation.StepHeadBucket,
+	"platform/" + validation.StepPutObject, "platform/" + validation.StepGetObject, "platform/" + validation.StepListObjects, "platform/" + validation.StepDeleteObject,
+	"workers/" + validation.StepPutObject, "workers/" + validation.StepGetObject, "workers/" + validation.StepListObjects, "workers/" + validation.StepDeleteObject,
 }
 
 // userBucket creates a versitygw user and a bucket it owns.
@@ -50,8 +54,8 @@ func wantStatuses(t *testing.T, r validation.Report, want ...validation.Status) 
 		t.Fatalf("report has %d steps, want %d: %s", len(r.Steps), len(allSteps), dump(r))
 	}
 	for i, st := range r.Steps {
-		if st.Name != allSteps[i] {
-			t.Fatalf("step %d is %q, want %q", i, st.Name, allSteps[i])
+		if st.Principal+"/"+st.Name != allSteps[i] {
+			t.Fatalf("step %d is %s/%s, want %s", i, st.Principal, st.Name, allSteps[i])
 		}
 		if st.Status != want[i] {
 			t.Fatalf("step %s is %s, want %s: %s", st.Name, st.Status, want[i], dump(r))
@@ -101,7 +105,7 @@ func TestPassingBucket(t *testing.T) {
 	s := s3test.Shared(t)
 	bucket, ak, sk := userBucket(t, s, "pass")
 	r := validation.Run(context.Background(), keySetting(s, bucket, ak, sk), validation.Options{StepTimeout: 10 * time.Second})
-	wantStatuses(t, r, P, S, P, P, P, P, P)
+	wantStatuses(t, r, P, S, S, P, P, P, P, P, P, P, P, P)
 	if !r.OK {
 		t.Fatalf("report not OK: %s", dump(r))
 	}
@@ -117,7 +121,7 @@ func TestPassingBucket(t *testing.T) {
 
 func TestInvalidInputSkipsEverything(t *testing.T) {
 	r := validation.Run(context.Background(), storage.Setting{Bucket: "Bad_Bucket", Region: "us-east-1", RoleARN: "arn:aws:iam::12:role/x"}, validation.Options{})
-	wantStatuses(t, r, F, S, S, S, S, S, S)
+	wantStatuses(t, r, F, S, S, S, S, S, S, S, S, S, S, S)
 	st := failedStep(t, r, validation.StepCheckInputs, validation.CauseInvalidInput)
 	mustContain(t, "message", st.Message, "bucket:", "role_arn:", "12 digits")
 }
@@ -126,7 +130,7 @@ func TestMissingBucket(t *testing.T) {
 	s := s3test.Shared(t)
 	_, ak, sk := userBucket(t, s, "exists")
 	r := validation.Run(context.Background(), keySetting(s, "no-such-bucket-here", ak, sk), validation.Options{StepTimeout: 10 * time.Second})
-	wantStatuses(t, r, P, S, F, S, S, S, S)
+	wantStatuses(t, r, P, S, S, F, S, S, S, S, S, S, S, S)
 	st := failedStep(t, r, validation.StepHeadBucket, validation.CauseBucketNotFound)
 	mustContain(t, "message", st.Message, "no-such-bucket-here")
 	if st.ErrorCode != "NoSuchBucket" || st.RequestID == "" {
@@ -145,7 +149,7 @@ func TestWrongKeys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := validation.Run(context.Background(), keySetting(s, bucket, tc.ak, tc.sk), validation.Options{StepTimeout: 10 * time.Second})
-			wantStatuses(t, r, P, S, F, S, S, S, S)
+			wantStatuses(t, r, P, S, S, F, S, S, S, S, S, S, S, S)
 			st := failedStep(t, r, validation.StepHeadBucket, validation.CauseBadCredentials)
 			if st.ErrorCode != tc.code {
 				t.Errorf("error code %q, want %q", st.ErrorCode, tc.code)
@@ -171,7 +175,7 @@ func TestBucketPolicyDeniesPut(t *testing.T) {
 
 	r := validation.Run(context.Background(), keySetting(s, bucket, ak, sk), validation.Options{StepTimeout: 10 * time.Second})
 	// The bucket was reached, so delete_object runs although put failed.
-	wantStatuses(t, r, P, S, P, F, S, S, P)
+	wantStatuses(t, r, P, S, S, P, F, S, S, P, F, S, S, P)
 	st := failedStep(t, r, validation.StepPutObject, validation.CauseExplicitDeny)
 	mustContain(t, "message", st.Message, "s3:PutObject", "resource-based policy")
 	mustContain(t, "hint", st.Hint, "bucket policy of "+bucket)
@@ -189,7 +193,7 @@ func TestDeleteAfterFailedRead(t *testing.T) {
 	s.PutBucketPolicy(t, bucket, denyPolicy(bucket, ak, "s3:GetObject"))
 
 	r := validation.Run(context.Background(), keySetting(s, bucket, ak, sk), validation.Options{StepTimeout: 10 * time.Second})
-	wantStatuses(t, r, P, S, P, P, F, S, P)
+	wantStatuses(t, r, P, S, S, P, P, F, S, P, P, F, S, P)
 	st := failedStep(t, r, validation.StepGetObject, validation.CauseExplicitDeny)
 	mustContain(t, "message", st.Message, "s3:GetObject")
 	if s.ObjectExists(t, bucket, validation.ObjectKey) {
@@ -203,7 +207,7 @@ func TestWrongRegionFromServer(t *testing.T) {
 	set := keySetting(s, bucket, ak, sk)
 	set.Region = "eu-west-1"
 	r := validation.Run(context.Background(), set, validation.Options{StepTimeout: 10 * time.Second})
-	wantStatuses(t, r, P, S, F, S, S, S, S)
+	wantStatuses(t, r, P, S, S, F, S, S, S, S, S, S, S, S)
 	st := failedStep(t, r, validation.StepHeadBucket, validation.CauseWrongRegion)
 	mustContain(t, "message", st.Message, s.Region)
 	mustContain(t, "hint", st.Hint, "set region to "+s.Region)
@@ -237,7 +241,7 @@ func TestServerNeverAnswers(t *testing.T) {
 	r := validation.Run(context.Background(), set, validation.Options{StepTimeout: timeout})
 	elapsed := time.Since(start)
 
-	wantStatuses(t, r, P, S, F, S, S, S, S)
+	wantStatuses(t, r, P, S, S, F, S, S, S, S, S, S, S, S)
 	st := failedStep(t, r, validation.StepHeadBucket, validation.CauseTimeout)
 	mustContain(t, "message", st.Message, "no answer", set.Endpoint, timeout.String())
 	// A sanity bound, not a benchmark: the step is cut at its timeout.
@@ -310,7 +314,7 @@ func (rp *rolePath) options() validation.Options {
 func TestRolePathPasses(t *testing.T) {
 	rp := newRolePath(t, "role")
 	r := validation.Run(context.Background(), rp.setting(), rp.options())
-	wantStatuses(t, r, P, P, P, P, P, P, P)
+	wantStatuses(t, r, P, P, S, P, P, P, P, P, P, P, P, P)
 	if !r.OK || len(r.Warnings) != 0 {
 		t.Fatalf("report: %s", dump(r))
 	}
@@ -352,7 +356,7 @@ func TestRolePathSignsWithSTSCredentials(t *testing.T) {
 	// S3 calls must fail, which shows they were signed with what STS returned.
 	rp.sts.AddRole(s3test.Role{ARN: roleARN, ExternalID: externalID, Trusted: []string{rp.platformKey}, AccessKey: "AKIAUNKNOWNKEY", SecretKey: "unknown-secret"})
 	r := validation.Run(context.Background(), rp.setting(), rp.options())
-	wantStatuses(t, r, P, P, F, S, S, S, S)
+	wantStatuses(t, r, P, P, S, F, S, S, S, S, S, S, S, S)
 	st := failedStep(t, r, validation.StepHeadBucket, validation.CauseBadCredentials)
 	if st.ErrorCode != "InvalidAccessKeyId" {
 		t.Errorf("error code %q, want InvalidAccessKeyId", st.ErrorCode)
@@ -376,7 +380,7 @@ func TestRolePathDenied(t *testing.T) {
 			rp := newRolePath(t, "denied")
 			tc.breakRole(rp)
 			r := validation.Run(context.Background(), rp.setting(), rp.options())
-			wantStatuses(t, r, P, F, S, S, S, S, S)
+			wantStatuses(t, r, P, F, S, S, S, S, S, S, S, S, S, S)
 			st := failedStep(t, r, validation.StepAssumeRole, validation.CauseRoleNotAssumable)
 			if st.ErrorCode != "AccessDenied" || st.RequestID == "" {
 				t.Errorf("error code %q request ID %q", st.ErrorCode, st.RequestID)
@@ -408,33 +412,121 @@ func TestMissingExternalIDConditionWarns(t *testing.T) {
 	mustContain(t, "warning", r.Warnings[0], "sts:ExternalId", externalID, "role ARN")
 }
 
-func TestWorkerPrincipal(t *testing.T) {
-	rp := newRolePath(t, "workers")
-	workerKey := s3test.RandomKey("WORKER")
+// The two principals of a role chain: the platform (its own key, in account
+// 111122223333) and the sync workers (a role in account 444455556666 that the platform
+// assumes first).
+const (
+	platformARN   = "arn:aws:iam::111122223333:user/lakeport-platform"
+	workerRoleARN = "arn:aws:iam::444455556666:role/lakeport-sync-worker"
+)
+
+// chain sets up the workers' role in rp's STS and returns options for both principals.
+func (rp *rolePath) chain(t *testing.T) validation.Options {
+	rp.sts.AddCaller(rp.platformKey, platformARN)
+	rp.sts.AddRole(s3test.Role{ARN: workerRoleARN, AccessKey: s3test.RandomKey("WORKER"), SecretKey: "worker-secret",
+		TrustPolicy: `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}`})
 	o := rp.options()
-	o.WorkerCredentials = credentials.NewStaticCredentialsProvider(workerKey, "worker-secret", "")
+	o.PlatformAccountID, o.WorkerPrincipalARN, o.WorkerRoleARN = "111122223333", workerRoleARN, workerRoleARN
+	locs := &storage.Resolver{Identity: storage.Identity{STSEndpoint: rp.sts.URL, Credentials: o.Access.Credentials, WorkerRoleARN: workerRoleARN}}
+	org := store.Org{ID: "org_42", ExternalID: externalID}
+	o.Workers = locs.AccessAs(org, storage.Workers)
+	o.Workers.SessionName = session
+	return o
+}
 
-	// Trust policy names only the platform: assume_role fails as trust_policy.
-	r := validation.Run(context.Background(), rp.setting(), o)
-	st := failedStep(t, r, validation.StepAssumeRole, validation.CauseTrustPolicy)
-	mustContain(t, "message", st.Message, "sync workers")
-	mustContain(t, "hint", st.Hint, "arn:aws:iam::999988887777:role/lakeport-workers")
-
-	// Trust policy names both: passes.
+// trustCustomerRole makes the customer's role trust the given principals (JSON).
+func (rp *rolePath) trustCustomerRole(t *testing.T, principals string) {
 	ak, sk := s3test.RandomKey("ak"), s3test.RandomKey("sk")
 	rp.s.CreateUser(t, ak, sk)
 	rp.s.ChangeBucketOwner(t, rp.bucket, ak)
-	rp.sts.AddRole(s3test.Role{ARN: roleARN, ExternalID: externalID, Trusted: []string{rp.platformKey, workerKey}, AccessKey: ak, SecretKey: sk})
-	r = validation.Run(context.Background(), rp.setting(), o)
-	if !r.OK {
-		t.Fatalf("report not OK: %s", dump(r))
+	rp.sts.AddRole(s3test.Role{ARN: roleARN, AccessKey: ak, SecretKey: sk, TrustPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Principal":{"AWS":` + principals + `},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + externalID + `"}}}]}`})
+}
+
+// A trust policy without the workers' principal fails Test connection with that cause,
+// while the platform's steps pass.
+func TestTrustPolicyWithoutWorkers(t *testing.T) {
+	rp := newRolePath(t, "noworkers")
+	o := rp.chain(t)
+	rp.trustCustomerRole(t, `"arn:aws:iam::111122223333:root"`)
+	r := validation.Run(context.Background(), rp.setting(), o)
+	wantStatuses(t, r, P, P, F, P, P, P, P, P, S, S, S, S)
+	st, _ := r.StepOf(validation.PrincipalWorkers, validation.StepAssumeRole)
+	if st.Cause != validation.CauseTrustPolicy {
+		t.Fatalf("workers' assume_role: cause %q, want trust_policy: %s", st.Cause, dump(r))
 	}
-	callers := map[string]bool{}
+	mustContain(t, "message", st.Message, "sync workers", workerRoleARN)
+	mustContain(t, "hint", st.Hint, workerRoleARN, "Principal")
+	if !r.PrincipalOK(validation.PrincipalPlatform) || r.PrincipalOK(validation.PrincipalWorkers) || r.OK {
+		t.Errorf("platform OK %v, workers OK %v, report OK %v", r.PrincipalOK(validation.PrincipalPlatform), r.PrincipalOK(validation.PrincipalWorkers), r.OK)
+	}
+	// The workers' call came from their role's session, a hop of the chain.
+	var sawWorkers bool
 	for _, q := range rp.sts.Requests() {
-		callers[q.CallerAccessKey] = true
+		sawWorkers = sawWorkers || (q.Caller == workerRoleARN && q.Form.Get("RoleArn") == roleARN && q.Denied)
 	}
-	if !callers[workerKey] {
-		t.Error("STS was never called as the workers")
+	if !sawWorkers {
+		t.Errorf("STS never saw the workers' role try the customer's role: %+v", rp.sts.Requests())
+	}
+}
+
+// A trust policy without the platform's account names the platform; the workers pass.
+func TestTrustPolicyWithoutPlatform(t *testing.T) {
+	rp := newRolePath(t, "noplatform")
+	o := rp.chain(t)
+	rp.trustCustomerRole(t, `"`+workerRoleARN+`"`)
+	r := validation.Run(context.Background(), rp.setting(), o)
+	wantStatuses(t, r, P, F, P, S, S, S, S, S, P, P, P, P)
+	st := failedStep(t, r, validation.StepAssumeRole, validation.CauseTrustPolicy)
+	if st.Principal != validation.PrincipalPlatform {
+		t.Fatalf("failed step of %q, want platform", st.Principal)
+	}
+	mustContain(t, "message", st.Message, "platform", "111122223333")
+	mustContain(t, "hint", st.Hint, "arn:aws:iam::111122223333:root")
+}
+
+// Both principals named: every step of both passes, and the workers write under
+// their connector-shaped prefix and leave nothing behind.
+func TestTrustPolicyWithBoth(t *testing.T) {
+	rp := newRolePath(t, "both")
+	o := rp.chain(t)
+	rp.trustCustomerRole(t, `["arn:aws:iam::111122223333:root","`+workerRoleARN+`"]`)
+	r := validation.Run(context.Background(), rp.setting(), o)
+	wantStatuses(t, r, P, P, P, P, P, P, P, P, P, P, P, P)
+	put, _ := r.StepOf(validation.PrincipalWorkers, validation.StepPutObject)
+	mustContain(t, "workers' put", put.Message, validation.WorkersObjectKey)
+	if rp.s.ObjectExists(t, rp.bucket, validation.WorkersObjectKey) || rp.s.ObjectExists(t, rp.bucket, validation.ObjectKey) {
+		t.Error("a validation object was left in the bucket")
+	}
+}
+
+// The workers' own role cannot be assumed: an installation problem, not the customer's.
+func TestWorkerRoleNotAssumable(t *testing.T) {
+	rp := newRolePath(t, "wrole")
+	o := rp.chain(t)
+	rp.trustCustomerRole(t, `["arn:aws:iam::111122223333:root","`+workerRoleARN+`"]`)
+	rp.sts.RemoveRole(workerRoleARN)
+	r := validation.Run(context.Background(), rp.setting(), o)
+	st, _ := r.StepOf(validation.PrincipalWorkers, validation.StepAssumeRole)
+	if st.Status != validation.StatusFailed || st.Cause != validation.CausePlatformConfig {
+		t.Fatalf("workers' assume_role %+v, want platform_config: %s", st, dump(r))
+	}
+	mustContain(t, "message", st.Message, workerRoleARN)
+	mustContain(t, "hint", st.Hint, "operator")
+}
+
+// A bucket policy that lets lakeport write only its validation folder passes the
+// platform's steps but fails the workers', who write where connectors do.
+func TestWorkersCannotWriteConnectorPrefixes(t *testing.T) {
+	s := s3test.Shared(t)
+	bucket, ak, sk := userBucket(t, s, "wprefix")
+	s.PutBucketPolicy(t, bucket, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":["`+ak+`"]},"Action":["s3:*"],"Resource":["arn:aws:s3:::`+bucket+`","arn:aws:s3:::`+bucket+`/.lakeport/*"]}]}`)
+	r := validation.Run(context.Background(), keySetting(s, bucket, ak, sk), validation.Options{StepTimeout: 10 * time.Second})
+	wantStatuses(t, r, P, S, S, P, P, P, P, P, F, S, S, F)
+	st, _ := r.StepOf(validation.PrincipalWorkers, validation.StepPutObject)
+	if st.Cause != validation.CauseMissingS3Permission || !strings.Contains(st.Message+st.Hint, "PutObject") {
+		t.Fatalf("workers' put_object: %+v", st)
 	}
 }
 
@@ -487,7 +579,7 @@ func TestWrongRegionRedirect(t *testing.T) {
 		S3Options:   []func(*s3.Options){func(o *s3.Options) { o.BaseEndpoint = aws.String(aws301.URL); o.UsePathStyle = true }},
 	}
 	r := validation.Run(context.Background(), storage.Setting{Bucket: "acme-data", Region: "us-east-1", RoleARN: roleARN}, o)
-	wantStatuses(t, r, P, P, F, S, S, S, S)
+	wantStatuses(t, r, P, P, S, F, S, S, S, S, S, S, S, S)
 	st := failedStep(t, r, validation.StepHeadBucket, validation.CauseWrongRegion)
 	mustContain(t, "message", st.Message, "acme-data", "eu-central-1", "not us-east-1")
 	mustContain(t, "hint", st.Hint, "set region to eu-central-1")

@@ -172,7 +172,7 @@ func TestBrowserStorageConnectorSyncQuery(t *testing.T) {
 		t.Fatalf("Save is enabled after a failing test (%v)", err)
 	}
 	// Each row shows its step's final status and time, filled in as the step finished.
-	for name, want := range map[string]string{"check_inputs": "passed", "head_bucket": "failed", "put_object": "skipped"} {
+	for name, want := range map[string]string{"/check_inputs": "passed", "platform/head_bucket": "failed", "platform/put_object": "skipped", "workers/put_object": "skipped"} {
 		row := fmt.Sprintf(`#report-steps .step[data-step=%q]`, name)
 		if got, took := text(row+" .badge"), text(row+" .time"); got != want || took == "" {
 			t.Fatalf("step %s shows %q in %q, want %s with its time", name, got, took, want)

@@ -65,19 +65,20 @@ func randomToken() string {
 }
 
 // startSession mints the session's token as t describes it (organization, role, and
-// ParentID or UserID), expiring at the session's lifetime or t.ExpiresAt if sooner, and
-// stores the session.
+// ParentID or UserID) and stores the session, which ends at its lifetime or at
+// t.ExpiresAt if sooner.
 func (h *handler) startSession(ctx context.Context, t store.Token, user string) (*session, error) {
 	now := h.cfg.Now()
-	if end := now.Add(h.cfg.SessionLifetime); t.ExpiresAt.IsZero() || end.Before(t.ExpiresAt) {
-		t.ExpiresAt = end
+	end := now.Add(h.cfg.SessionLifetime)
+	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(end) {
+		end = t.ExpiresAt
 	}
-	t.Name = sessionName
+	t.Name, t.ExpiresAt = sessionName, tokenExpiry(now, h.cfg.IdleTimeout, end)
 	secret, tok, err := tenant.MintToken(ctx, h.cfg.Store, t)
 	if err != nil {
 		return nil, err
 	}
-	ss := store.Session{TokenID: tok.ID, UserName: user, CSRF: randomToken(), CreatedAt: now, LastSeenAt: now}
+	ss := store.Session{TokenID: tok.ID, UserName: user, CSRF: randomToken(), CreatedAt: now, LastSeenAt: now, EndsAt: end}
 	if err := h.sessions.CreateSession(ctx, ss); err != nil {
 		_ = h.cfg.Store.RevokeToken(context.WithoutCancel(ctx), tok.OrgID, tok.ID)
 		return nil, err
@@ -94,6 +95,16 @@ func (h *handler) startSession(ctx context.Context, t store.Token, user string) 
 	}
 	s.Token = secret
 	return s, nil
+}
+
+// tokenExpiry is when a session's token stops working if the session is not used
+// again: an idle timeout from now, but never after the session's end. So a copied
+// session cookie is worth no more at the API than in the console.
+func tokenExpiry(now time.Time, idle time.Duration, end time.Time) time.Time {
+	if e := now.Add(idle); e.Before(end) {
+		return e
+	}
+	return end
 }
 
 func (h *handler) sessionOf(ctx context.Context, t store.Token, ss store.Session) (*session, error) {
@@ -128,12 +139,12 @@ func (h *handler) lookupSession(r *http.Request) (*session, error) {
 		return nil, err
 	}
 	now := h.cfg.Now()
-	if now.Sub(ss.CreatedAt) >= h.cfg.SessionLifetime || now.Sub(ss.LastSeenAt) >= h.cfg.IdleTimeout || !now.Before(t.ExpiresAt) {
+	if now.Sub(ss.CreatedAt) >= h.cfg.SessionLifetime || !now.Before(ss.EndsAt) || now.Sub(ss.LastSeenAt) >= h.cfg.IdleTimeout || !now.Before(t.ExpiresAt) {
 		h.endSession(ctx, t.OrgID, t.ID)
 		return nil, nil
 	}
 	if now.Sub(ss.LastSeenAt) >= touchEvery {
-		if err := h.sessions.TouchSession(ctx, t.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := h.sessions.TouchSession(ctx, t.ID, now, tokenExpiry(now, h.cfg.IdleTimeout, ss.EndsAt)); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		ss.LastSeenAt = now

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/lakeport/lakeport/api"
+	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query/duckdb"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/secrets"
@@ -79,8 +81,12 @@ func startStack(t *testing.T) *stack {
 	// versitygw listens on loopback: allow it as an operator with private networks would.
 	cfg := config.Config{STSRegion: "us-east-1", AllowPrivateNetworks: true,
 		Platform: config.Platform{AccountID: "111122223333", WorkerPrincipalARN: "arn:aws:iam::111122223333:role/lakeport-sync-worker"}}
-	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), DataDir: dir, Logger: log,
-		Access: func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+	cat, err := sqlcatalog.New(st.DB(), "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	locs := &storage.Resolver{Store: st, Secrets: box, DataDir: dir, Identity: storage.Identity{STSRegion: cfg.STSRegion, Guard: netguard.New(cfg.AllowPrivateNetworks)}}
+	svc := &connector.Service{Store: st, Secrets: box, Storage: locs, Catalog: cat, Logger: log}
 	queue, err := jobs.Open(ctx, st.DB(), svc.RunSync, jobs.Config{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +101,7 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	srv := &api.Server{Store: st, Secrets: box, Platform: cfg.Platform, Logger: log, Connectors: svc, Engine: engine,
-		Access: svc.Access, StepTimeout: 5 * time.Second}
+		Storage: locs, StepTimeout: 5 * time.Second}
 	apiHandler := srv.Handler()
 	clk := &clock{}
 	console := web.New(web.Config{API: apiHandler, Store: st, Users: st, Secrets: box, Logger: log, Now: clk.now, SyncPoll: 100 * time.Millisecond})

@@ -14,15 +14,21 @@ import (
 	"github.com/lakeport/lakeport/validation"
 )
 
-// stepLabels name Test connection's steps for people, in the order they run.
+// stepLabels name Test connection's steps for people, in the order they run, each by
+// its key: principal/name (a step is taken by the platform or the sync workers).
 var stepLabels = []struct{ Name, Label string }{
-	{validation.StepCheckInputs, "Check the values"},
-	{validation.StepAssumeRole, "Assume the role with this organization's external ID"},
-	{validation.StepHeadBucket, "Reach the bucket and confirm its region"},
-	{validation.StepPutObject, "Write .lakeport/validation.txt"},
-	{validation.StepGetObject, "Read it back"},
-	{validation.StepListObjects, "List .lakeport/"},
-	{validation.StepDeleteObject, "Delete it"},
+	{"/" + validation.StepCheckInputs, "Check the values"},
+	{"platform/" + validation.StepAssumeRole, "Platform: assume the role with this organization's external ID"},
+	{"workers/" + validation.StepAssumeRole, "Sync workers: assume the role, as their own role"},
+	{"platform/" + validation.StepHeadBucket, "Platform: reach the bucket and confirm its region"},
+	{"platform/" + validation.StepPutObject, "Platform: write .lakeport/validation.txt"},
+	{"platform/" + validation.StepGetObject, "Platform: read it back"},
+	{"platform/" + validation.StepListObjects, "Platform: list .lakeport/"},
+	{"platform/" + validation.StepDeleteObject, "Platform: delete it"},
+	{"workers/" + validation.StepPutObject, "Sync workers: write under a connector prefix (" + validation.WorkersPrefix + ")"},
+	{"workers/" + validation.StepGetObject, "Sync workers: read it back"},
+	{"workers/" + validation.StepListObjects, "Sync workers: list " + validation.WorkersPrefix},
+	{"workers/" + validation.StepDeleteObject, "Sync workers: delete it"},
 }
 
 func stepLabel(name string) string {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/store"
@@ -334,5 +335,50 @@ func TestDeleteConnectorNeedsItsName(t *testing.T) {
 	}
 	if _, err := admin.Connector(ctx, "crm"); err == nil {
 		t.Fatal("the connector is still there after delete")
+	}
+}
+
+// A session's token expires an idle timeout after the session was last used (each use
+// moves it on, never past the session's lifetime), so a copied session cookie is no
+// better at the API than in the console.
+func TestSessionTokenExpiresWhenIdle(t *testing.T) {
+	s := startStack(t)
+	b := newBrowser(t, s.URL)
+	t0 := s.clock.now()
+	b.signInToken(s.AdminToken)
+	u, _ := url.Parse(s.URL)
+	var cookie string
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == web.SessionCookie {
+			cookie = c.Value
+		}
+	}
+	expiry := func() time.Time {
+		t.Helper()
+		tok, err := s.Store.TokenByHash(context.Background(), auth.HashToken(cookie))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.ExpiresAt
+	}
+	if d := expiry().Sub(s.clock.now()); d > web.DefaultIdleTimeout || d < web.DefaultIdleTimeout-time.Minute {
+		t.Fatalf("a new session's token expires in %v, want the idle timeout (%v)", d, web.DefaultIdleTimeout)
+	}
+	s.clock.advance(30 * time.Minute)
+	if code, _, _ := b.get("/connectors"); code != 200 {
+		t.Fatalf("after 30 minutes: %d", code)
+	}
+	if d := expiry().Sub(s.clock.now()); d > web.DefaultIdleTimeout || d < web.DefaultIdleTimeout-time.Minute {
+		t.Fatalf("after a use the token expires in %v, want the idle timeout from then", d)
+	}
+	// Used every half hour, the token follows the session but stops at its lifetime.
+	for s.clock.now().Before(t0.Add(web.DefaultSessionLifetime - 40*time.Minute)) {
+		s.clock.advance(30 * time.Minute)
+		if code, _, _ := b.get("/connectors"); code != 200 {
+			t.Fatalf("an active session ended after %v", s.clock.now().Sub(t0))
+		}
+	}
+	if end := expiry(); end.After(t0.Add(web.DefaultSessionLifetime+time.Second)) || !end.After(s.clock.now()) {
+		t.Fatalf("near the session's end its token expires at %v; want after now and by %v", end, t0.Add(web.DefaultSessionLifetime))
 	}
 }

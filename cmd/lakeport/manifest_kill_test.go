@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -46,8 +44,7 @@ func TestKilledManifestSyncResumesFromLastSlice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), Dialect: "postgres", DataDir: dir,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := pgService(t, st, box, dir)
 	enqueuer, err := jobs.OpenPostgres(ctx, st.Pool(), func(context.Context, jobs.SyncArgs) error { return nil },
 		jobs.Config{SyncTimeout: rescueAfter, RescueAfter: rescueAfter})
 	if err != nil {

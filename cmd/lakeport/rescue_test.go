@@ -15,11 +15,13 @@ import (
 	"testing"
 	"time"
 
+	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/internal/pgtest"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/secrets"
+	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/store"
 	"github.com/lakeport/lakeport/store/postgres"
 	"github.com/lakeport/lakeport/tenant"
@@ -87,8 +89,7 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	// This process only creates the connector and enqueues: the workers are the children.
-	svc := &connector.Service{Store: st, Secrets: box, DB: st.DB(), Dialect: "postgres", DataDir: dir,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := pgService(t, st, box, dir)
 	enqueuer, err := jobs.OpenPostgres(ctx, st.Pool(), func(context.Context, jobs.SyncArgs) error { return nil },
 		jobs.Config{SyncTimeout: rescueAfter, RescueAfter: rescueAfter})
 	if err != nil {
@@ -183,4 +184,16 @@ func TestKilledWorkerSyncIsFinishedByAnother(t *testing.T) {
 			t.Fatalf("event %d is missing after the rescue (%d events)", i, len(seen))
 		}
 	}
+}
+
+// pgService is a connector service on PostgreSQL whose managed warehouse is dir: what
+// a test process that only creates connectors and enqueues their syncs needs.
+func pgService(t *testing.T, st *postgres.Store, box *secrets.Box, dir string) *connector.Service {
+	t.Helper()
+	cat, err := sqlcatalog.New(st.DB(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &connector.Service{Store: st, Secrets: box, Storage: &storage.Resolver{Store: st, Secrets: box, DataDir: dir}, Catalog: cat,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }

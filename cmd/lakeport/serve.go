@@ -20,11 +20,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lakeport/lakeport/api"
+	"github.com/lakeport/lakeport/catalog"
+	_ "github.com/lakeport/lakeport/catalog/glue" // AWS Glue
+	_ "github.com/lakeport/lakeport/catalog/rest" // an Iceberg REST catalog
+	_ "github.com/lakeport/lakeport/catalog/sql"  // the embedded default
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
-	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
@@ -39,7 +42,6 @@ import (
 	"github.com/lakeport/lakeport/store/sqlite"
 	"github.com/lakeport/lakeport/syncer"
 	"github.com/lakeport/lakeport/tenant"
-	"github.com/lakeport/lakeport/warehouse"
 	"github.com/lakeport/lakeport/web"
 )
 
@@ -80,6 +82,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					cfg.Platform.AccountID = flags.Platform.AccountID
 				case "worker-principal-arn":
 					cfg.Platform.WorkerPrincipalARN = flags.Platform.WorkerPrincipalARN
+				case "worker-role-arn":
+					cfg.WorkerRoleARN = flags.WorkerRoleARN
 				case "sts-endpoint":
 					cfg.STSEndpoint = flags.STSEndpoint
 				case "sample":
@@ -136,7 +140,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "text or json (LAKEPORT_LOG_FORMAT)")
 	f.StringVar(&flags.QueryEngine, "query-engine", flags.QueryEngine, "duckdb (embedded) or athena (LAKEPORT_QUERY_ENGINE)")
 	f.StringVar(&flags.Platform.AccountID, "aws-account-id", flags.Platform.AccountID, "the platform's AWS account ID, a trusted principal in customers' trust policies (LAKEPORT_AWS_ACCOUNT_ID)")
-	f.StringVar(&flags.Platform.WorkerPrincipalARN, "worker-principal-arn", flags.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN)")
+	f.StringVar(&flags.Platform.WorkerPrincipalARN, "worker-principal-arn", flags.Platform.WorkerPrincipalARN, "the sync workers' IAM principal ARN (LAKEPORT_WORKER_PRINCIPAL_ARN); defaults to --worker-role-arn")
+	f.StringVar(&flags.WorkerRoleARN, "worker-role-arn", flags.WorkerRoleARN, "the sync workers' own IAM role: the platform's credentials assume it, then it assumes each customer's role (LAKEPORT_WORKER_ROLE_ARN)")
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
@@ -167,6 +172,7 @@ type node struct {
 	guard *netguard.Guard
 	store backend
 	svc   *connector.Service
+	locs  *storage.Resolver
 	box   *secrets.Box
 	mets  *metrics.Metrics
 	queue *jobs.Queue
@@ -175,7 +181,7 @@ type node struct {
 // startNode opens the metadata store named by cfg.Database (SQLite in the data dir by
 // default, or PostgreSQL) and starts the workers; stop ends them.
 func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *node, stop func(), err error) {
-	if err := cfg.Platform.Check(); err != nil {
+	if err := cfg.CheckPrincipals(); err != nil {
 		return nil, nil, err
 	}
 	// Everything this process creates (the database and its WAL, keys, tokens, the
@@ -205,40 +211,31 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	}
 	// Every connection to an endpoint an organization chose goes through one guard,
 	// which also knows this process's own listeners.
-	cfg.Guard = netguard.New(cfg.AllowPrivateNetworks)
-	cfg.Guard.AddListenerString(cfg.Addr)
+	guard := netguard.New(cfg.AllowPrivateNetworks)
+	guard.AddListenerString(cfg.Addr)
 	// Manifest sources call the APIs a tenant's manifest names: through the guard too.
-	source.Default.ManifestOptions.DialContext = cfg.Guard.Dialer().DialContext
-	n = &node{box: box, mets: metrics.New(nil), guard: cfg.Guard}
-	n.svc = &connector.Service{Secrets: box, DataDir: cfg.DataDir, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		RunPolicy: connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
-		Access:    func(o store.Org) storage.Access { return cfg.Access(o.ID, o.ExternalID) }}
+	source.Default.ManifestOptions.DialContext = guard.Dialer().DialContext
+	n = &node{box: box, mets: metrics.New(nil), guard: guard}
+	n.locs = &storage.Resolver{Secrets: box, DataDir: cfg.DataDir, Logger: log.With("component", "storage"),
+		Identity: storage.Identity{STSEndpoint: cfg.STSEndpoint, STSRegion: cfg.STSRegion, WorkerRoleARN: cfg.WorkerRoleARN, Guard: guard}}
 	if cfg.Managed != "" {
-		m, err := warehouse.ParseManaged(cfg.Managed)
+		m, err := storage.ParseManaged(cfg.Managed)
 		if err != nil {
 			return nil, nil, err
 		}
 		m.Region, m.Endpoint, m.AccessKeyID, m.SecretAccessKey = cfg.ManagedRegion, cfg.ManagedEndpoint, cfg.ManagedAccessKeyID, cfg.ManagedSecretAccessKey
-		n.svc.ManagedS3 = &m
+		n.locs.ManagedS3 = &m
 	}
-	switch cfg.Catalog {
-	case "", "sql":
-	case "glue":
-		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogGlue, NamespacePrefix: cfg.CatalogPrefix,
-			Glue: lake.GlueConfig{Region: cfg.CatalogRegion, CatalogID: cfg.CatalogID}}
-	case "rest":
-		n.svc.Catalog = lake.CatalogConfig{Kind: lake.CatalogREST, NamespacePrefix: cfg.CatalogPrefix,
-			REST: lake.RESTConfig{URI: cfg.CatalogURI, Token: cfg.CatalogToken}}
-	default:
-		return nil, nil, fmt.Errorf("catalog %q: use sql, glue or rest", cfg.Catalog)
-	}
+	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
+		RunPolicy: connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg}}
+	dialect := "sqlite"
 	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
 		pg, err := postgres.Open(ctx, cfg.Database)
 		if err != nil {
 			return nil, nil, err
 		}
-		n.store, n.svc.Dialect = pg, "postgres"
+		n.store, dialect = pg, "postgres"
 		n.queue, err = jobs.OpenPostgres(ctx, pg.Pool(), n.svc.RunSync, qcfg)
 		if err != nil {
 			pg.Close()
@@ -259,7 +256,12 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 			return nil, nil, err
 		}
 	}
-	n.svc.Store, n.svc.DB, n.svc.Enqueue = n.store, n.store.DB(), n.queue.EnqueueSync
+	n.svc.Store, n.svc.Enqueue, n.locs.Store = n.store, n.queue.EnqueueSync, n.store
+	n.svc.Catalog, err = catalog.New(ctx, cfg.Catalog, catalog.Settings{DB: n.store.DB(), Dialect: dialect, Props: cfg.CatalogSettings()})
+	if err != nil {
+		n.store.Close()
+		return nil, nil, err
+	}
 	if err := n.queue.Start(ctx); err != nil {
 		n.store.Close()
 		return nil, nil, fmt.Errorf("start the job queue: %w", err)
@@ -267,7 +269,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	// Syncs whose process is gone resume from their last committed state: at once for
 	// SQLite, which one process owns (every running run was cut short by the last
 	// stop); with PostgreSQL, those whose lease went stale, now and as leases lapse.
-	if k, err := n.svc.Resume(ctx, n.svc.Dialect != "postgres"); err != nil {
+	if k, err := n.svc.Resume(ctx, dialect != "postgres"); err != nil {
 		log.Warn("could not resume the syncs interrupted by the last stop", "err", err)
 	} else if k > 0 {
 		log.Info("resuming syncs interrupted by the last stop from their last committed state", "runs", k)
@@ -275,7 +277,7 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	go n.svc.WatchLeases(ctx)
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
-	checker := &health.Checker{Store: n.store, Setting: n.svc.SavedSetting, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout,
+	checker := &health.Checker{Store: n.store, Storage: n.locs, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout, Platform: cfg.Platform,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
 	stop = func() {
@@ -311,6 +313,9 @@ func serverFolders(cfg config.Config) []string {
 
 // serve runs the server until ctx ends. ready, when not nil, receives the bound address.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
+	if err := cfg.CheckPrincipals(); err != nil { // fills in the workers' principal shown to admins
+		return err
+	}
 	n, stop, err := startNode(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -341,7 +346,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
 		HidePaths: serverFolders(cfg),
 		Ready:     func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
-		Access:    n.svc.Access, StepTimeout: cfg.StepTimeout}
+		Storage:   n.locs, StepTimeout: cfg.StepTimeout}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

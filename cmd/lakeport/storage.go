@@ -218,7 +218,7 @@ func (g *globals) printReport(r validation.Report, failed string) error {
 func printSteps(w io.Writer, r validation.Report) {
 	for _, s := range r.Steps {
 		mark := map[validation.Status]string{validation.StatusPassed: "ok  ", validation.StatusFailed: "FAIL", validation.StatusSkipped: "skip"}[s.Status]
-		line := fmt.Sprintf("%s  %-14s %6dms", mark, s.Name, s.DurationMS)
+		line := fmt.Sprintf("%s  %-9s %-14s %6dms", mark, s.Principal, s.Name, s.DurationMS)
 		if s.Message != "" {
 			line += "  " + s.Message
 		}

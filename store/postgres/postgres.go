@@ -197,6 +197,8 @@ var migrations = []string{
 	);
 	CREATE INDEX signin_failures_key ON signin_failures (key, at);
 	CREATE INDEX signin_failures_at ON signin_failures (at);`,
+	// 9: a console session's absolute end (its token's expiry slides with use)
+	`ALTER TABLE sessions ADD COLUMN ends_at timestamptz;`,
 }
 
 // migrate applies the pending migrations, each in its own transaction, while holding

@@ -17,22 +17,29 @@ var (
 )
 
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (token_id, user_name, csrf, created_at, last_seen_at, flash, tested) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		ss.TokenID, ss.UserName, ss.CSRF, ss.CreatedAt.UTC(), ss.LastSeenAt.UTC(), ss.Flash, ss.Tested)
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (token_id, user_name, csrf, created_at, last_seen_at, ends_at, flash, tested) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		ss.TokenID, ss.UserName, ss.CSRF, ss.CreatedAt.UTC(), ss.LastSeenAt.UTC(), nullTime(ss.EndsAt), ss.Flash, ss.Tested)
 	return wrap(err, "create session of token "+ss.TokenID)
 }
 
 func (s *Store) Session(ctx context.Context, tokenID string) (store.Session, error) {
 	ss := store.Session{TokenID: tokenID}
-	err := s.pool.QueryRow(ctx, `SELECT user_name, csrf, created_at, last_seen_at, flash, tested FROM sessions WHERE token_id = $1`, tokenID).
-		Scan(&ss.UserName, &ss.CSRF, &ss.CreatedAt, &ss.LastSeenAt, &ss.Flash, &ss.Tested)
-	ss.CreatedAt, ss.LastSeenAt = ss.CreatedAt.UTC(), ss.LastSeenAt.UTC()
+	var ends pgtype.Timestamptz
+	err := s.pool.QueryRow(ctx, `SELECT user_name, csrf, created_at, last_seen_at, ends_at, flash, tested FROM sessions WHERE token_id = $1`, tokenID).
+		Scan(&ss.UserName, &ss.CSRF, &ss.CreatedAt, &ss.LastSeenAt, &ends, &ss.Flash, &ss.Tested)
+	ss.CreatedAt, ss.LastSeenAt, ss.EndsAt = ss.CreatedAt.UTC(), ss.LastSeenAt.UTC(), timeOf(ends)
 	return ss, wrap(err, "session of token "+tokenID)
 }
 
-func (s *Store) TouchSession(ctx context.Context, tokenID string, t time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE token_id = $2`, t.UTC(), tokenID)
-	return affected(tag, err, "touch session "+tokenID)
+func (s *Store) TouchSession(ctx context.Context, tokenID string, t, expires time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE token_id = $2`, t.UTC(), tokenID)
+		if err := affected(tag, err, "touch session "+tokenID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE tokens SET expires_at = $1 WHERE id = $2`, expires.UTC(), tokenID)
+		return wrap(err, "move the expiry of session "+tokenID)
+	})
 }
 
 func (s *Store) SetSessionFlash(ctx context.Context, tokenID, msg string) error {

@@ -16,8 +16,8 @@ var (
 )
 
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token_id, user_name, csrf, created_at, last_seen_at, flash, tested) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		ss.TokenID, ss.UserName, ss.CSRF, formatTime(ss.CreatedAt), formatTime(ss.LastSeenAt), ss.Flash, ss.Tested)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token_id, user_name, csrf, created_at, last_seen_at, ends_at, flash, tested) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ss.TokenID, ss.UserName, ss.CSRF, formatTime(ss.CreatedAt), formatTime(ss.LastSeenAt), formatTime(ss.EndsAt), ss.Flash, ss.Tested)
 	if err != nil {
 		return fmt.Errorf("sqlite: create session of token %s: %w", ss.TokenID, err)
 	}
@@ -26,21 +26,39 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 
 func (s *Store) Session(ctx context.Context, tokenID string) (store.Session, error) {
 	ss := store.Session{TokenID: tokenID}
-	var created, seen string
-	err := s.db.QueryRowContext(ctx, `SELECT user_name, csrf, created_at, last_seen_at, flash, tested FROM sessions WHERE token_id = ?`, tokenID).
-		Scan(&ss.UserName, &ss.CSRF, &created, &seen, &ss.Flash, &ss.Tested)
+	var created, seen, ends string
+	err := s.db.QueryRowContext(ctx, `SELECT user_name, csrf, created_at, last_seen_at, ends_at, flash, tested FROM sessions WHERE token_id = ?`, tokenID).
+		Scan(&ss.UserName, &ss.CSRF, &created, &seen, &ends, &ss.Flash, &ss.Tested)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ss, fmt.Errorf("sqlite: session of token %s: %w", tokenID, store.ErrNotFound)
 	}
 	if err != nil {
 		return ss, fmt.Errorf("sqlite: session of token %s: %w", tokenID, err)
 	}
-	ss.CreatedAt, ss.LastSeenAt = parseTime(created), parseTime(seen)
+	ss.CreatedAt, ss.LastSeenAt, ss.EndsAt = parseTime(created), parseTime(seen), parseTime(ends)
 	return ss, nil
 }
 
-func (s *Store) TouchSession(ctx context.Context, tokenID string, t time.Time) error {
-	return s.updateSession(ctx, tokenID, "touch", `last_seen_at = ?`, formatTime(t))
+func (s *Store) TouchSession(ctx context.Context, tokenID string, t, expires time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: touch session %s: %w", tokenID, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_id = ?`, formatTime(t), tokenID)
+	if err != nil {
+		return fmt.Errorf("sqlite: touch session %s: %w", tokenID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: touch session %s: %w", tokenID, store.ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET expires_at = ? WHERE id = ?`, formatTime(expires), tokenID); err != nil {
+		return fmt.Errorf("sqlite: move the expiry of session %s: %w", tokenID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: touch session %s: %w", tokenID, err)
+	}
+	return nil
 }
 
 func (s *Store) SetSessionFlash(ctx context.Context, tokenID, msg string) error {

@@ -192,6 +192,8 @@ var migrations = []string{
 	);
 	CREATE INDEX signin_failures_key ON signin_failures (key, at);
 	CREATE INDEX signin_failures_at ON signin_failures (at);`,
+	// 9: a console session's absolute end (its token's expiry slides with use)
+	`ALTER TABLE sessions ADD COLUMN ends_at TEXT NOT NULL DEFAULT '';`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

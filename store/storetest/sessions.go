@@ -34,8 +34,8 @@ func RunSessions(t *testing.T, s SessionStore) {
 			t.Fatal(err)
 		}
 	}
-	s1 := store.Session{TokenID: "tok_s1", CSRF: "csrf-1", CreatedAt: now, LastSeenAt: now}
-	s2 := store.Session{TokenID: "tok_s2", UserName: "ann", CSRF: "csrf-2", CreatedAt: now, LastSeenAt: now}
+	s1 := store.Session{TokenID: "tok_s1", CSRF: "csrf-1", CreatedAt: now, LastSeenAt: now, EndsAt: now.Add(12 * time.Hour)}
+	s2 := store.Session{TokenID: "tok_s2", UserName: "ann", CSRF: "csrf-2", CreatedAt: now, LastSeenAt: now, EndsAt: now.Add(time.Minute)}
 	for _, ss := range []store.Session{s1, s2} {
 		if err := s.CreateSession(ctx, ss); err != nil {
 			t.Fatalf("CreateSession(%s): %v", ss.TokenID, err)
@@ -45,19 +45,30 @@ func RunSessions(t *testing.T, s SessionStore) {
 		t.Fatal("CreateSession for a token that does not exist succeeded")
 	}
 	got, err := s.Session(ctx, "tok_s2")
-	if err != nil || got.UserName != "ann" || got.CSRF != "csrf-2" || !got.CreatedAt.Equal(now) || !got.LastSeenAt.Equal(now) || got.Flash != "" || got.Tested != nil {
+	if err != nil || got.UserName != "ann" || got.CSRF != "csrf-2" || !got.CreatedAt.Equal(now) || !got.LastSeenAt.Equal(now) ||
+		!got.EndsAt.Equal(now.Add(time.Minute)) || got.Flash != "" || got.Tested != nil {
 		t.Fatalf("Session(tok_s2) = %+v, %v", got, err)
 	}
 	if _, err := s.Session(ctx, "tok_root"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session of a token without one: %v, want ErrNotFound", err)
 	}
 
+	// A use moves the session's last-seen time and its token's expiry together.
 	seen := now.Add(10 * time.Minute)
-	if err := s.TouchSession(ctx, "tok_s1", seen); err != nil {
+	if err := s.TouchSession(ctx, "tok_s1", seen, seen.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Session(ctx, "tok_s1"); !got.LastSeenAt.Equal(seen) || !got.CreatedAt.Equal(now) {
+	if got, _ := s.Session(ctx, "tok_s1"); !got.LastSeenAt.Equal(seen) || !got.CreatedAt.Equal(now) || !got.EndsAt.Equal(now.Add(12*time.Hour)) {
 		t.Fatalf("after TouchSession: %+v", got)
+	}
+	if tk, _ := s.TokenByHash(ctx, []byte("s1")); !tk.ExpiresAt.Equal(seen.Add(time.Hour)) {
+		t.Fatalf("the session's token expires at %v after TouchSession, want %v", tk.ExpiresAt, seen.Add(time.Hour))
+	}
+	if err := s.TouchSession(ctx, "tok_root", seen, seen); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("TouchSession of a token without a session: %v, want ErrNotFound", err)
+	}
+	if tk, _ := s.TokenByHash(ctx, []byte("root")); !tk.ExpiresAt.IsZero() {
+		t.Fatalf("TouchSession without a session changed a token's expiry: %v", tk.ExpiresAt)
 	}
 
 	// A flash is taken once, even by several processes at the same moment.

@@ -119,7 +119,7 @@
       test.disabled = true; passed = null; refreshSave();
       var shown = 0; // steps filled in from their own events
       function onStep(s) {
-        var item = stepItem(s, labels), old = list.querySelector('.step[data-step="' + s.name + '"]');
+        var item = stepItem(s, labels), old = list.querySelector('.step[data-step="' + stepKey(s) + '"]');
         if (old) list.replaceChild(item, old); else list.appendChild(item);
         shown++;
         var next = item.nextElementSibling;
@@ -189,10 +189,13 @@
     return pump();
   }
 
+  // stepKey names a step of Test connection: who took it, and which it is.
+  function stepKey(s) { return (s.principal || "") + "/" + s.name; }
+
   function stepItem(s, labels) {
-    var li = el("li", { "class": "step " + s.status, "data-step": s.name });
+    var li = el("li", { "class": "step " + s.status, "data-step": stepKey(s) });
     li.appendChild(el("span", { "class": "badge " + s.status }, s.status));
-    li.appendChild(el("span", { "class": "step-name" }, labels[s.name] || s.name));
+    li.appendChild(el("span", { "class": "step-name" }, labels[stepKey(s)] || s.name));
     li.appendChild(el("span", { "class": "time" }, fmtMs(s.duration_ms || 0)));
     if (s.status === "failed") {
       var c = el("div", { "class": "cause" });

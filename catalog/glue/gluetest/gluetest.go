@@ -1,4 +1,7 @@
-package lake_test
+// Package gluetest is an httptest server speaking AWS Glue's JSON protocol for the
+// operations iceberg-go's Glue catalog uses, over an in-memory Data Catalog, so that
+// the real AWS SDK code runs end to end in tests (no Glue can run here).
+package gluetest
 
 import (
 	"encoding/json"
@@ -15,25 +18,26 @@ import (
 	"time"
 )
 
-// glueServer speaks AWS Glue's JSON 1.1 protocol (POST /, X-Amz-Target:
+// Server speaks AWS Glue's JSON 1.1 protocol (POST /, X-Amz-Target:
 // AWSGlue.<Operation>, application/x-amz-json-1.1) for the operations
 // iceberg-go's Glue catalog uses, over an in-memory Data Catalog. Errors are
 // Glue's: HTTP 400 with {"__type": "...Exception", "Message": "..."}.
 // Tables carry a VersionId ("1", "2", …); UpdateTable with a VersionId other
 // than the current one fails with ConcurrentModificationException, as Glue's
 // optimistic locking does.
-type glueServer struct {
-	t      *testing.T
-	region string
+type Server struct {
+	t testing.TB
+	// Region is the region the server expects in signatures.
+	Region string
 	*httptest.Server
 
-	// beforeUpdate, when set, runs before an UpdateTable is applied,
+	// BeforeUpdate, when set, runs before an UpdateTable is applied,
 	// outside the server's lock (a test can commit meanwhile).
-	beforeUpdate func(db, table string)
+	BeforeUpdate func(db, table string)
 
 	mu       sync.Mutex
 	dbs      map[string]*glueDB
-	requests []glueRequest
+	requests []Request
 }
 
 type glueDB struct {
@@ -46,16 +50,17 @@ type glueTable struct {
 	table   map[string]any
 }
 
-// glueRequest is one request as received.
-type glueRequest struct {
+// Request is one request as received.
+type Request struct {
 	Op   string
 	Body map[string]any
 	// Error is the __type of the error answered, "" for success.
 	Error string
 }
 
-func newGlueServer(t *testing.T, region string) *glueServer {
-	s := &glueServer{t: t, region: region, dbs: map[string]*glueDB{}}
+// New starts a Glue server expecting signatures for region; it stops when the test ends.
+func New(t testing.TB, region string) *Server {
+	s := &Server{t: t, Region: region, dbs: map[string]*glueDB{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -65,7 +70,7 @@ type glueError struct {
 	typ, msg string
 }
 
-func (s *glueServer) serve(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, "AWSGlue.")
 	if r.Method != http.MethodPost || r.URL.Path != "/" || !ok {
@@ -78,8 +83,8 @@ func (s *glueServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// SigV4 for service glue in the configured region.
 	if auth := r.Header.Get("Authorization"); !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") ||
-		!strings.Contains(auth, "/"+s.region+"/glue/aws4_request") {
-		s.t.Errorf("glue %s: Authorization %q is not SigV4 for glue in %s", op, auth, s.region)
+		!strings.Contains(auth, "/"+s.Region+"/glue/aws4_request") {
+		s.t.Errorf("glue %s: Authorization %q is not SigV4 for glue in %s", op, auth, s.Region)
 	}
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -91,12 +96,12 @@ func (s *glueServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.t.Errorf("glue %s: body %q: %v", op, raw, err)
 		return
 	}
-	if op == "UpdateTable" && s.beforeUpdate != nil {
-		s.beforeUpdate(str(body, "DatabaseName"), str(obj(body, "TableInput"), "Name"))
+	if op == "UpdateTable" && s.BeforeUpdate != nil {
+		s.BeforeUpdate(Str(body, "DatabaseName"), Str(Obj(body, "TableInput"), "Name"))
 	}
 	s.mu.Lock()
 	out, gerr := s.do(op, body)
-	req := glueRequest{Op: op, Body: body}
+	req := Request{Op: op, Body: body}
 	if gerr != nil {
 		req.Error = gerr.typ
 	}
@@ -116,12 +121,14 @@ func (s *glueServer) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(out)
 }
 
-func str(m map[string]any, k string) string {
+// Str is m[k] as a string ("" when it is not one).
+func Str(m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	return s
 }
 
-func obj(m map[string]any, k string) map[string]any {
+// Obj is m[k] as an object (nil when it is not one).
+func Obj(m map[string]any, k string) map[string]any {
 	o, _ := m[k].(map[string]any)
 	return o
 }
@@ -133,12 +140,12 @@ func notFound(format string, a ...any) *glueError {
 func now() float64 { return float64(time.Now().UnixMilli()) / 1000 }
 
 // do runs one operation with s.mu held.
-func (s *glueServer) do(op string, in map[string]any) (map[string]any, *glueError) {
-	catalogID := str(in, "CatalogId")
+func (s *Server) do(op string, in map[string]any) (map[string]any, *glueError) {
+	catalogID := Str(in, "CatalogId")
 	switch op {
 	case "CreateDatabase":
-		dbIn := obj(in, "DatabaseInput")
-		name := str(dbIn, "Name")
+		dbIn := Obj(in, "DatabaseInput")
+		name := Str(dbIn, "Name")
 		if name == "" {
 			return nil, &glueError{"InvalidInputException", "DatabaseInput.Name is required"}
 		}
@@ -150,9 +157,9 @@ func (s *glueServer) do(op string, in map[string]any) (map[string]any, *glueErro
 		s.dbs[name] = &glueDB{database: db, tables: map[string]*glueTable{}}
 		return nil, nil
 	case "GetDatabase":
-		db, ok := s.dbs[str(in, "Name")]
+		db, ok := s.dbs[Str(in, "Name")]
 		if !ok {
-			return nil, notFound("Database %s not found.", str(in, "Name"))
+			return nil, notFound("Database %s not found.", Str(in, "Name"))
 		}
 		return map[string]any{"Database": db.database}, nil
 	case "GetDatabases":
@@ -162,22 +169,22 @@ func (s *glueServer) do(op string, in map[string]any) (map[string]any, *glueErro
 		}
 		return map[string]any{"DatabaseList": list}, nil
 	case "DeleteDatabase":
-		if _, ok := s.dbs[str(in, "Name")]; !ok {
-			return nil, notFound("Database %s not found.", str(in, "Name"))
+		if _, ok := s.dbs[Str(in, "Name")]; !ok {
+			return nil, notFound("Database %s not found.", Str(in, "Name"))
 		}
-		delete(s.dbs, str(in, "Name")) // with its tables, as Glue does
+		delete(s.dbs, Str(in, "Name")) // with its tables, as Glue does
 		return nil, nil
 	}
 
-	dbName := str(in, "DatabaseName")
+	dbName := Str(in, "DatabaseName")
 	db, ok := s.dbs[dbName]
 	if !ok {
 		return nil, notFound("Database %s not found.", dbName)
 	}
 	switch op {
 	case "CreateTable":
-		tin := obj(in, "TableInput")
-		name := str(tin, "Name")
+		tin := Obj(in, "TableInput")
+		name := Str(tin, "Name")
 		if _, ok := db.tables[name]; ok {
 			return nil, &glueError{"AlreadyExistsException", "Table already exists."}
 		}
@@ -187,14 +194,14 @@ func (s *glueServer) do(op string, in map[string]any) (map[string]any, *glueErro
 		tbl.table["CreateTime"] = tbl.table["UpdateTime"]
 		return nil, nil
 	case "GetTable":
-		tbl, ok := db.tables[str(in, "Name")]
+		tbl, ok := db.tables[Str(in, "Name")]
 		if !ok {
-			return nil, notFound("Table %s not found.", str(in, "Name"))
+			return nil, notFound("Table %s not found.", Str(in, "Name"))
 		}
 		return map[string]any{"Table": tbl.table}, nil
 	case "GetTables":
 		names := slices.Sorted(maps.Keys(db.tables))
-		start, _ := strconv.Atoi(str(in, "NextToken"))
+		start, _ := strconv.Atoi(Str(in, "NextToken"))
 		limit := 100
 		if n, ok := in["MaxResults"].(float64); ok && n > 0 {
 			limit = int(n)
@@ -210,10 +217,10 @@ func (s *glueServer) do(op string, in map[string]any) (map[string]any, *glueErro
 		}
 		return out, nil
 	case "UpdateTable":
-		tin := obj(in, "TableInput")
-		tbl, ok := db.tables[str(tin, "Name")]
+		tin := Obj(in, "TableInput")
+		tbl, ok := db.tables[Str(tin, "Name")]
 		if !ok {
-			return nil, notFound("Table %s not found.", str(tin, "Name"))
+			return nil, notFound("Table %s not found.", Str(tin, "Name"))
 		}
 		if v, ok := in["VersionId"]; ok && v != strconv.Itoa(tbl.version) {
 			return nil, &glueError{"ConcurrentModificationException",
@@ -226,17 +233,17 @@ func (s *glueServer) do(op string, in map[string]any) (map[string]any, *glueErro
 		tbl.table["CreateTime"] = created
 		return nil, nil
 	case "DeleteTable":
-		if _, ok := db.tables[str(in, "Name")]; !ok {
-			return nil, notFound("Table %s not found.", str(in, "Name"))
+		if _, ok := db.tables[Str(in, "Name")]; !ok {
+			return nil, notFound("Table %s not found.", Str(in, "Name"))
 		}
-		delete(db.tables, str(in, "Name"))
+		delete(db.tables, Str(in, "Name"))
 		return nil, nil
 	}
 	s.t.Errorf("glue: operation %s not implemented by the fake", op)
 	return nil, &glueError{"InvalidInputException", "unsupported operation " + op}
 }
 
-func (s *glueServer) stamp(tbl *glueTable, db, catalogID string) {
+func (s *Server) stamp(tbl *glueTable, db, catalogID string) {
 	tbl.table["DatabaseName"] = db
 	tbl.table["CatalogId"] = catalogID
 	tbl.table["VersionId"] = strconv.Itoa(tbl.version)
@@ -244,11 +251,11 @@ func (s *glueServer) stamp(tbl *glueTable, db, catalogID string) {
 	tbl.table["IsRegisteredWithLakeFormation"] = false
 }
 
-// calls returns the requests of operation op (all when op is "").
-func (s *glueServer) calls(op string) []glueRequest {
+// Calls returns the requests of operation op (all when op is "").
+func (s *Server) Calls(op string) []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []glueRequest
+	var out []Request
 	for _, r := range s.requests {
 		if op == "" || r.Op == op {
 			out = append(out, r)
@@ -257,15 +264,15 @@ func (s *glueServer) calls(op string) []glueRequest {
 	return out
 }
 
-// databases lists the catalog's database names.
-func (s *glueServer) databases() []string {
+// Databases lists the catalog's database names.
+func (s *Server) Databases() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Sorted(maps.Keys(s.dbs))
 }
 
-// table returns a copy of table db.name, or nil.
-func (s *glueServer) table(db, name string) map[string]any {
+// Table returns a copy of table db.name, or nil.
+func (s *Server) Table(db, name string) map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.dbs[db]

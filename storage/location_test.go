@@ -1,4 +1,4 @@
-package warehouse_test
+package storage_test
 
 import (
 	"context"
@@ -18,10 +18,7 @@ import (
 	"github.com/lakeport/lakeport/objstore"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/storage"
-	"github.com/lakeport/lakeport/warehouse"
 )
-
-func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -31,7 +28,7 @@ func ctx(t *testing.T) context.Context {
 
 // sameplace writes a file through iceberg-go's file IO with loc.Props and
 // reads it back through loc.Bucket: both must reach the same place.
-func samePlace(t *testing.T, loc warehouse.Location) {
+func samePlace(t *testing.T, loc storage.Location) {
 	t.Helper()
 	fsys, err := icebergio.LoadFS(ctx(t), loc.Props, loc.Root)
 	if err != nil {
@@ -55,7 +52,7 @@ func samePlace(t *testing.T, loc warehouse.Location) {
 
 func TestResolveManaged(t *testing.T) {
 	dataDir := t.TempDir()
-	loc, err := warehouse.Resolve(ctx(t), dataDir, "org-1", storage.ModeManaged, storage.Setting{}, storage.Access{})
+	loc, err := storage.Resolve(ctx(t), dataDir, "org-1", storage.ModeManaged, storage.Setting{}, storage.Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +76,7 @@ func TestResolveManaged(t *testing.T) {
 	}
 
 	// Again: the folder is already there, the objects stay.
-	again, err := warehouse.Resolve(ctx(t), dataDir, "org-1", storage.ModeManaged, storage.Setting{}, storage.Access{})
+	again, err := storage.Resolve(ctx(t), dataDir, "org-1", storage.ModeManaged, storage.Setting{}, storage.Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +84,7 @@ func TestResolveManaged(t *testing.T) {
 		t.Errorf("second resolve: %v", err)
 	}
 	// Another org gets another folder.
-	other, err := warehouse.Resolve(ctx(t), dataDir, "org-2", storage.ModeManaged, storage.Setting{}, storage.Access{})
+	other, err := storage.Resolve(ctx(t), dataDir, "org-2", storage.ModeManaged, storage.Setting{}, storage.Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +96,7 @@ func TestResolveManaged(t *testing.T) {
 func TestResolveManagedRejectsBadOrgIDs(t *testing.T) {
 	dataDir := t.TempDir()
 	for _, id := range []string{"", "..", "../x", "a/b", ".hidden", `a\b`, "a b", strings.Repeat("x", 129)} {
-		if _, err := warehouse.Resolve(ctx(t), dataDir, id, storage.ModeManaged, storage.Setting{}, storage.Access{}); !errors.Is(err, warehouse.ErrInvalidOrgID) {
+		if _, err := storage.Resolve(ctx(t), dataDir, id, storage.ModeManaged, storage.Setting{}, storage.Access{}); !errors.Is(err, storage.ErrInvalidOrgID) {
 			t.Errorf("org ID %q: %v, want ErrInvalidOrgID", id, err)
 		}
 	}
@@ -116,7 +113,7 @@ func TestResolveAccessKeys(t *testing.T) {
 	s.ChangeBucketOwner(t, bucket, ak)
 
 	setting := storage.Setting{Bucket: bucket, Region: s.Region, Endpoint: s.Endpoint, AccessKeyID: ak, SecretAccessKey: sk}
-	loc, err := warehouse.Resolve(ctx(t), t.TempDir(), "org-1", storage.ModeCustomerHosted, setting, storage.Access{})
+	loc, err := storage.Resolve(ctx(t), t.TempDir(), "org-1", storage.ModeCustomerHosted, setting, storage.Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +167,7 @@ func TestResolveRole(t *testing.T) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	}
 	before := time.Now()
-	loc, err := warehouse.Resolve(ctx(t), t.TempDir(), "org-1", storage.ModeCustomerHosted, setting, access, toLocal, s3test.IgnoreSessionToken)
+	loc, err := storage.Resolve(ctx(t), t.TempDir(), "org-1", storage.ModeCustomerHosted, setting, access, toLocal, s3test.IgnoreSessionToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +219,8 @@ func TestResolveRoleDenied(t *testing.T) {
 		STSEndpoint: fake.URL,
 		Credentials: credentials.NewStaticCredentialsProvider("PLATFORMKEY", "platform-secret", ""),
 	}
-	_, err := warehouse.Resolve(ctx(t), "", "org-2", storage.ModeCustomerHosted, setting, access)
-	if !errors.Is(err, warehouse.ErrNoCredentials) || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "Test connection") {
+	_, err := storage.Resolve(ctx(t), "", "org-2", storage.ModeCustomerHosted, setting, access)
+	if !errors.Is(err, storage.ErrNoCredentials) || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "Test connection") {
 		t.Fatalf("wrong external ID: %v, want ErrNoCredentials naming AccessDenied and Test connection", err)
 	}
 	if f := fake.Requests()[0].Form; f.Get("ExternalId") != "ext-org-2" {
@@ -240,15 +237,15 @@ func TestResolveRejects(t *testing.T) {
 		a    storage.Access
 		want error
 	}{
-		{"unknown mode", "glacier", storage.Setting{}, storage.Access{}, warehouse.ErrUnknownMode},
-		{"empty mode", "", storage.Setting{}, storage.Access{}, warehouse.ErrUnknownMode},
+		{"unknown mode", "glacier", storage.Setting{}, storage.Access{}, storage.ErrUnknownMode},
+		{"empty mode", "", storage.Setting{}, storage.Access{}, storage.ErrUnknownMode},
 		{"no bucket", storage.ModeCustomerHosted, storage.Setting{}, storage.Access{}, storage.ErrInvalidSetting},
 		{"bad bucket", storage.ModeCustomerHosted, storage.Setting{Bucket: "Acme_Data", Region: "us-east-1", RoleARN: role.RoleARN}, storage.Access{}, storage.ErrInvalidSetting},
 		{"no external ID", storage.ModeCustomerHosted, role, storage.Access{Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}, storage.ErrInvalidAccess},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := warehouse.Resolve(ctx(t), t.TempDir(), "org-1", c.mode, c.s, c.a)
+			_, err := storage.Resolve(ctx(t), t.TempDir(), "org-1", c.mode, c.s, c.a)
 			if !errors.Is(err, c.want) {
 				t.Errorf("err = %v, want %v", err, c.want)
 			}

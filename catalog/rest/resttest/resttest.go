@@ -1,4 +1,7 @@
-package lake_test
+// Package resttest is an httptest server implementing the Iceberg REST catalog
+// endpoints iceberg-go's REST catalog calls, backed by an Iceberg SQL catalog on
+// SQLite, so the real REST client runs end to end in tests.
+package resttest
 
 import (
 	"database/sql"
@@ -17,13 +20,12 @@ import (
 	"github.com/apache/iceberg-go/table"
 )
 
-// restServer implements the Iceberg REST catalog endpoints iceberg-go's rest
+// Server implements the Iceberg REST catalog endpoints iceberg-go's rest
 // catalog calls for lake (config; namespaces: create, load, drop; tables:
 // list, create, load, commit, drop), backed by an Iceberg SQL catalog on
 // SQLite, which applies the updates. A commit whose requirements fail on the
 // current metadata answers 409 CommitFailedException, as the REST spec says.
-type restServer struct {
-	t *testing.T
+type Server struct {
 	*httptest.Server
 	cat *sqlcat.Catalog
 
@@ -32,7 +34,9 @@ type restServer struct {
 	tokens   []string   // Authorization headers seen
 }
 
-func newRESTServer(t *testing.T, props iceberg.Properties) *restServer {
+// New starts a REST catalog whose tables are read and written with the file IO
+// properties props; it stops when the test ends.
+func New(t testing.TB, props iceberg.Properties) *Server {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "rest.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -43,7 +47,7 @@ func newRESTServer(t *testing.T, props iceberg.Properties) *restServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &restServer{t: t, cat: cat}
+	s := &Server{cat: cat}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -55,7 +59,7 @@ type restErr struct {
 	err  error
 }
 
-func (s *restServer) serve(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, r.Method+" "+r.URL.Path)
 	s.tokens = append(s.tokens, r.Header.Get("Authorization"))
@@ -94,7 +98,7 @@ func loadResult(tbl *table.Table) map[string]any {
 	return map[string]any{"metadata-location": tbl.MetadataLocation(), "metadata": tbl.Metadata(), "config": map[string]string{}}
 }
 
-func (s *restServer) route(r *http.Request) (any, *restErr) {
+func (s *Server) route(r *http.Request) (any, *restErr) {
 	ctx := r.Context()
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1/"), "/"), "/")
 	bad := func(err error) *restErr { return &restErr{400, "BadRequestException", err} }
@@ -203,4 +207,18 @@ func (s *restServer) route(r *http.Request) (any, *restErr) {
 		return map[string]any{"metadata-location": loc, "metadata": meta}, nil
 	}
 	return nil, &restErr{405, "MethodNotAllowed", errors.New(r.Method)}
+}
+
+// Requests returns the requests received so far, as "METHOD path".
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
+// Tokens returns the Authorization headers of the requests received so far.
+func (s *Server) Tokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.tokens...)
 }

@@ -9,11 +9,14 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	lpcatalog "github.com/lakeport/lakeport/catalog"
 )
 
 // ioCatalog gives iceberg-go's S3 file IO lakeport's HTTP client (for an
 // S3-compatible endpoint an organization chose: the one whose every
-// connection the network guard checks).
+// connection the network guard checks) and API options (SSE-KMS on every
+// object written to a bucket with a KMS key).
 //
 // iceberg-go v0.7.0 builds an S3 client at every file access, from the
 // properties and an AWS config it takes only from the context
@@ -22,20 +25,29 @@ import (
 // hands out to a file IO function that does the same: scans and commits made
 // later through those tables, with any context, use the client too.
 type ioCatalog struct {
-	icebergCatalog
+	lpcatalog.Catalog
 	aws *aws.Config
 }
 
-// withHTTPClient wraps open so its catalogs' file IO uses hc.
-func withHTTPClient(open opener, hc aws.HTTPClient) opener {
-	cfg := &aws.Config{HTTPClient: hc}
-	return func(props iceberg.Properties) (icebergCatalog, error) {
-		cat, err := open(props)
-		if err != nil {
-			return nil, err
-		}
-		return &ioCatalog{icebergCatalog: cat, aws: cfg}, nil
+// ioBackend is a catalog backend whose catalogs' file IO uses one AWS
+// configuration: an HTTP client, API options.
+type ioBackend struct {
+	lpcatalog.Backend
+	aws *aws.Config
+}
+
+// withFileIO wraps b so its catalogs' S3 file IO uses cfg's HTTP client (when
+// not nil) and API options.
+func withFileIO(b lpcatalog.Backend, cfg *aws.Config) lpcatalog.Backend {
+	return &ioBackend{Backend: b, aws: cfg}
+}
+
+func (b *ioBackend) Open(ctx context.Context, name string, props iceberg.Properties) (lpcatalog.Catalog, error) {
+	cat, err := b.Backend.Open(ctx, name, props)
+	if err != nil {
+		return nil, err
 	}
+	return &ioCatalog{Catalog: cat, aws: b.aws}, nil
 }
 
 func (c *ioCatalog) ctx(ctx context.Context) context.Context { return utils.WithAwsConfig(ctx, c.aws) }
@@ -47,7 +59,7 @@ func (c *ioCatalog) bind(tbl *table.Table) *table.Table {
 }
 
 func (c *ioCatalog) LoadTable(ctx context.Context, id table.Identifier) (*table.Table, error) {
-	tbl, err := c.icebergCatalog.LoadTable(c.ctx(ctx), id)
+	tbl, err := c.Catalog.LoadTable(c.ctx(ctx), id)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +67,7 @@ func (c *ioCatalog) LoadTable(ctx context.Context, id table.Identifier) (*table.
 }
 
 func (c *ioCatalog) CreateTable(ctx context.Context, id table.Identifier, sc *iceberg.Schema, opts ...catalog.CreateTableOpt) (*table.Table, error) {
-	tbl, err := c.icebergCatalog.CreateTable(c.ctx(ctx), id, sc, opts...)
+	tbl, err := c.Catalog.CreateTable(c.ctx(ctx), id, sc, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +75,7 @@ func (c *ioCatalog) CreateTable(ctx context.Context, id table.Identifier, sc *ic
 }
 
 func (c *ioCatalog) RenameTable(ctx context.Context, from, to table.Identifier) (*table.Table, error) {
-	tbl, err := c.icebergCatalog.RenameTable(c.ctx(ctx), from, to)
+	tbl, err := c.Catalog.RenameTable(c.ctx(ctx), from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -71,16 +83,16 @@ func (c *ioCatalog) RenameTable(ctx context.Context, from, to table.Identifier) 
 }
 
 func (c *ioCatalog) CommitTable(ctx context.Context, id table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
-	return c.icebergCatalog.CommitTable(c.ctx(ctx), id, reqs, updates)
+	return c.Catalog.CommitTable(c.ctx(ctx), id, reqs, updates)
 }
 
 func (c *ioCatalog) DropTable(ctx context.Context, id table.Identifier) error {
-	return c.icebergCatalog.DropTable(c.ctx(ctx), id)
+	return c.Catalog.DropTable(c.ctx(ctx), id)
 }
 
 // Close closes the wrapped catalog when it has a Close.
 func (c *ioCatalog) Close() error {
-	if cl, ok := c.icebergCatalog.(catalog.Closer); ok {
+	if cl, ok := c.Catalog.(catalog.Closer); ok {
 		return cl.Close()
 	}
 	return nil
