@@ -445,10 +445,21 @@ func (w *stallingWriter) String() string { return w.buf.String() }
 // saying so, and the CLI exits non-zero, so a truncated export never looks
 // complete.
 func TestCSVQueryFailingMidStream(t *testing.T) {
-	url, dir := startServerConfig(t, func(c *config.Config) { c.QueryProps = map[string]string{"max_timeout": "3s"} })
+	// The first rows must come within the time limit: the race detector slows
+	// the worker processes (this test binary) several times over.
+	limit := 3 * time.Second
+	if raceEnabled {
+		limit = 10 * time.Second
+	}
+	url, dir := startServerConfig(t, func(c *config.Config) { c.QueryProps = map[string]string{"max_timeout": limit.String()} })
 	sql := "SELECT i, repeat('x', 100) AS pad FROM range(300000) t(i)"
+	for range 2 { // the query workers started and their databases opened
+		if out, code := run(t, url, dir, "query", "SELECT 1"); code != 0 {
+			t.Fatalf("SELECT 1: exit %d\n%s", code, out)
+		}
+	}
 
-	out := &stallingWriter{stall: 6 * time.Second}
+	out := &stallingWriter{stall: 2 * limit}
 	var errb bytes.Buffer
 	root := newRoot(out, &errb)
 	root.SetArgs([]string{"--url", url, "--data-dir", dir, "query", sql, "--format", "csv", "--max-rows", "300000"})
@@ -471,7 +482,7 @@ func TestCSVQueryFailingMidStream(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	io.CopyN(io.Discard, resp.Body, 64<<10)
-	time.Sleep(6 * time.Second)
+	time.Sleep(2 * limit)
 	io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != 200 || resp.Trailer.Get("Lakeport-Error-Code") != "timeout" || resp.Trailer.Get("Lakeport-Error-Message") == "" {
 		t.Fatalf("status %d, trailer %v", resp.StatusCode, resp.Trailer)

@@ -402,9 +402,10 @@ type session struct {
 	tempDir string
 	db      *sql.DB // owns the connector (the database); used for parsing helpers
 	conn    *duck.Conn
-	closers []func() error // files opened for the query
-	allowed []string       // files the views read
-	budget  int64          // bytes the query may still copy into tempDir
+	closers []func() error    // files opened for the query
+	allowed []string          // files the views read
+	owner   map[string]string // each of those files → the table it belongs to
+	budget  int64             // bytes the query may still copy into tempDir
 }
 
 func (e *Engine) open(ctx context.Context) (*session, error) {
@@ -526,9 +527,11 @@ func (s *session) exec(ctx context.Context, sqlText string, maxRows int) (*resul
 	rows, err := stmt.QueryContext(ctx, nil)
 	if err != nil {
 		stmt.Close()
-		return nil, classify(err)
+		return nil, s.classify(err)
 	}
-	return newResult(stmt, rows, maxRows), nil
+	res := newResult(stmt, rows, maxRows)
+	res.classify = s.classify
+	return res, nil
 }
 
 // lockDown closes every door before the caller's SQL is parsed: only the
@@ -600,7 +603,7 @@ func (s *session) prepare(sqlText string) (*duck.Stmt, error) {
 	if err != nil {
 		var de *duck.Error
 		if errors.As(err, &de) {
-			return nil, classify(err)
+			return nil, s.classify(err)
 		}
 		return nil, notReadOnly("more than one statement (send one SELECT)")
 	}

@@ -33,6 +33,7 @@ type result struct {
 	ctx       context.Context        // the query's context: its deadline bounds reading too
 	done      func(clean bool) error // releases the database and the context
 	failed    bool                   // Next returned an error
+	classify  func(error) error      // turns a DuckDB error into the query package's
 	closed    bool
 }
 
@@ -48,7 +49,7 @@ func newResult(stmt *duck.Stmt, rows driver.Rows, maxRows int) *result {
 			cols[i].Type = typed.ColumnTypeDatabaseTypeName(i)
 		}
 	}
-	return &result{stmt: stmt, rows: rows, cols: cols, maxRows: maxRows}
+	return &result{stmt: stmt, rows: rows, cols: cols, maxRows: maxRows, classify: classify}
 }
 
 func (r *result) Columns() []query.Column { return r.cols }
@@ -77,7 +78,7 @@ func (r *result) Next() ([][]any, error) {
 				break
 			}
 			r.failed = true
-			return nil, classify(err)
+			return nil, r.classify(err)
 		}
 		if r.read == r.maxRows {
 			// One row past the limit: the result was cut.

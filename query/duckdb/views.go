@@ -20,6 +20,7 @@ import (
 func (s *session) createViews(ctx context.Context, tables []query.Table, referenced map[string]bool) error {
 	schemas := map[string]bool{}
 	s.read = make(map[string]bool, len(tables))
+	s.owner = map[string]string{}
 	for i, t := range tables {
 		read := referenced == nil || referenced[strings.ToLower(t.QualifiedName())] || t.ArrowSchema == nil
 		s.read[strings.ToLower(t.QualifiedName())] = read
@@ -42,6 +43,9 @@ func (s *session) createViews(ctx context.Context, tables []query.Table, referen
 		case len(files) > 0:
 			source = "read_parquet(" + stringList(files) + ", union_by_name = true)"
 			s.allowed = append(s.allowed, files...)
+			for _, f := range files {
+				s.owner[f] = t.QualifiedName()
+			}
 		case read:
 			source, err = emptySource(t.ArrowSchema, "")
 		default:
