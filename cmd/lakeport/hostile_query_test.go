@@ -176,8 +176,13 @@ func TestHostileManifestNamesAnotherOrgsFile(t *testing.T) {
 
 	acme := newCustomerHosted(t, url, dir, "acme")
 	acme.syncSample("crm")
-	rows, out, code := acme.query("SELECT count(*) FROM crm.customers")
-	if code != 0 || len(rows) != 1 || rows[0][0] != float64(50) {
+	// acme's tables answer. (Not customers: a query worker keeps the database of
+	// its last query for the next one over the same snapshots, so a query over
+	// customers now would let the attack queries below be answered from the
+	// copies made before the attack, checked then, instead of reading the
+	// rewritten manifest.)
+	rows, out, code := acme.query("SELECT count(*) FROM crm.events")
+	if code != 0 || len(rows) != 1 || rows[0][0] != float64(200) {
 		t.Fatalf("acme's own count before the attack: exit %d\n%s", code, out)
 	}
 
