@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source"
 	"github.com/lakeport/lakeport/storage"
+	"github.com/lakeport/lakeport/store"
 )
 
 // SourceView is one source a connector can use.
@@ -43,10 +45,28 @@ func (s *Server) listSources(w http.ResponseWriter, r *http.Request) {
 		out = append(out, v)
 	}
 	out = append(out,
-		SourceView{Name: "manifest:PATH", Kind: "manifest", Help: "an Airbyte declarative manifest (YAML), read by the CLI and sent with the connector; run in process, no Python or container"},
-		SourceView{Name: "exec:/path/to/connector", Kind: "exec", Help: "any local executable that speaks the Airbyte protocol (spec, check, discover, read)"},
-		SourceView{Name: "image:REF", Kind: "image", Help: "an Airbyte connector image, run with docker or podman when a container engine is available"})
+		SourceView{Name: "manifest:PATH", Kind: "manifest", Help: "an Airbyte declarative manifest (YAML), read by the CLI and sent with the connector; run in process, no Python or container"})
+	out = append(out, programViews(source.Default.Allow)...)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// programViews lists the exec: and image: references this install allows (the
+// operator's sources.allow), or says that it allows none.
+func programViews(allow source.AllowList) []SourceView {
+	var out []SourceView
+	for _, e := range allow.Entries() {
+		kind, _, _ := strings.Cut(e, ":")
+		help := "a local program that speaks the Airbyte protocol, allowed by the operator (sources.allow); admins choose it"
+		if kind == "image" {
+			help = "an Airbyte connector image, run with docker or podman, allowed by the operator (sources.allow); admins choose it"
+		}
+		out = append(out, SourceView{Name: e, Kind: kind, Help: help})
+	}
+	if len(out) == 0 {
+		out = append(out, SourceView{Name: "exec:, image:", Kind: "none",
+			Help: "this install runs no local programs or container images: the operator allows them with " + source.AllowSetting})
+	}
+	return out
 }
 
 // connectorError answers a connector package error with its status and code.
@@ -74,6 +94,12 @@ func (s *Server) connectorError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusConflict, "storage_changed", err.Error())
 	case errors.Is(err, owner.ErrOwnedByAnother), errors.Is(err, owner.ErrNotOwned):
 		writeError(w, http.StatusConflict, "prefix_not_owned", err.Error())
+	case errors.Is(err, connector.ErrLimit):
+		writeError(w, http.StatusConflict, "limit_reached", err.Error())
+	case errors.Is(err, source.ErrNotAllowed):
+		writeError(w, http.StatusForbidden, "source_not_allowed", err.Error())
+	case errors.Is(err, source.ErrTimeout):
+		writeError(w, http.StatusGatewayTimeout, "source_timeout", err.Error())
 	case errors.As(err, &exit), errors.Is(err, source.ErrNoContainerEngine):
 		writeError(w, http.StatusBadGateway, "source_failed", err.Error())
 	default:
@@ -196,6 +222,10 @@ type DiscoverSourceRequest struct {
 func (s *Server) discoverSource(w http.ResponseWriter, r *http.Request) {
 	var req DiscoverSourceRequest
 	if !decodeLimit(w, r, &req, MaxManifestBodyBytes) {
+		return
+	}
+	if source.IsProgram(req.Source) && callerOf(r).Token.Role != store.RoleAdmin {
+		writeError(w, http.StatusForbidden, "admin_only", "only an organization admin may run a program (exec: or image:) to discover its streams; ask an admin of your organization")
 		return
 	}
 	cat, err := s.Connectors.DiscoverSource(r.Context(), req.Source, req.Config, req.Manifest)

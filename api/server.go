@@ -123,16 +123,18 @@ func (s *Server) Handler() http.Handler {
 
 			r.Get("/sources", s.listSources)
 			r.With(s.needConnectors).Post("/sources/discover", s.discoverSource)
+			// Members list, show, query and start syncs of existing connectors;
+			// creating, changing, scheduling, discovering and deleting is for admins.
 			r.Route("/connectors", func(r chi.Router) {
 				r.Use(s.needConnectors)
 				r.Get("/", s.listConnectors)
-				r.Post("/", s.createConnector)
+				r.With(adminOnly).Post("/", s.createConnector)
 				r.Get("/{name}", s.getConnector)
-				r.Post("/{name}/discover", s.discoverConnector)
+				r.With(adminOnly).Post("/{name}/discover", s.discoverConnector)
 				r.Post("/{name}/sync", s.syncConnector)
 				r.Get("/{name}/runs", s.connectorRuns)
-				r.Post("/{name}/setup", s.setupConnector)
-				r.Put("/{name}/schedule", s.scheduleConnector)
+				r.With(adminOnly).Post("/{name}/setup", s.setupConnector)
+				r.With(adminOnly).Put("/{name}/schedule", s.scheduleConnector)
 				r.With(adminOnly).Delete("/{name}", s.deleteConnector)
 			})
 			r.With(s.needConnectors).Get("/runs/{id}", s.getRun)

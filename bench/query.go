@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -250,12 +249,7 @@ func median(runs int, fn func() (int, error)) (float64, int, error) {
 			times = append(times, float64(time.Since(start).Microseconds())/1000)
 		}
 	}
-	slices.Sort(times)
-	m := len(times) / 2
-	if len(times)%2 == 1 {
-		return times[m], n, nil
-	}
-	return (times[m-1] + times[m]) / 2, n, nil
+	return medianOf(times), n, nil
 }
 
 func sqlList(ss []string) string {

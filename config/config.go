@@ -83,6 +83,14 @@ type Config struct {
 	// S3-compatible server) be loopback, link-local, private or unique-local
 	// addresses (network.allow_private). Off: only public addresses.
 	AllowPrivateNetworks bool
+	// Sources is what source programs may run and what they are given.
+	Sources Sources
+	// MaxConnectors caps each organization's connectors (default 50);
+	// MinScheduleInterval is the shortest schedule interval (default 5m).
+	MaxConnectors       int
+	MinScheduleInterval time.Duration
+	// File is the config file Load read, if any.
+	File string
 	// ManifestsDir is the operator's catalogue of declarative manifests: each
 	// DIR/<name>/manifest.yaml (schemas beside it) or DIR/<name>.yaml is the
 	// source <name>. Empty for none.
@@ -172,7 +180,8 @@ func FromEnv() Config {
 
 func defaults() Config {
 	return Config{DataDir: DefaultDataDir, Addr: DefaultAddr, STSRegion: "us-east-1", StepTimeout: 15 * time.Second,
-		Sample: true, QueryEngine: "duckdb", LogFormat: "text", HealthInterval: 30 * time.Minute, MetricsAddr: DefaultMetricsAddr}
+		Sample: true, QueryEngine: "duckdb", LogFormat: "text", HealthInterval: 30 * time.Minute,
+		MaxConnectors: DefaultMaxConnectors, MinScheduleInterval: DefaultMinScheduleInterval, MetricsAddr: DefaultMetricsAddr}
 }
 
 func applyEnv(c *Config) error {
@@ -193,6 +202,7 @@ func applyEnv(c *Config) error {
 			*dst = v
 		}
 	}
+	applySourcesEnv(c)
 	if v := os.Getenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS"); v != "" {
 		c.AllowPrivateNetworks = v == "1" || v == "true"
 	}

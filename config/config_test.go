@@ -134,3 +134,31 @@ func TestAllowPrivateNetworks(t *testing.T) {
 		t.Fatal("LAKEPORT_ALLOW_PRIVATE_NETWORKS=1 must allow private networks")
 	}
 }
+
+func TestSourcesSettings(t *testing.T) {
+	t.Setenv("LAKEPORT_SOURCES_ALLOW", "")
+	c, err := config.Load(filepath.Join("..", "lakeport.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sources.Allow) != 0 || c.MaxConnectors != 50 || c.MinScheduleInterval != 5*time.Minute ||
+		c.Sources.MemoryLimit != 2<<30 || c.Sources.CPULimit != 6*time.Hour || c.Sources.CommandTimeout != 5*time.Minute {
+		t.Fatalf("example: %+v", c)
+	}
+	path := filepath.Join(t.TempDir(), "lakeport.yaml")
+	os.WriteFile(path, []byte("sources:\n  allow: [\"exec:/opt/airbyte/bin/*\"]\n  env: {B: \"2\", A: \"1\"}\n  memory_limit: 512MiB\nconnectors:\n  max_per_org: 3\n"), 0o600)
+	c, err = config.Load(path)
+	if err != nil || len(c.Sources.Allow) != 1 || strings.Join(c.Sources.Env, ",") != "A=1,B=2" || c.Sources.MemoryLimit != 512<<20 || c.MaxConnectors != 3 {
+		t.Fatalf("file: %+v, %v", c, err)
+	}
+	t.Setenv("LAKEPORT_SOURCES_ALLOW", "exec:/usr/local/bin/source-x, image:airbyte/source-*,")
+	if c, _ = config.Load(path); strings.Join(c.Sources.Allow, " ") != "exec:/usr/local/bin/source-x image:airbyte/source-*" {
+		t.Fatalf("LAKEPORT_SOURCES_ALLOW must win over the file: %q", c.Sources.Allow)
+	}
+	for _, bad := range []string{"sources:\n  memory_limit: lots\n", "sources:\n  cpu_limit: 0s\n", "connectors:\n  max_per_org: 0\n"} {
+		os.WriteFile(path, []byte(bad), 0o600)
+		if _, err := config.Load(path); err == nil {
+			t.Errorf("%q loaded", bad)
+		}
+	}
+}

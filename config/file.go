@@ -66,15 +66,15 @@ type file struct {
 	Network struct {
 		AllowPrivate *bool `yaml:"allow_private"`
 	} `yaml:"network"`
-	Sources struct {
-		ManifestsDir string `yaml:"manifests_dir"`
-	} `yaml:"sources"`
+	Sources    sourcesFile    `yaml:"sources"`
+	Connectors connectorsFile `yaml:"connectors"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
 // with LAKEPORT_* environment variables. Command-line flags go over all of them.
 func Load(path string) (Config, error) {
 	c := defaults()
+	c.File = path
 	if path != "" {
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -123,7 +123,6 @@ func (f *file) apply(c *Config) error {
 	set(&c.STSEndpoint, f.STS.Endpoint)
 	set(&c.STSRegion, f.STS.Region)
 	set(&c.QueryEngine, f.Query.Engine)
-	set(&c.ManifestsDir, f.Sources.ManifestsDir)
 	if f.Sample != nil {
 		c.Sample = *f.Sample
 	}
@@ -166,6 +165,12 @@ func (f *file) apply(c *Config) error {
 	}
 	if f.Sync.MaxPerOrg != 0 {
 		c.SyncMaxPerOrg = f.Sync.MaxPerOrg
+	}
+	if err := f.Sources.apply(c); err != nil {
+		return err
+	}
+	if err := f.Connectors.apply(c); err != nil {
+		return err
 	}
 	set(&c.MetricsAddr, f.MetricsAddr)
 	if err := f.applyConsole(&c.Console); err != nil {

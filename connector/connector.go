@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/lakeport/lakeport/auth"
 	"github.com/lakeport/lakeport/catalog"
+	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/metrics"
@@ -48,6 +50,12 @@ type Service struct {
 	Metrics *metrics.Metrics
 	// RunPolicy says how sync runs hold leases and share workers.
 	RunPolicy RunPolicy
+	// MaxConnectors caps each organization's connectors (0: config.DefaultMaxConnectors);
+	// MinScheduleInterval is the shortest schedule interval (0: config.DefaultMinScheduleInterval).
+	MaxConnectors       int
+	MinScheduleInterval time.Duration
+
+	createMu sync.Map // org ID → *sync.Mutex: one create at a time per organization, for the cap
 
 	specs specCache
 }
@@ -122,13 +130,19 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 	if len(fields) > 0 {
 		return View{}, &InvalidError{Fields: fields}
 	}
+	mu, _ := s.createMu.LoadOrStore(org.ID, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if err := s.checkConnectorLimit(ctx, org); err != nil {
+		return View{}, err
+	}
 	if _, err := s.Store.Connector(ctx, org.ID, req.Name); err == nil {
 		return View{}, fmt.Errorf("%w: %s", ErrExists, req.Name)
 	}
 	src, err := s.open(req.Source, req.Manifest)
 	if err != nil {
 		var ie *InvalidError
-		if errors.As(err, &ie) {
+		if errors.As(err, &ie) || errors.Is(err, source.ErrNotAllowed) {
 			return View{}, err
 		}
 		return View{}, invalid("source", err.Error())
@@ -172,6 +186,30 @@ func (s *Service) Create(ctx context.Context, org store.Org, req CreateRequest) 
 		return View{}, err
 	}
 	return s.view(ctx, org, c, spec)
+}
+
+// checkConnectorLimit refuses a new connector once the organization has MaxConnectors.
+func (s *Service) checkConnectorLimit(ctx context.Context, org store.Org) error {
+	max := s.MaxConnectors
+	if max <= 0 {
+		max = config.DefaultMaxConnectors
+	}
+	cs, err := s.Store.ListConnectors(ctx, org.ID)
+	if err != nil {
+		return err
+	}
+	if len(cs) >= max {
+		return fmt.Errorf("%w: this organization has %d connectors, the most this install allows (the operator sets it: connectors.max_per_org); delete one first",
+			ErrLimit, len(cs))
+	}
+	return nil
+}
+
+func (s *Service) minScheduleInterval() time.Duration {
+	if s.MinScheduleInterval > 0 {
+		return s.MinScheduleInterval
+	}
+	return config.DefaultMinScheduleInterval
 }
 
 func sealContext(c store.Connector) string { return c.OrgID + "/connector/" + c.ID + "/config" }
@@ -242,7 +280,7 @@ func (s *Service) DiscoverSource(ctx context.Context, ref string, config json.Ra
 	src, err := s.open(ref, manifest)
 	if err != nil {
 		var ie *InvalidError
-		if errors.As(err, &ie) {
+		if errors.As(err, &ie) || errors.Is(err, source.ErrNotAllowed) {
 			return nil, err
 		}
 		return nil, invalid("source", err.Error())

@@ -17,6 +17,8 @@ var (
 	ErrStoragePaused = errors.New("connector: syncs are paused: the storage failed its last check")
 	// ErrNoSchedules: the metadata store cannot keep schedules.
 	ErrNoSchedules = errors.New("connector: this metadata store does not keep schedules")
+	// ErrLimit: the organization has as many connectors as the operator allows.
+	ErrLimit = errors.New("connector: the organization's connector limit is reached")
 	// ErrStorageChanged: the organization's storage changed since the connector was set up.
 	ErrStorageChanged = errors.New("connector: the organization's storage changed since setup")
 )

@@ -178,20 +178,7 @@ func TestHostileStreamNamesS3(t *testing.T) {
 	if r := e.sync("crm"); r.Status != store.RunSucceeded {
 		t.Fatalf("sync: %+v", r)
 	}
-	keys := func() []string {
-		var out []string
-		p := s3.NewListObjectsV2Paginator(srv.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range page.Contents {
-				out = append(out, aws.ToString(o.Key))
-			}
-		}
-		return out
-	}
+	keys := func() []string { return srv.Keys(t, bucket) }
 	tables := map[string]bool{}
 	for _, k := range keys() {
 		if contains(keep, k) {

@@ -27,7 +27,12 @@ func (s *Service) SetSchedule(ctx context.Context, org store.Org, name, spec str
 		if err != nil {
 			return View{}, invalid("schedule", err.Error())
 		}
-		sc.NextRunAt = p.Next(time.Now().UTC())
+		now := time.Now().UTC()
+		if min := s.minScheduleInterval(); schedule.Shortest(p, now) < min {
+			return View{}, invalid("schedule", fmt.Sprintf("%q runs more often than every %s, the most this install allows (the operator sets it: connectors.min_schedule_interval); choose a longer interval, like \"every %s\"",
+				spec, min, min))
+		}
+		sc.NextRunAt = p.Next(now)
 	}
 	if err := scheds.PutSchedule(ctx, sc); err != nil {
 		return View{}, err

@@ -56,6 +56,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/lakeport/lakeport/names"
+	"github.com/lakeport/lakeport/schema"
 
 	// iceberg-go finds file systems by URL scheme: file:// is built in,
 	// s3:// registers here.
@@ -324,6 +325,12 @@ func (l *Lake) EnsureNamespace(ctx context.Context, ns string, location string) 
 	return nil
 }
 
+// Iceberg's Parquet writer properties that tableProps sets.
+const (
+	propCompressionLevel = "write.parquet.compression-level"
+	propDictColumn       = "write.parquet.dict-encoding-enabled.column"
+)
+
 // tableProps are the properties of tables lakeport creates.
 func (l *Lake) tableProps() iceberg.Properties {
 	return iceberg.Properties{
@@ -333,6 +340,12 @@ func (l *Lake) tableProps() iceberg.Properties {
 		"commit.retry.max-wait-ms":  "2000",
 		// Copy-on-write keeps reads simple for every engine.
 		table.WriteDeleteModeKey: table.WriteModeCopyOnWrite,
+		// Parquet: zstd at its fastest level (klauspost's SpeedFastest)
+		// costs about half the encoder's CPU of the default level for files
+		// a few percent larger; the raw ids are unique, so a dictionary of
+		// them is work thrown away.
+		propCompressionLevel:                   "1",
+		propDictColumn + "." + schema.ColRawID: "false",
 	}
 }
 

@@ -54,3 +54,20 @@ func TestSetPropsAppliesToLaterCommits(t *testing.T) {
 		t.Fatalf("state = %s %v %v", state, ok, err)
 	}
 }
+
+// New tables write Parquet with zstd at its fastest level and without a
+// dictionary for the raw ids (unique by construction): the sync's encoding
+// cost depends on both.
+func TestNewTablesParquetSettings(t *testing.T) {
+	l := openLake(t, openDB(t), t.TempDir(), nil)
+	tbl := ensureTable(t, l, "conn", "users", usersSchema)
+	props := tbl.Iceberg().Properties()
+	for k, want := range map[string]string{
+		"write.parquet.compression-level":                             "1",
+		"write.parquet.dict-encoding-enabled.column._lakeport_raw_id": "false",
+	} {
+		if got := props[k]; got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+}

@@ -2,9 +2,7 @@ package protocol
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -51,13 +49,15 @@ type Reader struct {
 	long []byte // a line longer than the bufio buffer, assembled
 	err  error  // sticky I/O error
 
-	slab  []byte
-	names map[string]string
+	slab []byte
+	lp   LineParser
+	// pending is an error to return after the lines NextChunk returned.
+	pending error
 }
 
 // NewReader returns a Reader of r.
 func NewReader(r io.Reader, opts ...ReaderOption) *Reader {
-	rd := &Reader{max: DefaultMaxLineSize, names: make(map[string]string)}
+	rd := &Reader{max: DefaultMaxLineSize}
 	for _, o := range opts {
 		o(rd)
 	}
@@ -166,200 +166,26 @@ func (r *Reader) tooLong() error {
 		Detail: fmt.Sprintf("longer than the maximum of %d bytes", r.max)}
 }
 
-func (r *Reader) lineErr(kind error, detail string, line []byte) error {
-	t := line
-	if len(t) > maxErrText {
-		t = t[:maxErrText]
-	}
-	return &LineError{Line: r.line, Kind: kind, Detail: detail, Text: string(t)}
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 {
-		switch b[len(b)-1] {
-		case '\n', '\r', ' ', '\t':
-			b = b[:len(b)-1]
-			continue
-		}
-		break
-	}
-	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
-		b = b[1:]
-	}
-	return b
-}
-
 // recordAlloc puts a Message and its RecordMessage in one allocation.
 type recordAlloc struct {
 	msg Message
 	rec RecordMessage
 }
 
-var errRecordNotObject = errors.New("\"record\" is not an object")
-
 func (r *Reader) parse(line []byte) (*Message, error) {
-	if line[0] != '{' {
-		return nil, r.lineErr(ErrNotJSON, "", line)
+	rec, m, err := r.lp.Parse(line, r.line, nil)
+	if err != nil || m != nil {
+		return m, err
 	}
-	var (
-		typ                        []byte
-		typEscaped, slow, sawType  bool
-		stream, namespace, data    []byte
-		streamEsc, nsEsc           bool
-		emitted, meta              []byte
-		emittedInt, haveRecordSpan bool
-	)
-	end, err := objectFields(line, 0, func(key []byte, esc bool, val []byte, integer bool) error {
-		if esc {
-			slow = true
-			return nil
-		}
-		switch string(key) {
-		case "type":
-			sawType = true
-			if val[0] != '"' {
-				typ = nil
-				return nil
-			}
-			typ = val[1 : len(val)-1]
-			typEscaped = bytes.IndexByte(typ, '\\') >= 0
-		case "record":
-			if val[0] != '{' {
-				if string(val) != "null" {
-					return errRecordNotObject
-				}
-				return nil
-			}
-			haveRecordSpan = true
-			_, err := objectFields(val, 0, func(k []byte, esc bool, v []byte, integer bool) error {
-				if esc {
-					slow = true
-					return nil
-				}
-				switch string(k) {
-				case "stream":
-					if v[0] == '"' {
-						stream, streamEsc = v, bytes.IndexByte(v, '\\') >= 0
-					} else {
-						stream = nil
-					}
-				case "namespace":
-					if v[0] == '"' {
-						namespace, nsEsc = v, bytes.IndexByte(v, '\\') >= 0
-					} else {
-						namespace = nil
-					}
-				case "data":
-					data = v
-				case "emitted_at":
-					emitted, emittedInt = v, integer
-				case "meta":
-					meta = v
-				}
-				return nil
-			})
-			return err
-		}
-		return nil
-	})
-	if err == nil {
-		if end = skipWS(line, end); end != len(line) {
-			err = syntaxErr(line, end, "after the message")
-		}
-	}
-	if err == errRecordNotObject {
-		return nil, r.lineErr(ErrInvalidMessage, "RECORD \"record\" is not an object", line)
-	}
-	if err != nil {
-		return nil, r.lineErr(ErrMalformed, err.Error(), line)
-	}
-	if !sawType {
-		return nil, r.lineErr(ErrMissingType, "", line)
-	}
-	if slow || typEscaped || string(typ) != string(TypeRecord) {
-		return r.parseSlow(line)
-	}
-	// RECORD fast path.
-	switch {
-	case !haveRecordSpan:
-		return nil, r.lineErr(ErrInvalidMessage, "RECORD without record", line)
-	case len(stream) <= 2:
-		return nil, r.lineErr(ErrInvalidMessage, "RECORD without stream", line)
-	case data == nil || string(data) == "null":
-		return nil, r.lineErr(ErrInvalidMessage, "RECORD without data", line)
-	case data[0] != '{':
-		return nil, r.lineErr(ErrInvalidMessage, "RECORD data is not a JSON object", line)
+	if rec.msg != nil { // a RECORD the slow path decoded
+		return rec.msg, nil
 	}
 	a := &recordAlloc{}
 	a.msg.Type = TypeRecord
 	a.msg.Record = &a.rec
-	if a.rec.Stream, err = r.name(stream, streamEsc); err != nil {
-		return nil, r.lineErr(ErrInvalidMessage, "RECORD stream: "+err.Error(), line)
-	}
-	if len(namespace) > 2 {
-		if a.rec.Namespace, err = r.name(namespace, nsEsc); err != nil {
-			return nil, r.lineErr(ErrInvalidMessage, "RECORD namespace: "+err.Error(), line)
-		}
-	}
-	if emitted != nil && string(emitted) != "null" {
-		if a.rec.EmittedAt, err = parseMillis(emitted, emittedInt); err != nil {
-			return nil, r.lineErr(ErrInvalidMessage, "RECORD emitted_at: "+err.Error(), line)
-		}
-	}
-	if meta != nil && string(meta) != "null" {
-		a.rec.Meta = new(RecordMeta)
-		if err := json.Unmarshal(meta, a.rec.Meta); err != nil {
-			return nil, r.lineErr(ErrInvalidMessage, "RECORD meta: "+err.Error(), line)
-		}
-	}
-	a.rec.Data = r.copyData(data)
+	a.rec.Stream, a.rec.Namespace, a.rec.EmittedAt, a.rec.Meta = rec.Stream, rec.Namespace, rec.EmittedAt, rec.Meta
+	a.rec.Data = r.copyData(rec.Data)
 	return &a.msg, nil
-}
-
-// parseSlow decodes a (syntactically valid) message with encoding/json.
-func (r *Reader) parseSlow(line []byte) (*Message, error) {
-	m := new(Message)
-	if err := json.Unmarshal(line, m); err != nil {
-		return nil, r.lineErr(ErrInvalidMessage, err.Error(), line)
-	}
-	if err := m.Validate(); err != nil {
-		var me *messageError
-		if errors.As(err, &me) {
-			return nil, r.lineErr(me.kind, me.detail, line)
-		}
-		return nil, r.lineErr(ErrInvalidMessage, err.Error(), line)
-	}
-	if m.Record != nil {
-		m.Record.Stream = r.intern([]byte(m.Record.Stream))
-		m.Record.Namespace = r.intern([]byte(m.Record.Namespace))
-	}
-	return m, nil
-}
-
-// name returns the string value of a JSON string span (with quotes).
-func (r *Reader) name(v []byte, escaped bool) (string, error) {
-	if !escaped {
-		return r.intern(v[1 : len(v)-1]), nil
-	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", err
-	}
-	return r.intern([]byte(s)), nil
-}
-
-// intern returns b as a string, reusing the string of an earlier equal name
-// so that each record does not allocate its stream name.
-func (r *Reader) intern(b []byte) string {
-	if s, ok := r.names[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(r.names) < maxInterned {
-		r.names[s] = s
-	}
-	return s
 }
 
 // copyData copies record data out of the line buffer. Small records are

@@ -232,10 +232,15 @@ func skipArray(b []byte, i, depth int) (int, error) {
 	}
 }
 
-// objectFields walks the object starting at b[i] == '{' and calls f with each
-// key (raw, without quotes; escaped reports escapes in it) and the span of
-// its value. It returns the index after the object.
-func objectFields(b []byte, i int, f func(key []byte, escaped bool, val []byte, integer bool) error) (int, error) {
+// objectFields walks the object starting at b[i] == '{' and calls f with
+// each key (raw, without quotes; escaped reports escapes in it) and the
+// index of its value; f walks the value (see walkValue) and returns the
+// index after it. Values inside the object are at nesting depth depth+1.
+// objectFields returns the index after the object.
+func objectFields(b []byte, i, depth int, f func(key []byte, escaped bool, vs, depth int) (int, error)) (int, error) {
+	if depth > maxDepth {
+		return i, errDepth
+	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
@@ -254,17 +259,7 @@ func objectFields(b []byte, i int, f func(key []byte, escaped bool, val []byte, 
 			return i, syntaxErr(b, i, "expecting ':'")
 		}
 		i = skipWS(b, i+1)
-		vs := i
-		integer := false
-		if i < len(b) && (b[i] == '-' || isDigit(b[i])) {
-			i, integer, err = scanNumber(b, i)
-		} else {
-			i, err = skipValue(b, i, 1)
-		}
-		if err != nil {
-			return i, err
-		}
-		if err := f(b[ks+1:ke-1], escaped, b[vs:i], integer); err != nil {
+		if i, err = f(b[ks+1:ke-1], escaped, i, depth); err != nil {
 			return i, err
 		}
 		i = skipWS(b, i)
@@ -280,4 +275,15 @@ func objectFields(b []byte, i int, f func(key []byte, escaped bool, val []byte, 
 			return i, syntaxErr(b, i, "expecting ',' or '}'")
 		}
 	}
+}
+
+// walkValue checks the value starting at b[i], inside an object at nesting
+// depth depth, and returns the index after it and whether it is an integer
+// number.
+func walkValue(b []byte, i, depth int) (int, bool, error) {
+	if i < len(b) && (b[i] == '-' || isDigit(b[i])) {
+		return scanNumber(b, i)
+	}
+	end, err := skipValue(b, i, depth)
+	return end, false, err
 }

@@ -377,6 +377,25 @@ func (s *Server) ObjectExists(t testing.TB, bucket, key string) bool {
 	return false
 }
 
+// Keys lists every key in the bucket (asked as root).
+func (s *Server) Keys(t testing.TB, bucket string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []string
+	p := s3.NewListObjectsV2Paginator(s.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("s3test: list bucket %s: %v", bucket, err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, aws.ToString(o.Key))
+		}
+	}
+	return out
+}
+
 // admin runs a `versitygw admin` command as root.
 func (s *Server) admin(t testing.TB, args ...string) {
 	t.Helper()

@@ -65,6 +65,32 @@ func Parse(s string) (Spec, error) {
 	return c, nil
 }
 
+// Shortest returns the shortest time between two consecutive runs of spec,
+// looking at the runs of the year after from (at most 5000 of them): how
+// often the schedule runs at its busiest.
+func Shortest(spec Spec, from time.Time) time.Duration {
+	if e, ok := spec.(every); ok {
+		return time.Duration(e)
+	}
+	end := from.AddDate(1, 0, 0)
+	shortest := time.Duration(-1)
+	prev := spec.Next(from)
+	for i := 0; i < 5000 && !prev.IsZero() && prev.Before(end); i++ {
+		next := spec.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		if gap := next.Sub(prev); shortest < 0 || gap < shortest {
+			shortest = gap
+		}
+		prev = next
+	}
+	if shortest < 0 {
+		return 365 * 24 * time.Hour // runs at most once a year
+	}
+	return shortest
+}
+
 // Starter starts a sync of a connector; errors are logged, not retried.
 type Starter func(ctx context.Context, orgID, connectorID string) error
 

@@ -87,3 +87,19 @@ func TestMissedRunsOnceAcrossProcesses(t *testing.T) {
 		t.Fatalf("started %d, want 2 after the next slot", started)
 	}
 }
+
+func TestShortest(t *testing.T) {
+	from := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	for spec, want := range map[string]time.Duration{
+		"every 6h": 6 * time.Hour, "* * * * *": time.Minute, "*/5 * * * *": 5 * time.Minute,
+		"0,1 * * * *": time.Minute, "0 */6 * * *": 6 * time.Hour, "@daily": 24 * time.Hour, "0 0 1 1 *": 365 * 24 * time.Hour,
+	} {
+		p, err := schedule.Parse(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := schedule.Shortest(p, from); got != want {
+			t.Errorf("Shortest(%q) = %s, want %s", spec, got, want)
+		}
+	}
+}

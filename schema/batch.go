@@ -57,10 +57,11 @@ type BatchBuilder struct {
 	genID       *array.Int64Builder
 	meta        *array.StringBuilder
 
-	idBase [16]byte
-	seq    uint64
+	idLow uint64 // the random base's last eight bytes
+	seq   uint64
 
 	sc      scanner
+	data    []byte // the record last scanned
 	extras  []span // key span, value span pairs of fields without a column
 	changes []byte // JSON objects of the changes, comma separated
 	scratch []byte
@@ -109,10 +110,12 @@ func NewBatchBuilderWithAllocator(mem memory.Allocator, sc *arrow.Schema) (*Batc
 		b.rb.Release()
 		return nil, fmt.Errorf("%w: the schema lacks lakeport's columns", ErrUnsupportedColumn)
 	}
-	if _, err := rand.Read(b.idBase[:]); err != nil {
+	var base [16]byte
+	if _, err := rand.Read(base[:]); err != nil {
 		b.rb.Release()
 		return nil, fmt.Errorf("schema: random id base: %w", err)
 	}
+	b.setIDBase(base)
 	return b, nil
 }
 
@@ -155,9 +158,33 @@ func (b *BatchBuilder) Len() int { return b.rows }
 // fields with no column are kept in the meta's "extra". A missing field and
 // a null one both read as null.
 func (b *BatchBuilder) Append(data []byte, extractedAt time.Time, generationID int64) error {
-	if err := b.scan(data); err != nil {
+	start := skipSpace(data, 0)
+	if err := b.scan(data[start:]); err != nil {
 		return err
 	}
+	if end := skipSpace(data, start+b.sc.i); end != len(data) {
+		return fmt.Errorf("%w: trailing data at byte %d", ErrInvalidRecord, end)
+	}
+	b.AppendScanned(extractedAt, generationID)
+	return nil
+}
+
+// Scan validates the JSON object at the start of data (data may go on after
+// it) and returns its length; [BatchBuilder.AppendScanned] then appends it
+// without reading it again. data must not change until then. An invalid
+// object returns an error wrapping [ErrInvalidRecord], and AppendScanned
+// must not be called for it.
+func (b *BatchBuilder) Scan(data []byte) (int, error) {
+	if err := b.scan(data); err != nil {
+		return 0, err
+	}
+	return b.sc.i, nil
+}
+
+// AppendScanned appends the record the last successful [BatchBuilder.Scan]
+// (or the one inside Append) read, as Append does.
+func (b *BatchBuilder) AppendScanned(extractedAt time.Time, generationID int64) {
+	data := b.data
 	b.changes = b.changes[:0]
 	for i := range b.cols {
 		c := &b.cols[i]
@@ -172,81 +199,92 @@ func (b *BatchBuilder) Append(data []byte, extractedAt time.Time, generationID i
 	b.genID.Append(generationID)
 	b.appendMeta(data)
 	b.rows++
-	return nil
 }
 
-// scan walks the record once and records the value span of every column;
-// nothing is appended until the whole record proved valid.
+// scan walks the object at the start of data once and records the value
+// span of every column; nothing is appended until the whole record proved
+// valid. On success b.sc.i is just past the object.
 func (b *BatchBuilder) scan(data []byte) error {
 	for i := range b.cols {
 		b.cols[i].set = false
 	}
 	b.extras = b.extras[:0]
+	b.data = data
 	s := &b.sc
 	*s = scanner{b: data}
-	s.ws()
-	if s.i >= len(data) || data[s.i] != '{' {
+	if len(data) == 0 || data[0] != '{' {
 		return fmt.Errorf("%w: it does not start with '{'", ErrInvalidRecord)
 	}
 	s.i++
 	s.ws()
 	if s.i < len(data) && data[s.i] == '}' {
 		s.i++
-	} else {
-		for {
-			if s.i >= len(data) || data[s.i] != '"' {
-				return fmt.Errorf("%w: expected a key at byte %d", ErrInvalidRecord, s.i)
-			}
-			kStart := s.i
-			escaped := s.str()
-			kEnd := s.i
-			s.ws()
-			if s.bad || s.i >= len(data) || data[s.i] != ':' {
-				return fmt.Errorf("%w: bad key at byte %d", ErrInvalidRecord, kStart)
-			}
+		return nil
+	}
+	next := 0 // the column the next key most likely names: keys tend to come in one order
+	for {
+		if s.i >= len(data) || data[s.i] != '"' {
+			return fmt.Errorf("%w: expected a key at byte %d", ErrInvalidRecord, s.i)
+		}
+		kStart := s.i
+		escaped := s.str()
+		kEnd := s.i
+		s.ws()
+		if s.bad || s.i >= len(data) || data[s.i] != ':' {
+			return fmt.Errorf("%w: bad key at byte %d", ErrInvalidRecord, kStart)
+		}
+		s.i++
+		s.ws()
+		vStart := s.i
+		kind := s.value(0)
+		if s.bad {
+			return fmt.Errorf("%w: bad value at byte %d", ErrInvalidRecord, vStart)
+		}
+		vEnd := s.i
+		var key []byte
+		if escaped {
+			b.scratch = unescape(b.scratch[:0], data[kStart+1:kEnd-1])
+			key = b.scratch
+		} else {
+			key = data[kStart+1 : kEnd-1]
+		}
+		ci := -1
+		if next < len(b.cols) && b.cols[next].name == string(key) {
+			ci = next
+		} else if i, ok := b.byName[string(key)]; ok {
+			ci = i
+		}
+		if ci >= 0 && !b.cols[ci].set {
+			c := &b.cols[ci]
+			c.set, c.vkind, c.start, c.end = true, kind, vStart, vEnd
+			next = ci + 1
+		} else {
+			// No column, a duplicate key, or one of lakeport's names.
+			b.extras = append(b.extras, span{kStart, kEnd}, span{vStart, vEnd})
+		}
+		s.ws()
+		if s.i >= len(data) {
+			return fmt.Errorf("%w: unexpected end", ErrInvalidRecord)
+		}
+		if data[s.i] == ',' {
 			s.i++
 			s.ws()
-			vStart := s.i
-			kind := s.value(0)
-			if s.bad {
-				return fmt.Errorf("%w: bad value at byte %d", ErrInvalidRecord, vStart)
-			}
-			vEnd := s.i
-			var key []byte
-			if escaped {
-				b.scratch = unescape(b.scratch[:0], data[kStart+1:kEnd-1])
-				key = b.scratch
-			} else {
-				key = data[kStart+1 : kEnd-1]
-			}
-			if ci, ok := b.byName[string(key)]; ok && !b.cols[ci].set {
-				c := &b.cols[ci]
-				c.set, c.vkind, c.start, c.end = true, kind, vStart, vEnd
-			} else {
-				// No column, a duplicate key, or one of lakeport's names.
-				b.extras = append(b.extras, span{kStart, kEnd}, span{vStart, vEnd})
-			}
-			s.ws()
-			if s.i >= len(data) {
-				return fmt.Errorf("%w: unexpected end", ErrInvalidRecord)
-			}
-			if data[s.i] == ',' {
-				s.i++
-				s.ws()
-				continue
-			}
-			if data[s.i] == '}' {
-				s.i++
-				break
-			}
-			return fmt.Errorf("%w: expected ',' or '}' at byte %d", ErrInvalidRecord, s.i)
+			continue
 		}
+		if data[s.i] == '}' {
+			s.i++
+			return nil
+		}
+		return fmt.Errorf("%w: expected ',' or '}' at byte %d", ErrInvalidRecord, s.i)
 	}
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	s := scanner{b: b, i: i}
 	s.ws()
-	if s.i != len(data) {
-		return fmt.Errorf("%w: trailing data at byte %d", ErrInvalidRecord, s.i)
-	}
-	return nil
+	return s.i
 }
 
 // bytesString views b as a string without copying; the string must not
@@ -460,25 +498,40 @@ func (b *BatchBuilder) appendMeta(data []byte) {
 
 // appendRawID appends a version-4-formatted UUID: the builder's random base
 // plus a counter, so ids are unique within a builder and random across them.
+// The first eight bytes never change and are formatted once (idBuf[:19]);
+// the counter goes into the last eight.
 func (b *BatchBuilder) appendRawID() {
 	b.seq++
-	var u [16]byte
-	u = b.idBase
-	lo := binary.BigEndian.Uint64(u[8:]) + b.seq
-	binary.BigEndian.PutUint64(u[8:], lo)
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	d := b.idBuf[:]
+	lo := b.idLow + b.seq
+	hi := byte(lo >> 56)
+	hi = hi&0x3f | 0x80 // the variant
+	d := &b.idBuf
+	d[19], d[20] = hexDigits[hi>>4], hexDigits[hi&0xf]
+	x := lo
+	for j := 35; j > 23; j -= 2 { // bytes 10-15
+		d[j-1], d[j] = hexDigits[x>>4&0xf], hexDigits[x&0xf]
+		x >>= 8
+	}
+	d[21], d[22] = hexDigits[x>>4&0xf], hexDigits[x&0xf] // byte 9
+	b.rawID.BinaryBuilder.Append(d[:])
+}
+
+// setIDBase formats the fixed part of the raw ids: the first eight bytes of
+// base, with the version nibble, as "xxxxxxxx-xxxx-4xxx-".
+func (b *BatchBuilder) setIDBase(base [16]byte) {
+	base[6] = base[6]&0x0f | 0x40
+	b.idLow = binary.BigEndian.Uint64(base[8:])
+	d := &b.idBuf
 	j := 0
-	for i, x := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
+	for i, x := range base[:8] {
+		if i == 4 || i == 6 {
 			d[j] = '-'
 			j++
 		}
 		d[j], d[j+1] = hexDigits[x>>4], hexDigits[x&0xf]
 		j += 2
 	}
-	b.rawID.BinaryBuilder.Append(d)
+	d[18], d[23] = '-', '-'
 }
 
 // NewRecord returns the records appended so far as one batch and resets the

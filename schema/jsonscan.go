@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -44,9 +46,13 @@ func (s *scanner) ws() {
 // has escapes. On return s.i is just past the closing quote.
 func (s *scanner) str() (escaped bool) {
 	s.i++ // opening quote
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
+	for {
+		s.i = plainRun(s.b, s.i)
+		if s.i >= len(s.b) {
+			s.bad = true
+			return
+		}
+		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++
 			return escaped
@@ -69,15 +75,43 @@ func (s *scanner) str() (escaped bool) {
 				s.bad = true
 				return
 			}
-		case c < 0x20:
+		default: // a control character
 			s.bad = true
 			return
-		default:
-			s.i++
 		}
 	}
-	s.bad = true
-	return
+}
+
+// SWAR constants: every byte of a word set to one value.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = '"' * ones
+	slashs = '\\' * ones
+	spaces = 0x20 * ones
+)
+
+// plainRun returns the index of the first byte at or after i that ends a
+// run of plain string bytes: a quote, a backslash or a control character
+// (or len(b)). It tests eight bytes at a time: a word's lowest flagged byte
+// is exact (the zero-byte test can only misflag bytes above a true one).
+func plainRun(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, e := w^quotes, w^slashs
+		m := ((q - ones) &^ q) | ((e - ones) &^ e) | ((w - spaces) &^ w)
+		if m &= highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+		i++
+	}
+	return i
 }
 
 func isHex4(b []byte) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 var (
@@ -19,6 +20,13 @@ var (
 	ErrInvalidConfig = errors.New("source: invalid config")
 	// ErrInvalidSpec: a spec's connectionSpecification is not a usable schema.
 	ErrInvalidSpec = errors.New("source: invalid connector spec")
+	// ErrNotAllowed: an exec: or image: reference the operator's allow-list
+	// does not name. The API answers it with 403.
+	ErrNotAllowed = errors.New("source: not allowed on this install")
+	// ErrInvalidAllowList: an entry of the operator's allow-list cannot be used.
+	ErrInvalidAllowList = errors.New("source: invalid allow-list")
+	// ErrTimeout: spec, check or discover ran past the server's time limit.
+	ErrTimeout = errors.New("source: ran out of time")
 )
 
 // ExitError is returned when a connector process exits with a non-zero status.
@@ -26,6 +34,11 @@ type ExitError struct {
 	Source  string // the reference it was opened with, e.g. "exec:/usr/bin/x"
 	Command string // spec, check, discover or read
 	Code    int    // exit status; -1 when killed by a signal
+	// Signal names the signal that ended it ("killed", "CPU time limit
+	// exceeded"), when one did.
+	Signal string
+	// CPULimit is the CPU-time limit the program used up, when it did.
+	CPULimit time.Duration
 	// TraceError is the message of the last TRACE ERROR the connector
 	// printed, if any: usually the best explanation.
 	TraceError string
@@ -37,8 +50,15 @@ type ExitError struct {
 
 func (e *ExitError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "source %s: %s exited with status %d", e.Source, e.Command, e.Code)
+	if e.Signal != "" {
+		fmt.Fprintf(&b, "source %s: %s ended by signal (%s)", e.Source, e.Command, e.Signal)
+	} else {
+		fmt.Fprintf(&b, "source %s: %s exited with status %d", e.Source, e.Command, e.Code)
+	}
 	b.WriteString(": the connector failed")
+	if e.CPULimit > 0 {
+		fmt.Fprintf(&b, "; it used up its CPU-time limit of %s (the operator sets it: sources.cpu_limit)", e.CPULimit)
+	}
 	if e.TraceError != "" {
 		fmt.Fprintf(&b, "; it reported: %s", e.TraceError)
 	}

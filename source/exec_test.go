@@ -6,50 +6,25 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source"
+	"github.com/lakeport/lakeport/source/sourcetest"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-	buildDir  string
-)
-
-// testSourcePath builds internal/testsource once per test binary.
-func testSourcePath(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "lakeport-testsource-")
-		if buildErr != nil {
-			return
-		}
-		buildPath = filepath.Join(buildDir, "testsource")
-		out, err := exec.Command("go", "build", "-o", buildPath, "./internal/testsource").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New("go build ./internal/testsource: " + err.Error() + ": " + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("cannot build the test source: %v", buildErr)
-	}
-	return buildPath
-}
+// testSourcePath is the protocol test program (see package sourcetest).
+func testSourcePath(t *testing.T) string { return sourcetest.Program(t) }
 
 func TestMain(m *testing.M) {
+	// The operator's allow-list: these tests run the test source and fake engines.
+	source.Default.Allow = source.MustAllowList("exec:*", "image:*")
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	sourcetest.Remove()
 	os.Exit(code)
 }
 
@@ -261,6 +236,7 @@ func TestExecBadLines(t *testing.T) {
 
 func TestExecOversizedRecord(t *testing.T) {
 	reg := source.NewRegistry()
+	reg.Allow = source.MustAllowList("exec:" + testSourcePath(t))
 	reg.Options.MaxLineSize = 1000
 	src, err := reg.Open("exec:" + testSourcePath(t))
 	if err != nil {
@@ -381,12 +357,13 @@ kill) exit 0;;
 run) shift ;;
 *) echo "fake docker: unexpected $1" >&2; exit 125;;
 esac
+printf '%s\n' "$@" > "$(dirname "$0")/args"
 host=""
 while [ $# -gt 0 ]; do
   case "$1" in
-  --rm|-i) shift;;
-  --name) shift 2;;
-  -v) host="${2%%:/tmp/lakeport}"; shift 2;;
+  --rm|-i|--read-only) shift;;
+  --name|--tmpfs|--cap-drop|--security-opt|--memory|--memory-swap|--cpus|--pids-limit|--ulimit|--network|-e) shift 2;;
+  -v) host="${2%%:/tmp/lakeport:ro}"; shift 2;;
   *) break;;
   esac
 done
@@ -423,6 +400,22 @@ exec ` + ts + ` $args
 	}
 	if len(msgs) != 3 {
 		t.Errorf("messages = %d, want 2 records and a state", len(msgs))
+	}
+	// The container runs read-only, without capabilities or new privileges,
+	// within memory, CPU and process limits, with the run's files read-only.
+	raw, err := os.ReadFile(filepath.Join(bin, "args"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(strings.Split(strings.TrimSpace(string(raw)), "\n"), " ")
+	for _, want := range []string{"--read-only", "--cap-drop ALL", "--security-opt no-new-privileges", "--memory 2147483648",
+		"--memory-swap 2147483648", "--cpus 1", "--pids-limit 512", "-e LANG=C.UTF-8", ":/tmp/lakeport:ro example/source:1"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("container args lack %q: %s", want, args)
+		}
+	}
+	if strings.Contains(args, "LAKEPORT") || strings.Contains(args, "AWS_") {
+		t.Errorf("the container is given the server's environment: %s", args)
 	}
 	missing, err := source.Open("image:example/missing:1")
 	if err != nil {

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,27 +19,80 @@ import (
 	"github.com/lakeport/lakeport/protocol"
 )
 
-// ProcessOptions tune exec: and image: sources.
+// ProcessOptions tune exec: and image: sources: what a program is given
+// (environment, files, limits) and how long lakeport waits for it.
 type ProcessOptions struct {
 	// MaxLineSize is the longest protocol line accepted (default
 	// protocol.DefaultMaxLineSize).
 	MaxLineSize int
 	// StderrTail is how much of the end of stderr is kept for error
-	// messages (default 4 KiB).
+	// messages (default 2 KiB).
 	StderrTail int
-	// TempDir is where config, catalog and state files are written
-	// (default os.TempDir()).
+	// TempDir is where each run's private folder is made (default
+	// os.TempDir()); it must not be inside the data dir.
 	TempDir string
-	// Stderr, if set, also receives everything the connector writes to stderr.
+	// Stderr, if set, also receives everything the connector writes to
+	// stderr (the operator's log; not masked).
 	Stderr io.Writer
+
+	// Path is the PATH a program gets (default DefaultPath).
+	Path string
+	// Env is what the operator adds to every program's environment
+	// ("KEY=value"). Nothing of lakeport's own environment is passed.
+	Env []string
+	// CPU is each program's CPU-time limit (default DefaultCPU).
+	CPU time.Duration
+	// Memory is each program's memory limit in bytes: its data size
+	// (RLIMIT_DATA) for exec:, --memory for image: (default DefaultMemory).
+	Memory int64
+	// CommandTimeout bounds spec, check and discover (default DefaultCommandTimeout).
+	CommandTimeout time.Duration
+	// Read are further paths exec: programs may read beyond the system
+	// folders (sandbox.DefaultRead) and their own folder.
+	Read []string
+	// Deny are paths no program may read even inside a folder it may: the
+	// data dir, the config file, the secret key file.
+	Deny []string
+	// Sandbox is the lakeport binary that runs programs through its shim
+	// (default: this executable; see package sandbox).
+	Sandbox string
+
+	// ContainerNetwork is the engine's --network for image: sources (empty:
+	// the engine's default).
+	ContainerNetwork string
+	// ContainerCPUs is --cpus for image: sources (default "1").
+	ContainerCPUs string
 }
+
+// Defaults of ProcessOptions.
+const (
+	DefaultPath           = "/usr/local/bin:/usr/bin:/bin"
+	DefaultCPU            = 6 * time.Hour
+	DefaultMemory         = 2 << 30
+	DefaultCommandTimeout = 5 * time.Minute
+)
 
 func (o ProcessOptions) withDefaults() ProcessOptions {
 	if o.MaxLineSize <= 0 {
 		o.MaxLineSize = protocol.DefaultMaxLineSize
 	}
 	if o.StderrTail <= 0 {
-		o.StderrTail = 4 << 10
+		o.StderrTail = 2 << 10
+	}
+	if o.Path == "" {
+		o.Path = DefaultPath
+	}
+	if o.CPU <= 0 {
+		o.CPU = DefaultCPU
+	}
+	if o.Memory <= 0 {
+		o.Memory = DefaultMemory
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = DefaultCommandTimeout
+	}
+	if o.ContainerCPUs == "" {
+		o.ContainerCPUs = "1"
 	}
 	return o
 }
@@ -54,6 +108,10 @@ type procSource struct {
 	engine string // image:
 	image  string // image:
 	opts   ProcessOptions
+
+	specOnce    sync.Once // secretValues asks the spec once
+	secretPaths []Path
+	specErr     error
 }
 
 var _ Source = (*procSource)(nil)
@@ -104,8 +162,11 @@ func (s *procSource) Read(ctx context.Context, config json.RawMessage, catalog *
 	return s.start(ctx, "read", files)
 }
 
-// runFor runs a command and returns the last message of type want.
+// runFor runs a command and returns the last message of type want, within
+// the server's time limit for spec, check and discover.
 func (s *procSource) runFor(ctx context.Context, verb string, want protocol.MessageType, files []fileArg) (*protocol.Message, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, s.opts.CommandTimeout, ErrTimeout)
+	defer cancel()
 	p, err := s.start(ctx, verb, files)
 	if err != nil {
 		return nil, err
@@ -128,6 +189,10 @@ func (s *procSource) runFor(ctx context.Context, verb string, want protocol.Mess
 				}
 				continue
 			}
+			if errors.Is(context.Cause(ctx), ErrTimeout) {
+				return nil, fmt.Errorf("%w: source %s: %s did not finish within %s (the operator sets this limit: sources.command_timeout)",
+					ErrTimeout, s.ref, verb, s.opts.CommandTimeout)
+			}
 			return nil, err
 		}
 		if m.Type == want {
@@ -139,7 +204,7 @@ func (s *procSource) runFor(ctx context.Context, verb string, want protocol.Mess
 			return nil, fmt.Errorf("source %s: %s: %w", s.ref, verb, lineErr)
 		}
 		return nil, fmt.Errorf("%w: source %s: %s printed no %s message; check that the program speaks the Airbyte protocol (stderr: %q)",
-			ErrNoMessage, s.ref, verb, want, p.stderr.String())
+			ErrNoMessage, s.ref, verb, want, p.mask(p.stderr.String()))
 	}
 	return found, nil
 }
@@ -150,8 +215,10 @@ func randomName() string {
 	return "lakeport-source-" + hex.EncodeToString(b[:])
 }
 
-// start writes the files (mode 0600, in a private temporary directory) and
-// starts the connector.
+// start makes the run's private folder (0700: the files, mode 0600, and
+// the program's HOME and TMPDIR) and starts the connector in it, through
+// the sandbox shim, with an explicit environment. The folder is removed
+// when the process has been waited for.
 func (s *procSource) start(ctx context.Context, verb string, files []fileArg) (_ *process, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("source %s: %s: %w", s.ref, verb, err)
@@ -166,10 +233,14 @@ func (s *procSource) start(ctx context.Context, verb string, files []fileArg) (_
 		}
 	}()
 	args := []string{verb}
+	var config []byte
 	for _, f := range files {
 		name := f.flag + ".json"
 		if err := os.WriteFile(filepath.Join(dir, name), f.data, 0o600); err != nil {
 			return nil, fmt.Errorf("source %s: %s: write %s: %w", s.ref, verb, name, err)
+		}
+		if f.flag == "config" {
+			config = f.data
 		}
 		at := filepath.Join(dir, name)
 		if s.image != "" {
@@ -183,11 +254,13 @@ func (s *procSource) start(ctx context.Context, verb string, files []fileArg) (_
 	container := ""
 	if s.image != "" {
 		container = randomName()
-		argv := append([]string{"run", "--rm", "-i", "--name", container, "-v", dir + ":" + containerDir, s.image}, args...)
-		cmd = exec.CommandContext(runCtx, s.engine, argv...)
+		cmd, err = s.containerCommand(runCtx, container, dir, args)
 	} else {
-		cmd = exec.CommandContext(runCtx, s.path, args...)
-		cmd.Dir = dir
+		cmd, err = s.programCommand(runCtx, dir, args)
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("source %s: %s: %w", s.ref, verb, err)
 	}
 	setProcessGroup(cmd)
 	cmd.Cancel = func() error {
@@ -216,7 +289,7 @@ func (s *procSource) start(ctx context.Context, verb string, files []fileArg) (_
 		return nil, fmt.Errorf("source %s: %s: start: %w", s.ref, verb, err)
 	}
 	return &process{
-		src: s, verb: verb, ctx: ctx, exited: make(chan struct{}), cancel: cancel, cmd: cmd, dir: dir, stderr: tail,
+		src: s, verb: verb, ctx: ctx, exited: make(chan struct{}), cancel: cancel, cmd: cmd, dir: dir, stderr: tail, config: config,
 		reader: protocol.NewReader(stdout, protocol.WithMaxLineSize(s.opts.MaxLineSize)),
 	}, nil
 }
@@ -231,6 +304,8 @@ type process struct {
 	dir    string
 	stderr *tailBuffer
 	reader *protocol.Reader
+	lines  *protocol.LineParser // for the TRACE lines of NextChunk
+	config []byte               // what the run was given, whose secrets are masked in errors
 
 	exited chan struct{} // closed once the process has been waited for
 
@@ -260,16 +335,18 @@ func (p *process) Next() (*protocol.Message, error) {
 	}
 	m, err := p.reader.Next()
 	if err == nil {
-		if m.Type == protocol.TypeTrace && m.Trace.Type == protocol.TraceError && m.Trace.Error != nil {
-			p.lastTrace = m.Trace.Error.Message
-			p.traceConfig = m.Trace.Error.FailureType == protocol.FailureConfig
-		}
+		p.noteTrace(m)
 		return m, nil
 	}
 	if protocol.IsLineError(err) {
-		return nil, fmt.Errorf("source %s: %s: %w", p.src.ref, p.verb, err)
+		return nil, p.LineErr(err)
 	}
-	// The output is over (or unreadable): the outcome is the process's.
+	return nil, p.end(err)
+}
+
+// end takes the reader's final error: the output is over (or unreadable),
+// and the outcome is the process's.
+func (p *process) end(err error) error {
 	p.done = true
 	if err != io.EOF {
 		p.kill()
@@ -284,7 +361,60 @@ func (p *process) Next() (*protocol.Message, error) {
 	default:
 		p.final = io.EOF
 	}
-	return nil, p.final
+	return p.final
+}
+
+// NextChunk returns the connector's next whole output lines, unparsed (see
+// protocol.Reader.NextChunk), for a caller that parses them itself; its
+// errors and end are Next's. A stream is read with Next or NextChunk, not
+// both. TRACE errors in the lines are still remembered for the exit error.
+func (p *process) NextChunk(buf []byte, size int) (protocol.Chunk, error) {
+	if p.closed.Load() {
+		return protocol.Chunk{}, errClosed
+	}
+	if p.done {
+		return protocol.Chunk{}, p.final
+	}
+	c, err := p.reader.NextChunk(buf, size)
+	if err == nil {
+		p.traces(c)
+		return c, nil
+	}
+	if protocol.IsLineError(err) {
+		return c, p.LineErr(err)
+	}
+	return c, p.end(err)
+}
+
+// LineErr dresses an error about one output line as Next returns it.
+func (p *process) LineErr(err error) error {
+	return fmt.Errorf("source %s: %s: %w", p.src.ref, p.verb, err)
+}
+
+// traces remembers the last TRACE error among c's lines, as Next does; only
+// lines that mention TRACE are parsed.
+func (p *process) traces(c protocol.Chunk) {
+	if !bytes.Contains(c.Lines, []byte("TRACE")) {
+		return
+	}
+	if p.lines == nil {
+		p.lines = protocol.NewLineParser()
+	}
+	for line := range bytes.Lines(c.Lines) {
+		if !bytes.Contains(line, []byte("TRACE")) {
+			continue
+		}
+		if _, m, err := p.lines.Parse(line, 0, nil); err == nil && m != nil {
+			p.noteTrace(m)
+		}
+	}
+}
+
+func (p *process) noteTrace(m *protocol.Message) {
+	if m.Type == protocol.TypeTrace && m.Trace.Type == protocol.TraceError && m.Trace.Error != nil {
+		p.lastTrace = m.Trace.Error.Message
+		p.traceConfig = m.Trace.Error.FailureType == protocol.FailureConfig
+	}
 }
 
 func (p *process) kill() {
@@ -305,8 +435,12 @@ func (p *process) wait() {
 		case errors.As(err, &ee) && p.closed.Load() && ee.ExitCode() == -1:
 			p.waitErr = nil // killed by Close: stopping early is not a failure
 		case errors.As(err, &ee):
-			p.waitErr = &ExitError{Source: p.src.ref, Command: p.verb, Code: ee.ExitCode(),
-				TraceError: p.lastTrace, traceConfig: p.traceConfig, Stderr: p.stderr.String()}
+			xe := &ExitError{Source: p.src.ref, Command: p.verb, Code: ee.ExitCode(), Signal: signalOf(ee),
+				TraceError: p.mask(p.lastTrace), traceConfig: p.traceConfig, Stderr: p.mask(p.stderr.String())}
+			if p.src.image == "" && ee.UserTime()+ee.SystemTime() >= p.src.opts.CPU {
+				xe.CPULimit = p.src.opts.CPU
+			}
+			p.waitErr = xe
 		case err != nil && !p.closed.Load():
 			p.waitErr = fmt.Errorf("source %s: %s: %w", p.src.ref, p.verb, err)
 		}

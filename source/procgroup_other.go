@@ -12,3 +12,5 @@ func killGroup(cmd *exec.Cmd) error {
 	}
 	return cmd.Process.Kill()
 }
+
+func signalOf(*exec.ExitError) string { return "" }

@@ -23,3 +23,11 @@ func killGroup(cmd *exec.Cmd) error {
 	}
 	return err
 }
+
+// signalOf names the signal that ended the process, or "".
+func signalOf(ee *exec.ExitError) string {
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal().String()
+	}
+	return ""
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -24,6 +23,10 @@ type Registry struct {
 	Engines []string
 	// Options apply to exec: and image: sources opened from this registry.
 	Options ProcessOptions
+	// Allow is the operator's list of the exec: and image: references Open
+	// accepts; the zero value accepts none (built-in and manifest sources
+	// need no listing).
+	Allow AllowList
 	// ManifestsDir is the operator's catalogue of declarative manifests
 	// (see Manifests); empty for none.
 	ManifestsDir string
@@ -111,27 +114,32 @@ func (r *Registry) Open(ref string) (Source, error) {
 	return nil, fmt.Errorf("%w %q: a reference is a built-in name, exec:/path/to/program or image:REF", ErrUnknownSource, ref)
 }
 
+// openExec opens a local program the allow-list names (see AllowList.resolveExec);
+// the program run is the one the path resolves to.
 func (r *Registry) openExec(ref, path string) (Source, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w %q: exec: needs the path of a program", ErrUnknownSource, ref)
 	}
-	abs, err := filepath.Abs(path)
+	real, err := r.Allow.resolveExec(ref, path)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", ref, err)
+		return nil, err
 	}
-	fi, err := os.Stat(abs)
+	fi, err := os.Stat(real)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: the program cannot be found: %w", ref, err)
 	}
 	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
-		return nil, fmt.Errorf("source %s: %s is not an executable file", ref, abs)
+		return nil, fmt.Errorf("source %s: %s is not an executable file", ref, real)
 	}
-	return &procSource{ref: ref, path: abs, opts: r.Options.withDefaults()}, nil
+	return &procSource{ref: ref, path: real, opts: r.Options.withDefaults()}, nil
 }
 
 func (r *Registry) openImage(ref, image string) (Source, error) {
 	if !imageRef.MatchString(image) {
 		return nil, fmt.Errorf("%w %q: %q is not a container image reference", ErrUnknownSource, ref, image)
+	}
+	if err := r.Allow.checkImage(ref, image); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

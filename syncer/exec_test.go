@@ -3,46 +3,19 @@ package syncer_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/source"
+	"github.com/lakeport/lakeport/source/sourcetest"
 	"github.com/lakeport/lakeport/syncer"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// testSource builds the protocol-speaking test program once per test binary.
-func testSource(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lakeport-syncer-testsource-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "testsource")
-		out, err := exec.Command("go", "build", "-o", buildPath, "github.com/lakeport/lakeport/source/internal/testsource").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(err.Error() + ": " + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build the test source: %v", buildErr)
-	}
-	return buildPath
-}
+// testSource is the protocol test program (see package sourcetest).
+func testSource(t *testing.T) string { return sourcetest.Program(t) }
 
 type execEnv struct {
 	t    *testing.T

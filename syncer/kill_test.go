@@ -22,6 +22,7 @@ const killHelperEnv = "LAKEPORT_SYNCER_KILL_HELPER"
 
 // TestMain doubles as the sync process that TestKillNineAndResume kills.
 func TestMain(m *testing.M) {
+	source.Default.Allow = source.MustAllowList("exec:*")
 	if spec := os.Getenv(loopEnv); spec != "" {
 		if err := loopHelper(spec); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -35,10 +34,6 @@ type Options struct {
 	BatchRows     int
 	BatchBytes    int64
 	FlushInterval time.Duration
-	// CutRows bounds one Arrow batch. Append streams write each batch into
-	// the open data file as it is cut; the others hold their batches until
-	// the commit.
-	CutRows int
 	// MaxRecordBytes fails the run on a bigger record.
 	MaxRecordBytes int
 	// Progress is called after every commit and about every ProgressEvery records.
@@ -58,9 +53,6 @@ func (o *Options) defaults() {
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 30 * time.Second
-	}
-	if o.CutRows <= 0 {
-		o.CutRows = 8_192
 	}
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = 16 << 20
@@ -126,7 +118,8 @@ type stream struct {
 	cs      *protocol.ConfiguredStream
 	key     string
 	table   *lake.Table
-	builder *schema.BatchBuilder
+	schema  *arrow.Schema // of the table, which the pipeline builds records to
+	index   int           // in the pipeline's streams
 	batches []arrow.RecordBatch
 	// Append streams write each cut batch into data files at once (files), and
 	// commit those files at the due STATE; the others hold batches until then.
@@ -200,10 +193,11 @@ func Run(ctx context.Context, job Job, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	msgs = prefetch(msgs)
 	r := &run{job: job, opts: opts, streams: streams, res: &res, start: start, attempt: uuid.NewString()}
-	err = r.loop(ctx, msgs)
-	closeErr := msgs.Close()
+	pl := r.startPipeline(ctx, msgs)
+	err = r.loop(ctx, pl)
+	closeErr := msgs.Close() // first: it unblocks the pipeline's reader
+	pl.Close()
 	if err == nil {
 		err = closeErr
 	}
@@ -255,11 +249,13 @@ func openStream(ctx context.Context, job Job, cs *protocol.ConfiguredStream, opt
 	if err != nil {
 		return nil, err
 	}
+	// Fail early for a schema no batch can be built to.
 	b, err := schema.NewBatchBuilder(as)
 	if err != nil {
 		return nil, fmt.Errorf("syncer: stream %s: %w", name, err)
 	}
-	s := &stream{cs: cs, key: streamKey(name, cs.Stream.Namespace), table: t, builder: b, lastCommit: time.Now(),
+	b.Release()
+	s := &stream{cs: cs, key: streamKey(name, cs.Stream.Namespace), table: t, schema: as, lastCommit: time.Now(),
 		stats: &StreamStats{Mode: string(cs.SyncMode) + " " + string(cs.DestinationSyncMode)}}
 	if before != nil {
 		if plan, err := schema.Evolve(before, cs.Stream.JSONSchema); err == nil {
@@ -340,7 +336,6 @@ func (s *stream) release() {
 		b.Release()
 	}
 	s.batches = nil
-	s.builder.Release()
 }
 
 type run struct {
@@ -350,6 +345,7 @@ type run struct {
 	res     *Result
 	start   time.Time
 	sinceP  int
+	byIndex []*stream // the pipeline's streams, by index
 	// attempt tells this Run's commits apart from those of an earlier Run of the same
 	// sync (a job run again after its process died): commit IDs only dedupe retries of
 	// one commit, and a resumed Run's first commits must never pass for the dead one's.
@@ -358,82 +354,6 @@ type run struct {
 	sinceShared int64
 	// sourceErr is the first error the source reported in a TRACE message.
 	sourceErr *SourceError
-}
-
-func (r *run) loop(ctx context.Context, msgs source.MessageStream) error {
-	for {
-		m, err := msgs.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			if protocol.IsNotJSON(err) {
-				r.opts.Logger.Info("source printed a non-protocol line", "line", truncate(err.Error(), 300))
-				continue
-			}
-			if protocol.IsLineError(err) {
-				return fmt.Errorf("%w: %v", ErrMalformed, err)
-			}
-			return err
-		}
-		switch m.Type {
-		case protocol.TypeRecord:
-			if err := r.record(ctx, m.Record); err != nil {
-				return err
-			}
-		case protocol.TypeState:
-			if err := r.state(ctx, m.State); err != nil {
-				return err
-			}
-		case protocol.TypeLog:
-			if m.Log != nil {
-				r.opts.Logger.Debug("source log", "level", m.Log.Level, "message", truncate(m.Log.Message, 1000))
-			}
-		case protocol.TypeTrace:
-			r.trace(m.Trace)
-		case protocol.TypeControl:
-			if err := r.control(ctx, m.Control); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (r *run) record(ctx context.Context, rec *protocol.RecordMessage) error {
-	s := r.streams[streamKey(rec.Stream, rec.Namespace)]
-	if s == nil {
-		return fmt.Errorf("%w: the source sent a record for stream %q, which is not selected in the connector's catalog (selected: %s)",
-			ErrUnknownStream, streamKey(rec.Stream, rec.Namespace), r.selected())
-	}
-	s.sinceState++
-	r.sinceShared++
-	if s.ahead != "" {
-		s.stats.Skipped++
-		return nil
-	}
-	if len(rec.Data) > r.opts.MaxRecordBytes {
-		return fmt.Errorf("%w: a record of stream %s is %d bytes; the limit is %d bytes", ErrRecordTooLarge, s.key, len(rec.Data), r.opts.MaxRecordBytes)
-	}
-	if err := s.builder.Append(rec.Data, r.opts.Now(), s.gen); err != nil {
-		return fmt.Errorf("syncer: stream %s: %w", s.key, err)
-	}
-	n := int64(len(rec.Data))
-	s.rows++
-	s.bytes += n
-	s.stats.Records++
-	s.stats.Bytes += n
-	r.res.Records++
-	r.res.Bytes += n
-	if s.builder.Len() >= r.opts.CutRows {
-		if err := s.cut(ctx); err != nil {
-			return err
-		}
-	}
-	if r.sinceP++; r.sinceP >= r.opts.ProgressEvery {
-		r.sinceP = 0
-		r.progress()
-	}
-	return nil
 }
 
 func (r *run) selected() string {
@@ -561,10 +481,10 @@ func (r *run) due(s *stream) bool {
 	return s.rows >= int64(r.opts.BatchRows) || s.bytes >= r.opts.BatchBytes || time.Since(s.lastCommit) >= r.opts.FlushInterval
 }
 
-// cut ends the builder's batch: a streaming stream writes it into its open
-// data file, the others keep it for the commit.
-func (s *stream) cut(ctx context.Context) error {
-	b := s.builder.NewRecord()
+// add takes rows of the stream's records (a slice of a pipeline part's
+// batch, which it now owns): a streaming stream writes them into its open
+// data file, the others keep them for the commit.
+func (s *stream) add(ctx context.Context, b arrow.RecordBatch) error {
 	if !s.streaming {
 		s.batches = append(s.batches, b)
 		return nil
@@ -580,11 +500,6 @@ func (s *stream) cut(ctx context.Context) error {
 
 // commit writes the stream's buffered rows with its latest state in one commit.
 func (r *run) commit(ctx context.Context, s *stream) error {
-	if s.builder.Len() > 0 {
-		if err := s.cut(ctx); err != nil {
-			return err
-		}
-	}
 	if len(s.batches) == 0 && s.files == nil && s.state == nil && s.mode != lake.Overwrite {
 		return nil
 	}

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -15,11 +16,84 @@ import (
 // newBenchCmd is `lakeport bench`: measurements on this machine, next to
 // DuckDB in the same run. See BENCHMARKS.md.
 func newBenchCmd(g *globals) *cobra.Command {
+	var opts bench.SuiteOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure sync and query speed on this machine, next to DuckDB",
+		Long: `With no subcommand: the whole suite that BENCHMARKS.md reports. A sync of --records
+sample events next to DuckDB converting the same input (timed --duckdb-runs times,
+medians), the queries over the synced table, and a sync of --big-records events for
+memory. --json prints every figure; ` + "`lakeport bench report`" + ` turns that into BENCHMARKS.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: cannot re-run myself for the sync child: %w", err)
+			}
+			opts.Child = []string{self, "bench", "sync", "--child"}
+			res, err := bench.Run(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(res)
+			}
+			return bench.Report(g.stdout, res)
+		},
 	}
-	cmd.AddCommand(newBenchSyncCmd(g), newBenchQueryCmd(g))
+	f := cmd.Flags()
+	f.IntVar(&opts.Records, "records", 1_000_000, "events in the main sync (timed next to DuckDB, then queried)")
+	f.IntVar(&opts.BigRecords, "big-records", 10_000_000, "events in the sync for memory (-1: none)")
+	f.IntVar(&opts.DuckDBRuns, "duckdb-runs", bench.DefaultDuckDBRuns, "times each DuckDB conversion is timed (the median counts)")
+	f.IntVar(&opts.QueryRuns, "query-runs", 7, "runs of each query on each side; the first is a warm-up")
+	f.StringVar(&opts.Dir, "dir", "", "working directory (default: a temporary one, removed afterwards)")
+	f.BoolVar(&opts.Keep, "keep", false, "keep the temporary working directory")
+	cmd.AddCommand(newBenchSyncCmd(g), newBenchQueryCmd(g), newBenchReportCmd(g))
+	return cmd
+}
+
+func newBenchReportCmd(g *globals) *cobra.Command {
+	var in, out string
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Write BENCHMARKS.md from the JSON of `lakeport bench --json`",
+		Long: `Reads the JSON that ` + "`lakeport bench --json`" + ` printed (stdin, or --in) and writes the
+markdown report (stdout, or --out), every figure taken from that run:
+
+  lakeport bench --json > bench.json && lakeport bench report < bench.json > BENCHMARKS.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r := io.Reader(os.Stdin)
+			if in != "" {
+				f, err := os.Open(in)
+				if err != nil {
+					return fmt.Errorf("bench report: %w", err)
+				}
+				defer f.Close()
+				r = f
+			}
+			var s bench.Suite
+			dec := json.NewDecoder(r)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&s); err != nil {
+				return fmt.Errorf("bench report: the input is not the JSON of lakeport bench --json: %w", err)
+			}
+			if s.Sync.Records == 0 {
+				return fmt.Errorf("bench report: the input has no sync figures; give it the output of lakeport bench --json (not bench sync)")
+			}
+			var b bytes.Buffer
+			if err := bench.Report(&b, s); err != nil {
+				return err
+			}
+			if out == "" {
+				_, err := g.stdout.Write(b.Bytes())
+				return err
+			}
+			return os.WriteFile(out, b.Bytes(), 0o644)
+		},
+	}
+	cmd.Flags().StringVar(&in, "in", "", "the JSON file (default: stdin)")
+	cmd.Flags().StringVar(&out, "out", "", "the markdown file to write (default: stdout)")
 	return cmd
 }
 
@@ -68,6 +142,7 @@ JSON, peak RSS and the ratio to DuckDB.`,
 	f.IntVar(&opts.BatchRows, "batch-rows", 0, "syncer BatchRows (0: its default)")
 	f.Int64Var(&opts.BatchBytes, "batch-bytes", 0, "syncer BatchBytes (0: its default)")
 	f.IntVar(&opts.DuckDBThreads, "duckdb-threads", 0, "DuckDB threads (0: every core)")
+	f.IntVar(&opts.DuckDBRuns, "duckdb-runs", bench.DefaultDuckDBRuns, "times each DuckDB conversion is timed (the median counts)")
 	f.BoolVar(&opts.SkipDuckDB, "no-duckdb", false, "leave DuckDB out")
 	f.BoolVar(&inProcess, "in-process", false, "run the sync in this process (peak RSS then includes generating the input)")
 	f.StringVar(&child, "child", "", "internal: run the sync described by this spec file")
@@ -113,16 +188,16 @@ Prints the medians and the ratios.`,
 
 func printSync(w io.Writer, r bench.SyncResult) {
 	fmt.Fprintf(w, "%s events: %.1f MB of record JSON (%.1f MB of protocol lines), %d commits, %d cores\n\n",
-		thousands(float64(r.Records)), float64(r.DataBytes)/1e6, float64(r.ProtocolBytes)/1e6, r.Commits, r.Cores)
+		bench.Thousands(float64(r.Records)), float64(r.DataBytes)/1e6, float64(r.ProtocolBytes)/1e6, r.Commits, r.Cores)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\ttime\trecords/s\tper core\tMB/s\tCPU time\trecords/CPU-s\tpeak RSS\tlakeport ÷ this (time, CPU)\t")
 	fmt.Fprintf(tw, "lakeport sync (%s source)\t%.2f s\t%s\t%s\t%.1f\t%.2f s\t%s\t%.0f MiB\t\t\n", r.Source, r.Seconds,
-		thousands(r.RecordsPerSec), thousands(r.RecordsPerSecPerCore), r.MBPerSec, r.CPUSeconds, thousands(r.RecordsPerCPUSec), float64(r.PeakRSS)/(1<<20))
+		bench.Thousands(r.RecordsPerSec), bench.Thousands(r.RecordsPerSecPerCore), r.MBPerSec, r.CPUSeconds, bench.Thousands(r.RecordsPerCPUSec), float64(r.PeakRSS)/(1<<20))
 	for _, d := range r.DuckDB {
 		rps := float64(r.Records) / d.Seconds
 		fmt.Fprintf(tw, "DuckDB %s\t%.2f s\t%s\t%s\t%.1f\t%.2f s\t%s\t\t%.2f×, %.2f×\t\n", d.Name, d.Seconds,
-			thousands(rps), thousands(rps/float64(r.Cores)), float64(r.DataBytes)/1e6/d.Seconds,
-			d.CPUSeconds, thousands(float64(r.Records)/d.CPUSeconds), d.Ratio, d.CPURatio)
+			bench.Thousands(rps), bench.Thousands(rps/float64(r.Cores)), float64(r.DataBytes)/1e6/d.Seconds,
+			d.CPUSeconds, bench.Thousands(float64(r.Records)/d.CPUSeconds), d.Ratio, d.CPURatio)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\npeak RSS: %s; of it anonymous (sampled): %.0f MiB, Go heap in use at most %.0f MiB\n",
@@ -134,19 +209,19 @@ func printSync(w io.Writer, r bench.SyncResult) {
 		fmt.Fprintf(w, "load average at the start: %s (other work on the machine skews the times)\n", r.LoadAvg)
 	}
 	fmt.Fprintln(w, "targets:")
-	fmt.Fprintf(w, "  ≥ %s records/s per core: %s\n", thousands(bench.TargetRecordsPerSecPerCore), verdict(r.RecordsPerSecPerCore >= bench.TargetRecordsPerSecPerCore))
+	fmt.Fprintf(w, "  ≥ %s records per CPU-second: %s\n", bench.Thousands(bench.TargetRecordsPerCPUSec), verdict(r.RecordsPerCPUSec >= bench.TargetRecordsPerCPUSec))
 	if len(r.DuckDB) > 0 {
 		worst := 0.0
 		for _, d := range r.DuckDB {
 			worst = max(worst, d.Ratio)
 		}
-		fmt.Fprintf(w, "  ≤ %.1f× DuckDB's time: %s (%.2f× against the faster DuckDB run)\n", bench.TargetSyncRatio, verdict(worst <= bench.TargetSyncRatio), worst)
+		fmt.Fprintf(w, "  ≤ %.1f× DuckDB's time: %s (%.2f× against the faster DuckDB conversion)\n", bench.TargetSyncRatio, verdict(worst <= bench.TargetSyncRatio), worst)
 	}
 	fmt.Fprintf(w, "  peak RSS < %d MiB: %s\n", bench.TargetPeakRSS>>20, verdict(r.PeakRSS > 0 && r.PeakRSS < bench.TargetPeakRSS))
 }
 
 func printQuery(w io.Writer, r bench.QueryResult) {
-	fmt.Fprintf(w, "%s rows in %d Parquet files; medians of %d runs after a warm-up\n", thousands(float64(r.Rows)), r.Files, r.Runs)
+	fmt.Fprintf(w, "%s rows in %d Parquet files; medians of %d runs after a warm-up\n", bench.Thousands(float64(r.Rows)), r.Files, r.Runs)
 	fmt.Fprintf(w, "the engine opens a fresh, locked-down DuckDB per query: SELECT 1 takes %.1f ms\n\n", r.OpenMs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "query\trows\tengine\tDuckDB fresh db\tratio\tDuckDB long-lived\tratio\t")
@@ -166,22 +241,4 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "NOT met"
-}
-
-// thousands formats v rounded, with commas: 1234567 → "1,234,567".
-func thousands(v float64) string {
-	s := fmt.Sprintf("%.0f", v)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

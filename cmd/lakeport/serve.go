@@ -107,6 +107,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 					}
 				case "allow-private-networks":
 					cfg.AllowPrivateNetworks = flags.AllowPrivateNetworks
+				case "allow-source":
+					cfg.Sources.Allow = flags.Sources.Allow
 				case "manifests-dir":
 					cfg.ManifestsDir = flags.ManifestsDir
 				}
@@ -145,6 +147,8 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 	f.StringVar(&flags.STSEndpoint, "sts-endpoint", flags.STSEndpoint, "STS endpoint URL; empty for AWS's own (LAKEPORT_STS_ENDPOINT)")
 	f.BoolVar(&flags.Sample, "sample", flags.Sample, "on first start, create the connector sample (built-in demo source) and sync it once (LAKEPORT_SAMPLE)")
 	f.DurationVar(&flags.StepTimeout, "step-timeout", flags.StepTimeout, "time limit of each Test connection step (LAKEPORT_STEP_TIMEOUT)")
+	f.StringArrayVar(&flags.Sources.Allow, "allow-source", flags.Sources.Allow,
+		"an exec: or image: reference sources may run, exact or a glob like exec:/opt/airbyte/bin/* or image:airbyte/source-*; repeat it (LAKEPORT_SOURCES_ALLOW, comma-separated; sources.allow)")
 	f.StringVar(&flags.MetricsAddr, "metrics-addr", flags.MetricsAddr, "address of the Prometheus /metrics listener, apart from the API's; off for none (LAKEPORT_METRICS_ADDR)")
 	f.BoolVar(&flags.Console.SecureCookies, "secure-cookies", flags.Console.SecureCookies, "mark console cookies Secure: set it behind a TLS-terminating proxy (LAKEPORT_SECURE_COOKIES)")
 	f.StringArrayVar(&trustedProxies, "trusted-proxy", nil, "a proxy (address or CIDR) whose X-Forwarded-For/-Proto the console believes; repeatable (LAKEPORT_TRUSTED_PROXIES, comma-separated)")
@@ -201,6 +205,9 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		log.Warn("the data dir is open to other users of this machine: it holds the secrets key, admin token and every organization's data; run chmod 700 on it",
 			"data_dir", cfg.DataDir, "mode", fi.Mode().Perm().String())
 	}
+	if err := configureSources(cfg, log); err != nil {
+		return nil, nil, err
+	}
 	key, err := secrets.LoadOrCreateKey(cfg.SecretKey, filepath.Join(cfg.DataDir, "secret.key"))
 	if err != nil {
 		return nil, nil, err
@@ -227,7 +234,8 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 		n.locs.ManagedS3 = &m
 	}
 	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
-		RunPolicy: connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg}}
+		RunPolicy:     connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
+		MaxConnectors: cfg.MaxConnectors, MinScheduleInterval: cfg.MinScheduleInterval}
 	dialect := "sqlite"
 	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {

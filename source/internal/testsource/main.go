@@ -15,6 +15,13 @@
 //	  "report_files": true,       // a LOG naming the config path and its mode
 //	  "hang": true,               // after the output, sleep until killed
 //	  "spawn_child": true,        // with hang: start a child (LOG "child <pid>") that sleeps too
+//	  "probe": ["/path", …],      // read: RECORDs on stream "probe" of what the program was given:
+//	                              //   {"kind":"env","name":K,"value":V} per variable, {"kind":"cwd",...},
+//	                              //   {"kind":"fd","name":N} per open descriptor, {"kind":"limit",...}
+//	                              //   from /proc/self/limits, {"kind":"file","name":P,"readable":B}
+//	                              //   per path (a folder is listed, a file read), {"kind":"parent_env",…}
+//	  "burn": true,               // spin on the CPU until stopped
+//	  "allocate_mb": 512,         // allocate and touch this much memory, then report it
 //	  "lines": ["{…}", …],        // read prints these lines verbatim instead of records
 //	  "want_state": …             // read fails (exit 7) unless handed exactly this state
 //	}
@@ -54,6 +61,9 @@ type config struct {
 	SpawnChild    bool            `json:"spawn_child"`
 	Lines         []string        `json:"lines"`
 	WantState     json.RawMessage `json:"want_state"`
+	Probe         []string        `json:"probe"`
+	Burn          bool            `json:"burn"`
+	AllocateMB    int             `json:"allocate_mb"`
 }
 
 var out = bufio.NewWriter(os.Stdout)
@@ -178,6 +188,27 @@ func read(cfg config, catalogPath, statePath string) {
 	if cfg.UnknownStream {
 		emit(map[string]any{"type": "RECORD", "record": map[string]any{"stream": "ghost", "data": map[string]any{"id": 0}, "emitted_at": 1}})
 	}
+	if cfg.Probe != nil {
+		probe(cfg.Probe)
+	}
+	if cfg.AllocateMB > 0 {
+		mem := make([][]byte, 0, cfg.AllocateMB)
+		for i := 0; i < cfg.AllocateMB; i++ {
+			b := make([]byte, 1<<20)
+			for j := range b {
+				b[j] = byte(j)
+			}
+			mem = append(mem, b)
+		}
+		logf("allocated %d MiB", len(mem))
+	}
+	if cfg.Burn {
+		for x := 0; ; x++ {
+			if x == -1 {
+				break
+			}
+		}
+	}
 	if cfg.Oversized > 0 {
 		emit(map[string]any{"type": "RECORD", "record": map[string]any{"stream": "users", "data": map[string]any{"pad": strings.Repeat("x", cfg.Oversized)}, "emitted_at": 1}})
 	}
@@ -219,6 +250,50 @@ func finish(cfg config) {
 		fmt.Fprint(os.Stderr, cfg.Stderr)
 	}
 	os.Exit(cfg.ExitCode)
+}
+
+// probe reports what the program was given, as RECORDs of stream "probe".
+func probe(paths []string) {
+	rec := func(data map[string]any) {
+		emit(map[string]any{"type": "RECORD", "record": map[string]any{"stream": "probe", "data": data, "emitted_at": 1}})
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		rec(map[string]any{"kind": "env", "name": k, "value": v})
+	}
+	wd, _ := os.Getwd()
+	rec(map[string]any{"kind": "cwd", "name": wd})
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		for _, e := range ents {
+			target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			rec(map[string]any{"kind": "fd", "name": e.Name(), "value": target})
+		}
+	}
+	if b, err := os.ReadFile("/proc/self/limits"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "Max cpu time") || strings.HasPrefix(line, "Max data size") || strings.HasPrefix(line, "Max core file size") {
+				rec(map[string]any{"kind": "limit", "name": line})
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", os.Getppid())); err == nil {
+		rec(map[string]any{"kind": "parent_env", "readable": true, "value": strings.ReplaceAll(string(b), "\x00", "\n")})
+	} else {
+		rec(map[string]any{"kind": "parent_env", "readable": false, "value": err.Error()})
+	}
+	for _, p := range paths {
+		var err error
+		if fi, serr := os.Stat(p); serr == nil && fi.IsDir() {
+			_, err = os.ReadDir(p)
+		} else {
+			_, err = os.ReadFile(p)
+		}
+		r := map[string]any{"kind": "file", "name": p, "readable": err == nil}
+		if err != nil {
+			r["value"] = err.Error()
+		}
+		rec(r)
+	}
 }
 
 // canonical is JSON with sorted keys and no spaces, for comparing states.
