@@ -92,6 +92,8 @@ func (s *Server) connectorError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusNotImplemented, "not_available", err.Error())
 	case errors.Is(err, connector.ErrStorageChanged):
 		writeError(w, http.StatusConflict, "storage_changed", err.Error())
+	case errors.Is(err, connector.ErrMigrating):
+		writeError(w, http.StatusConflict, "migrating", err.Error())
 	case errors.Is(err, owner.ErrOwnedByAnother), errors.Is(err, owner.ErrNotOwned):
 		writeError(w, http.StatusConflict, "prefix_not_owned", err.Error())
 	case errors.Is(err, connector.ErrLimit):

@@ -21,6 +21,7 @@ import (
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/migration"
 	"github.com/lakeport/lakeport/query"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
@@ -52,6 +53,9 @@ type Server struct {
 
 	// Connectors runs connectors; nil in a server that only manages storage.
 	Connectors *connector.Service
+	// Migrations moves connectors' tables to the organization's new storage
+	// (POST /storage/migrate); nil in a server that does not.
+	Migrations *migration.Service
 	// Metrics, when set, count requests. They are served on a listener of their own
 	// (lakeport serve --metrics-addr), never by this handler.
 	Metrics *metrics.Metrics
@@ -120,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 			r.With(adminOnly).Post("/storage/test", s.testStorage)
 			r.With(adminOnly).Put("/storage", s.saveStorage)
 			r.With(adminOnly).Post("/storage/use-managed", s.useManaged)
+			r.With(adminOnly).Post("/storage/migrate", s.migrateStorage)
 
 			r.Get("/sources", s.listSources)
 			r.With(s.needConnectors).Post("/sources/discover", s.discoverSource)
@@ -234,6 +239,8 @@ type Error struct {
 	Message string               `json:"message"`
 	Fields  []storage.FieldError `json:"fields,omitempty"`
 	Report  *validation.Report   `json:"report,omitempty"`
+	// Migration is the report of a storage migration that did not finish.
+	Migration *migration.Report `json:"migration,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/migration"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/storage/policy"
 	"github.com/lakeport/lakeport/store"
@@ -289,4 +290,58 @@ func firstCause(r validation.Report) string {
 
 func fieldErr(field string, err error) []storage.FieldError {
 	return []storage.FieldError{{Field: field, Message: err.Error()}}
+}
+
+// MigrateRequest is POST /api/v1/storage/migrate.
+type MigrateRequest struct {
+	// DeleteSource deletes each connector's old copy after its migration succeeded.
+	DeleteSource bool `json:"delete_source"`
+}
+
+// migrateStorage moves every connector bound to an earlier storage to the
+// organization's current storage. With "Accept: text/event-stream" it answers
+// Server-Sent Events: an "event: progress" per step (a migration.Event), then
+// "event: report" with the report (and "error" when a connector failed);
+// otherwise the report as JSON: 200 when every connector moved, 409
+// migration_failed with the report when one did not.
+func (s *Server) migrateStorage(w http.ResponseWriter, r *http.Request) {
+	if s.Migrations == nil {
+		writeError(w, http.StatusNotImplemented, "not_available", "this server does not migrate storage")
+		return
+	}
+	var req MigrateRequest
+	if r.ContentLength != 0 && !decode(w, r, &req) {
+		return
+	}
+	c := callerOf(r)
+	opts := migration.Options{DeleteSource: req.DeleteSource}
+	var events *eventStream
+	if acceptsEventStream(r) {
+		events = newEventStream(w)
+		opts.OnEvent = func(e migration.Event) { events.send("progress", e) }
+	}
+	rep, err := s.Migrations.Migrate(r.Context(), c.Org, opts)
+	if err != nil {
+		s.Logger.Warn("storage migration failed", "org", c.Org.ID, "err", err)
+	}
+	out := MigrateResponse{Report: rep}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	if events != nil {
+		events.send("report", out)
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusConflict, Error{Code: "migration_failed", Message: "the migration did not finish: " + err.Error() +
+			" (connectors that moved stay moved; run the migration again to resume the others)", Migration: &rep})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// MigrateResponse is the migration's report, and why it stopped when it did.
+type MigrateResponse struct {
+	Report migration.Report `json:"report"`
+	Error  string           `json:"error,omitempty"`
 }

@@ -26,10 +26,14 @@ import (
 )
 
 // Catalog is what lakeport needs of an opened catalog: iceberg-go's catalog
-// interface with table commits.
+// interface with table commits, and registering a table whose metadata file already
+// exists (a migrated table at its new place).
 type Catalog interface {
 	icecatalog.Catalog
 	table.CatalogIO
+	// RegisterTable adds table id whose current metadata is the file at
+	// metadataLocation; icecatalog.ErrTableAlreadyExists when id exists.
+	RegisterTable(ctx context.Context, id table.Identifier, metadataLocation string) (*table.Table, error)
 }
 
 // Backend is one kind of catalog, configured for the install.

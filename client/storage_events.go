@@ -28,32 +28,11 @@ func (c *Client) TestStorageEvents(ctx context.Context, s storage.Setting, onSte
 	if onStep == nil {
 		onStep = func(validation.Step) {}
 	}
-	body, err := json.Marshal(s)
+	resp, err := c.postEvents(ctx, path, s)
 	if err != nil {
 		return validation.Report{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+path, bytes.NewReader(body))
-	if err != nil {
-		return validation.Report{}, fmt.Errorf("the lakeport URL %q is not usable: %w", c.URL, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream, application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return validation.Report{}, fmt.Errorf("cannot reach lakeport at %s: %w\ncheck that `lakeport serve` is running there, or set --url / LAKEPORT_URL", c.URL, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(data, &e.Body) != nil || e.Body.Code == "" {
-			e.Body.Code, e.Body.Message = "http_"+fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(data))
-		}
-		return validation.Report{}, e
-	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		var report validation.Report
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxEventBytes))
@@ -95,6 +74,42 @@ func (c *Client) TestStorageEvents(ctx context.Context, s storage.Setting, onSte
 		return report, fmt.Errorf("lakeport's Test connection events ended before the report: the server stopped or the connection was cut; run Test connection again")
 	}
 	return report, nil
+}
+
+// postEvents POSTs body as JSON to path asking for Server-Sent Events, without the
+// client's overall timeout (a stream lasts as long as the work it reports): the
+// caller reads the answer, which may also be plain JSON. An answer of 400 or more is
+// an *Error.
+func (c *Client) postEvents(ctx context.Context, path string, body any) (*http.Response, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+path, bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("the lakeport URL %q is not usable: %w", c.URL, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream, application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := *c.HTTP
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach lakeport at %s: %w\ncheck that `lakeport serve` is running there, or set --url / LAKEPORT_URL", c.URL, err)
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(data, &e.Body) != nil || e.Body.Code == "" {
+			e.Body.Code, e.Body.Message = "http_"+fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(data))
+		}
+		return nil, e
+	}
+	return resp, nil
 }
 
 // readEvents reads Server-Sent Events from r and calls fn with each event's name

@@ -236,7 +236,8 @@ func (s *Service) locate(ctx context.Context, org store.Org, c store.Connector, 
 		return loc, err
 	}
 	if loc.Root != c.Warehouse {
-		return loc, fmt.Errorf("%w: connector %s writes to %s but the organization's storage is now %s; run `lakeport connector setup %s` to bind it to the new storage",
+		return loc, fmt.Errorf("%w: connector %s writes to %s but the organization's storage is now %s; run `lakeport storage migrate` to move its tables there "+
+			"(no re-sync: the next sync goes on from its state), or `lakeport connector setup %s` to start it afresh there",
 			ErrStorageChanged, c.Name, c.Warehouse, loc.Root, c.Name)
 	}
 	return loc, nil

@@ -79,8 +79,14 @@ func newEnv(t *testing.T) *env {
 // sync runs a sync through the job queue and waits for its outcome.
 func (e *env) sync(name string) connector.RunView {
 	e.t.Helper()
+	return e.syncIn(e.org, name)
+}
+
+// syncIn runs a sync of org's connector name and waits for its outcome.
+func (e *env) syncIn(org store.Org, name string) connector.RunView {
+	e.t.Helper()
 	ctx := context.Background()
-	run, err := e.svc.StartSync(ctx, e.org, name)
+	run, err := e.svc.StartSync(ctx, org, name)
 	if err != nil {
 		e.t.Fatalf("start sync of %s: %v", name, err)
 	}
@@ -90,7 +96,7 @@ func (e *env) sync(name string) connector.RunView {
 			e.t.Fatalf("sync of %s did not finish: %+v", name, run)
 		}
 		time.Sleep(50 * time.Millisecond)
-		if run, err = e.svc.Run(ctx, e.org, run.ID); err != nil {
+		if run, err = e.svc.Run(ctx, org, run.ID); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -100,8 +106,14 @@ func (e *env) sync(name string) connector.RunView {
 // ids returns the id column of a table, checking each id appears once.
 func (e *env) ids(ns, table string) map[string]bool {
 	e.t.Helper()
+	return e.idsIn(e.org, ns, table)
+}
+
+// idsIn returns the id column of org's table ns.table, checking each id appears once.
+func (e *env) idsIn(org store.Org, ns, table string) map[string]bool {
+	e.t.Helper()
 	ctx := context.Background()
-	l, err := e.svc.Lake(ctx, e.org, ns)
+	l, err := e.svc.Lake(ctx, org, ns)
 	if err != nil {
 		e.t.Fatal(err)
 	}

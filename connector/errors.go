@@ -21,6 +21,9 @@ var (
 	ErrLimit = errors.New("connector: the organization's connector limit is reached")
 	// ErrStorageChanged: the organization's storage changed since the connector was set up.
 	ErrStorageChanged = errors.New("connector: the organization's storage changed since setup")
+	// ErrMigrating: the connector's tables are being moved to the organization's new
+	// storage (lakeport storage migrate); its syncs wait until the move is done.
+	ErrMigrating = errors.New("connector: its tables are moving to the new storage")
 )
 
 // FieldError names one bad input field.

@@ -97,6 +97,9 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
 		return s.join(ctx, active, c)
 	}
+	if err := s.checkMigration(ctx, org, c); err != nil {
+		return RunView{}, err
+	}
 	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
 		return RunView{}, err
 	}
@@ -120,6 +123,28 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 		return RunView{}, err
 	}
 	return runView(r, c.Name), nil
+}
+
+// checkMigration refuses a sync while the connector's tables are being moved.
+func (s *Service) checkMigration(ctx context.Context, org store.Org, c store.Connector) error {
+	ms, ok := s.Store.(store.Migrations)
+	if !ok {
+		return nil
+	}
+	m, err := ms.Migration(ctx, org.ID, c.ID)
+	if err != nil || m.Source != c.Warehouse {
+		return nil
+	}
+	switch m.State {
+	case store.MigrationRunning:
+		return fmt.Errorf("%w: connector %s is moving from %s to %s (lakeport storage migrate, started %s); its syncs start again once the move is done. "+
+			"If the migration stopped, run lakeport storage migrate again: it resumes where it stopped",
+			ErrMigrating, c.Name, m.Source, m.Target, m.StartedAt.Format(time.RFC3339))
+	case store.MigrationFailed:
+		return fmt.Errorf("%w: the move of connector %s from %s to %s stopped half way (%s); run lakeport storage migrate again: it resumes where it stopped, "+
+			"and its syncs start again once the move is done", ErrMigrating, c.Name, m.Source, m.Target, m.Error)
+	}
+	return nil
 }
 
 // join answers a sync request for a connector that has an active run: a run being
@@ -437,6 +462,12 @@ func (s *Service) sync(ctx context.Context, a jobs.SyncArgs, r *store.Run, base 
 	}
 	c, err := s.Store.ConnectorByID(ctx, a.OrgID, a.ConnectorID)
 	if err != nil {
+		return syncer.Result{}, err
+	}
+	// A run queued before a migration of its connector started finds it at its turn:
+	// the run is already queued or running, so the migration waits for it, or this
+	// check sees the migration.
+	if err := s.checkMigration(ctx, org, c); err != nil {
 		return syncer.Result{}, err
 	}
 	// The workers write, through their own role chain.

@@ -82,6 +82,14 @@ func (c *ioCatalog) RenameTable(ctx context.Context, from, to table.Identifier) 
 	return c.bind(tbl), nil
 }
 
+func (c *ioCatalog) RegisterTable(ctx context.Context, id table.Identifier, metadataLocation string) (*table.Table, error) {
+	tbl, err := c.Catalog.RegisterTable(c.ctx(ctx), id, metadataLocation)
+	if err != nil {
+		return nil, err
+	}
+	return c.bind(tbl), nil
+}
+
 func (c *ioCatalog) CommitTable(ctx context.Context, id table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
 	return c.Catalog.CommitTable(c.ctx(ctx), id, reqs, updates)
 }

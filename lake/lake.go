@@ -138,6 +138,7 @@ type Lake struct {
 	retries   int
 	name      string
 	backend   lpcatalog.Backend
+	fileIO    *aws.Config // the file IO's AWS configuration (see fileio.go); nil: iceberg-go's own
 
 	// root is the warehouse; local is its folder, opened as an os.Root,
 	// for a local warehouse (nil for S3).
@@ -184,8 +185,10 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 		}
 		backend = b
 	}
+	var fileIO *aws.Config
 	if cfg.HTTPClient != nil || len(cfg.S3APIOptions) > 0 {
-		backend = withFileIO(backend, &aws.Config{HTTPClient: cfg.HTTPClient, APIOptions: cfg.S3APIOptions})
+		fileIO = &aws.Config{HTTPClient: cfg.HTTPClient, APIOptions: cfg.S3APIOptions}
+		backend = withFileIO(backend, fileIO)
 	}
 	root, err := parseLocation(wh)
 	if err != nil {
@@ -202,7 +205,7 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lake: open %s catalog %s: %w", backend.Kind(), name, err)
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, name: name, backend: backend, props: props,
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, name: name, backend: backend, props: props, fileIO: fileIO,
 		root: root, local: local}, nil
 }
 

@@ -23,6 +23,11 @@ var (
 	ErrNoCredentials = errors.New("storage: cannot get credentials for the bucket")
 	// ErrNotLocal is wrapped when a local folder is asked of a bucket.
 	ErrNotLocal = errors.New("storage: not a local folder")
+	// ErrOutside is wrapped when a path does not lie under a location's root.
+	ErrOutside = errors.New("storage: path outside the location")
+	// ErrUnknownLocation is wrapped when lakeport no longer knows how to reach a
+	// warehouse root (no saved setting ever reached it).
+	ErrUnknownLocation = errors.New("storage: unknown location")
 )
 
 // SettingError carries every problem Check found with a Setting.

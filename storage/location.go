@@ -64,6 +64,20 @@ func (l Location) NamespaceRoot(ns string) string { return l.Root + "/" + ns }
 // TableRoot is the location of table ns.name: NamespaceRoot(ns) + "/" + name.
 func (l Location) TableRoot(ns, name string) string { return l.NamespaceRoot(ns) + "/" + name }
 
+// Key is the key in Bucket of the object at path, a URL under Root (as table
+// metadata names files); ErrOutside when path is not under Root or its rest is not
+// a key every backend accepts (no "..", no empty segments).
+func (l Location) Key(path string) (string, error) {
+	key, ok := strings.CutPrefix(path, l.Root+"/")
+	if !ok {
+		return "", fmt.Errorf("%w: %s is not under %s", ErrOutside, path, l.Root)
+	}
+	if err := objstore.CheckKey(key); err != nil {
+		return "", fmt.Errorf("%w: %s: %w", ErrOutside, path, err)
+	}
+	return key, nil
+}
+
 // Local reports whether the location is a folder on this machine.
 func (l Location) Local() bool { return l.Dir != "" }
 

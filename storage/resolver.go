@@ -161,6 +161,12 @@ func (r *Resolver) Saved(ctx context.Context, org store.Org) (Saved, error) {
 	if err != nil {
 		return Saved{}, err
 	}
+	return r.open(org, st)
+}
+
+// open is a stored setting with its secret opened.
+func (r *Resolver) open(org store.Org, st store.StorageSetting) (Saved, error) {
+	var err error
 	set := Setting{Bucket: st.Bucket, Region: st.Region, RoleARN: st.RoleARN, KMSKeyARN: st.KMSKeyARN, Endpoint: st.Endpoint, AccessKeyID: st.AccessKeyID}
 	if st.SecretAccessKeySealed != "" {
 		if r.Secrets == nil {
@@ -174,10 +180,14 @@ func (r *Resolver) Saved(ctx context.Context, org store.Org) (Saved, error) {
 }
 
 // Save stores set as the organization's customer-hosted storage, its secret access
-// key sealed; validatedAt is when Test connection passed for exactly set.
+// key sealed; validatedAt is when Test connection passed for exactly set. The setting
+// it replaces stays reachable by its root (see At), for connectors still bound there.
 func (r *Resolver) Save(ctx context.Context, org store.Org, set Setting, validatedAt time.Time) (store.StorageSetting, error) {
 	if r.Secrets == nil {
 		return store.StorageSetting{}, errors.New("storage: no secrets box to seal the secret access key")
+	}
+	if err := r.remember(ctx, org); err != nil {
+		return store.StorageSetting{}, err
 	}
 	sealed := ""
 	if set.SecretAccessKey != "" {
@@ -194,11 +204,29 @@ func (r *Resolver) Save(ctx context.Context, org store.Org, set Setting, validat
 		return st, err
 	}
 	r.forget(org.ID)
-	return st, nil
+	return st, r.remember(ctx, org)
+}
+
+// remember records the organization's saved setting by the root it reaches, so
+// connectors bound there stay reachable after another is saved. A store without
+// store.Migrations remembers nothing.
+func (r *Resolver) remember(ctx context.Context, org store.Org) error {
+	ms, ok := r.Store.(store.Migrations)
+	if !ok {
+		return nil
+	}
+	st, err := r.Store.StorageSetting(ctx, org.ID)
+	if err != nil || Mode(st.Mode) != ModeCustomerHosted {
+		return err // managed storage is found without a record
+	}
+	return ms.PutStorageLocation(ctx, store.StorageLocation{Root: rootOf(st.Bucket, ""), Setting: st})
 }
 
 // UseManaged switches the organization back to managed storage.
 func (r *Resolver) UseManaged(ctx context.Context, org store.Org) (store.StorageSetting, error) {
+	if err := r.remember(ctx, org); err != nil {
+		return store.StorageSetting{}, err
+	}
 	st := store.StorageSetting{OrgID: org.ID, Mode: string(ModeManaged), UpdatedAt: time.Now().UTC()}
 	if err := r.Store.PutStorageSetting(ctx, st); err != nil {
 		return st, err
@@ -289,6 +317,39 @@ func (r *Resolver) ResolveAs(ctx context.Context, org store.Org, saved Saved, wh
 	}
 	loc.Principal = who
 	return loc, err
+}
+
+// At returns the location at root as who reaches it: the organization's current
+// storage, its managed warehouse, or an earlier storage it saved (a connector still
+// bound there, being migrated). ErrUnknownLocation when no setting lakeport kept
+// reaches root.
+func (r *Resolver) At(ctx context.Context, org store.Org, root string, who Principal) (Location, error) {
+	cur, err := r.LocateAs(ctx, org, who)
+	if err != nil || cur.Root == root {
+		return cur, err
+	}
+	if cur.Mode != ModeManaged {
+		managed, err := r.ResolveAs(ctx, org, Saved{Mode: ModeManaged}, who)
+		if err == nil && managed.Root == root {
+			return managed, nil
+		}
+	}
+	ms, ok := r.Store.(store.Migrations)
+	if !ok {
+		return Location{}, fmt.Errorf("%w %s: this metadata store keeps no earlier storage", ErrUnknownLocation, root)
+	}
+	l, err := ms.StorageLocation(ctx, org.ID, root)
+	if errors.Is(err, store.ErrNotFound) {
+		return Location{}, fmt.Errorf("%w %s: no storage setting this organization saved reaches it any more; save that storage again to reach it", ErrUnknownLocation, root)
+	}
+	if err != nil {
+		return Location{}, err
+	}
+	saved, err := r.open(org, l.Setting)
+	if err != nil {
+		return Location{}, err
+	}
+	return r.ResolveAs(ctx, org, saved, who)
 }
 
 // Renew keeps a running sync's credentials fresh: until ctx ends it resolves the

@@ -38,6 +38,7 @@ func Run(t *testing.T, env Env) {
 	t.Run("StaleCommitIsConflict", func(t *testing.T) { testStaleCommit(t, env) })
 	t.Run("MissingIsNotFound", func(t *testing.T) { testMissing(t, env) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, env) })
+	t.Run("Register", func(t *testing.T) { testRegister(t, env) })
 }
 
 var testSchema = iceberg.NewSchema(0,
@@ -288,5 +289,41 @@ func testReopen(t *testing.T, env Env) {
 	again := open(t, env, name)
 	if _, err := again.LoadTable(context.WithoutCancel(t.Context()), id); err != nil {
 		t.Fatalf("the reopened catalog does not find the table: %v", err)
+	}
+}
+
+// Register is how a migrated table takes its new place: the catalog forgets the table
+// and registers it again at an existing metadata file.
+func testRegister(t *testing.T, env Env) {
+	ctx := t.Context()
+	name := uniq(t, "org")
+	c := open(t, env, name)
+	createNamespace(t, env, c, name, "crm")
+	tbl, id := createTable(t, env, c, name, "crm", "users")
+	_, loc, err := c.CommitTable(ctx, id, nil, []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"lakeport.test": "before"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RegisterTable(ctx, id, tbl.MetadataLocation()); !errors.Is(err, icecatalog.ErrTableAlreadyExists) {
+		t.Fatalf("registering over an existing table: %v, want ErrTableAlreadyExists", err)
+	}
+	if err := c.DropTable(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.RegisterTable(ctx, id, loc)
+	if err != nil {
+		t.Fatalf("register at %s: %v", loc, err)
+	}
+	if got.MetadataLocation() != loc || got.Properties()["lakeport.test"] != "before" {
+		t.Fatalf("registered table at %s with %v, want %s", got.MetadataLocation(), got.Properties(), loc)
+	}
+	again, err := c.LoadTable(ctx, id)
+	if err != nil || again.MetadataLocation() != loc {
+		t.Fatalf("load after register: %v, %v", again, err)
+	}
+	// Commits go on from the registered metadata.
+	if _, _, err := c.CommitTable(ctx, id, []table.Requirement{table.AssertTableUUID(again.Metadata().TableUUID())},
+		[]table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"lakeport.test": "after"})}); err != nil {
+		t.Fatalf("commit after register: %v", err)
 	}
 }

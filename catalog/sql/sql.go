@@ -9,9 +9,11 @@ import (
 	"context"
 	dbsql "database/sql"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/apache/iceberg-go"
+	icecatalog "github.com/apache/iceberg-go/catalog"
 	icesql "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
 
@@ -65,7 +67,7 @@ func (b *Backend) Open(_ context.Context, name string, props iceberg.Properties)
 	if err != nil {
 		return nil, err
 	}
-	return &sqlCatalog{Catalog: c}, nil
+	return &sqlCatalog{Catalog: c, name: name, db: b.db, dialect: b.dialect}, nil
 }
 
 // sqlCatalog is iceberg-go's SQL catalog with its failed commit requirements
@@ -75,7 +77,48 @@ func (b *Backend) Open(_ context.Context, name string, props iceberg.Properties)
 // table.ErrCommitFailed. Every backend must answer a conflict with
 // table.ErrCommitFailed, so on another error CommitTable reloads the table and, when
 // one of the requirements fails on it, says so.
-type sqlCatalog struct{ *icesql.Catalog }
+type sqlCatalog struct {
+	*icesql.Catalog
+	name    string
+	db      *dbsql.DB
+	dialect icesql.SupportedDialect
+}
+
+// RegisterTable adds the row iceberg-go's SQL catalog keeps for a table (v0.7.0 has
+// no RegisterTable of its own), after checking that the metadata file loads.
+func (c *sqlCatalog) RegisterTable(ctx context.Context, id table.Identifier, metadataLocation string) (*table.Table, error) {
+	if len(id) < 2 {
+		return nil, fmt.Errorf("%w: table identifier %v has no namespace", catalog.ErrInvalidName, id)
+	}
+	ns := icecatalog.NamespaceFromIdent(id)
+	name := icecatalog.TableNameFromIdent(id)
+	exists, err := c.CheckNamespaceExists(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w: %s", icecatalog.ErrNoSuchNamespace, strings.Join(ns, "."))
+	}
+	if ok, err := c.CheckTableExists(ctx, id); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, fmt.Errorf("%w: %s", icecatalog.ErrTableAlreadyExists, strings.Join(id, "."))
+	}
+	q := `INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, iceberg_type) VALUES (?, ?, ?, ?, ?)`
+	if c.dialect == icesql.Postgres {
+		q = `INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, iceberg_type) VALUES ($1, $2, $3, $4, $5)`
+	}
+	if _, err := c.db.ExecContext(ctx, q, c.name, strings.Join(ns, "."), name, metadataLocation, icesql.TableType); err != nil {
+		return nil, fmt.Errorf("sql catalog: register %s at %s: %w", strings.Join(id, "."), metadataLocation, err)
+	}
+	tbl, err := c.LoadTable(ctx, id)
+	if err != nil {
+		// The metadata does not load: take the row back rather than leave a broken table.
+		_ = c.Catalog.DropTable(context.WithoutCancel(ctx), id)
+		return nil, fmt.Errorf("sql catalog: register %s: %w", strings.Join(id, "."), err)
+	}
+	return tbl, nil
+}
 
 func (c *sqlCatalog) CommitTable(ctx context.Context, id table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
 	meta, loc, err := c.Catalog.CommitTable(ctx, id, reqs, updates)

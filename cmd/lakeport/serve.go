@@ -29,6 +29,7 @@ import (
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/metrics"
+	"github.com/lakeport/lakeport/migration"
 	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
@@ -167,6 +168,7 @@ type backend interface {
 	store.Users
 	store.Sessions
 	store.SignInFailures
+	store.Migrations
 	DB() *sql.DB
 }
 
@@ -354,7 +356,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
 		HidePaths: serverFolders(cfg),
 		Ready:     func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
-		Storage:   n.locs, StepTimeout: cfg.StepTimeout}
+		Storage:   n.locs, StepTimeout: cfg.StepTimeout,
+		Migrations: &migration.Service{Store: n.store, Storage: n.locs, Catalog: n.svc.Catalog, Logger: log.With("component", "migration")}}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

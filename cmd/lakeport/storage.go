@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/client"
+	"github.com/lakeport/lakeport/migration"
 	"github.com/lakeport/lakeport/storage"
 	"github.com/lakeport/lakeport/storage/policy"
 	"github.com/lakeport/lakeport/validation"
@@ -18,7 +19,7 @@ import (
 
 func newStorageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "storage", Short: "Where your organization's data lives: managed, or your own S3 bucket"}
-	cmd.AddCommand(storageShowCmd(g), storagePolicyCmd(g), storageReviewCmd(g), storageTestCmd(g, false), storageTestCmd(g, true), storageManagedCmd(g))
+	cmd.AddCommand(storageShowCmd(g), storagePolicyCmd(g), storageReviewCmd(g), storageTestCmd(g, false), storageTestCmd(g, true), storageManagedCmd(g), storageMigrateCmd(g))
 	return cmd
 }
 
@@ -262,7 +263,70 @@ func storageManagedCmd(g *globals) *cobra.Command {
 				return g.printJSON(v)
 			}
 			fmt.Fprintln(g.stdout, "storage mode is now managed: new data goes to the platform's warehouse")
+			fmt.Fprintln(g.stdout, "connectors still write where they were set up: lakeport storage migrate moves their tables here without a re-sync")
 			return nil
 		},
 	}
+}
+
+func storageMigrateCmd(g *globals) *cobra.Command {
+	var deleteSource bool
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Move every connector's tables to the storage saved last, without a re-sync (admins)",
+		Long: `Moves every connector bound to an earlier storage to the organization's current one:
+copies its data files, rewrites its table metadata for the new place, checks the copy
+(rows, files, checksums), registers the tables there and switches the connector. Its
+next sync goes on incrementally from the migrated state. Syncs of a connector wait while
+it moves; run the command again to resume a migration that stopped. --delete-source
+deletes each old copy after its connector moved, only under the connector's own prefix.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			onEvent := func(e migration.Event) {
+				if g.json {
+					return
+				}
+				where := e.Connector
+				if e.Table != "" {
+					where += "." + e.Table
+				}
+				fmt.Fprintf(g.stdout, "%-24s %s\n", where, e.Message)
+			}
+			rep, err := c.MigrateStorage(cmd.Context(), deleteSource, onEvent)
+			if g.json {
+				if jerr := g.printJSON(rep); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			for _, cr := range rep.Connectors {
+				line := fmt.Sprintf("%-24s %s", cr.Connector, cr.State)
+				switch cr.State {
+				case migration.StateAlreadyThere, migration.StateRolledBack:
+					line += " (" + cr.To + ")"
+				default:
+					line += fmt.Sprintf(": %s -> %s, %d tables", cr.From, cr.To, len(cr.Tables))
+					var rows int64
+					for _, t := range cr.Tables {
+						rows += t.Rows
+					}
+					line += fmt.Sprintf(", %d rows checked", rows)
+				}
+				if cr.SourceObjectsDeleted > 0 {
+					line += fmt.Sprintf(", %d old objects deleted", cr.SourceObjectsDeleted)
+				}
+				if cr.Error != "" {
+					line += "\n    " + cr.Error
+				}
+				fmt.Fprintln(g.stdout, line)
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&deleteSource, "delete-source", false, "after each connector moved, delete its old copy (only under its own prefix, after reading its owner marker)")
+	return cmd
 }

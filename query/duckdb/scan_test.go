@@ -92,3 +92,26 @@ func TestScanProjection(t *testing.T) {
 		t.Fatalf("filter on one column, select another: %v, %v", rows, err)
 	}
 }
+
+// TestScanKeywordSchema: a remote table whose schema is a DuckDB keyword (the sample
+// connector's "sample", which DuckDB names back quoted) is found by the query that
+// names it.
+func TestScanKeywordSchema(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	rec := querytest.Record(t, schema, `[{"id":1},{"id":2}]`)
+	scan := func(ctx context.Context) (array.RecordReader, error) {
+		seq := iter.Seq2[arrow.RecordBatch, error](func(yield func(arrow.RecordBatch, error) bool) {
+			rec.Retain()
+			yield(rec, nil)
+		})
+		return array.ReaderFromIter(schema, seq), nil
+	}
+	e := newEngine(t, duckdb.Config{})
+	tables := []query.Table{{Schema: "sample", Name: "events", Scan: scan, ArrowSchema: schema}}
+	for _, sql := range []string{`SELECT count(*) FROM sample.events`, `SELECT count(*) FROM "sample"."events"`, `SELECT count(*) FROM memory.sample.events`} {
+		rows, err := run(t, e, tables, sql)
+		if err != nil || len(rows) != 1 || rows[0][0] != int64(2) {
+			t.Fatalf("%s: %v, %v", sql, rows, err)
+		}
+	}
+}

@@ -199,6 +199,35 @@ var migrations = []string{
 	CREATE INDEX signin_failures_at ON signin_failures (at);`,
 	// 9: a console session's absolute end (its token's expiry slides with use)
 	`ALTER TABLE sessions ADD COLUMN ends_at timestamptz;`,
+	// 10: the settings of earlier storage, by the root they reach; connectors' migrations
+	`CREATE TABLE storage_locations (
+		org_id text NOT NULL REFERENCES orgs(id),
+		root text NOT NULL,
+		mode text NOT NULL,
+		bucket text NOT NULL DEFAULT '',
+		region text NOT NULL DEFAULT '',
+		role_arn text NOT NULL DEFAULT '',
+		kms_key_arn text NOT NULL DEFAULT '',
+		endpoint text NOT NULL DEFAULT '',
+		access_key_id text NOT NULL DEFAULT '',
+		secret_access_key_sealed text NOT NULL DEFAULT '',
+		saved_at timestamptz,
+		PRIMARY KEY (org_id, root)
+	);
+	CREATE TABLE migrations (
+		org_id text NOT NULL REFERENCES orgs(id),
+		connector_id text NOT NULL,
+		source text NOT NULL,
+		target text NOT NULL,
+		state text NOT NULL,
+		tables text NOT NULL DEFAULT '',
+		delete_source boolean NOT NULL DEFAULT false,
+		error text NOT NULL DEFAULT '',
+		started_at timestamptz,
+		updated_at timestamptz,
+		finished_at timestamptz,
+		PRIMARY KEY (org_id, connector_id)
+	);`,
 }
 
 // migrate applies the pending migrations, each in its own transaction, while holding

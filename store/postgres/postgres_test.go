@@ -147,3 +147,12 @@ func TestSessionsConformance(t *testing.T) {
 	defer s.Close()
 	storetest.RunSessions(t, s)
 }
+
+func TestMigrationsConformance(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunMigrations(t, s)
+}

@@ -194,6 +194,35 @@ var migrations = []string{
 	CREATE INDEX signin_failures_at ON signin_failures (at);`,
 	// 9: a console session's absolute end (its token's expiry slides with use)
 	`ALTER TABLE sessions ADD COLUMN ends_at TEXT NOT NULL DEFAULT '';`,
+	// 10: the settings of earlier storage, by the root they reach; connectors' migrations
+	`CREATE TABLE storage_locations (
+		org_id TEXT NOT NULL REFERENCES orgs(id),
+		root TEXT NOT NULL,
+		mode TEXT NOT NULL,
+		bucket TEXT NOT NULL DEFAULT '',
+		region TEXT NOT NULL DEFAULT '',
+		role_arn TEXT NOT NULL DEFAULT '',
+		kms_key_arn TEXT NOT NULL DEFAULT '',
+		endpoint TEXT NOT NULL DEFAULT '',
+		access_key_id TEXT NOT NULL DEFAULT '',
+		secret_access_key_sealed TEXT NOT NULL DEFAULT '',
+		saved_at TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (org_id, root)
+	);
+	CREATE TABLE migrations (
+		org_id TEXT NOT NULL REFERENCES orgs(id),
+		connector_id TEXT NOT NULL,
+		source TEXT NOT NULL,
+		target TEXT NOT NULL,
+		state TEXT NOT NULL,
+		tables TEXT NOT NULL DEFAULT '',
+		delete_source INTEGER NOT NULL DEFAULT 0,
+		error TEXT NOT NULL DEFAULT '',
+		started_at TEXT NOT NULL DEFAULT '',
+		updated_at TEXT NOT NULL DEFAULT '',
+		finished_at TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (org_id, connector_id)
+	);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -88,3 +88,12 @@ func TestDatabaseFilesArePrivate(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrationsConformance(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunMigrations(t, s)
+}

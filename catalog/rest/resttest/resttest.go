@@ -4,6 +4,7 @@
 package resttest
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -16,8 +17,11 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
-	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+
 	"github.com/apache/iceberg-go/table"
+
+	lpcatalog "github.com/lakeport/lakeport/catalog"
+	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 )
 
 // Server implements the Iceberg REST catalog endpoints iceberg-go's rest
@@ -27,7 +31,7 @@ import (
 // current metadata answers 409 CommitFailedException, as the REST spec says.
 type Server struct {
 	*httptest.Server
-	cat *sqlcat.Catalog
+	cat lpcatalog.Catalog
 
 	mu       sync.Mutex // one commit at a time, like a real catalog's lock
 	requests []string   // "METHOD path"
@@ -43,7 +47,11 @@ func New(t testing.TB, props iceberg.Properties) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	cat, err := sqlcat.NewCatalog("rest", db, sqlcat.SQLite, props)
+	b, err := sqlcatalog.New(db, "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := b.Open(context.Background(), "rest", props)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +150,19 @@ func (s *Server) route(r *http.Request) (any, *restErr) {
 			ids = append(ids, map[string]any{"namespace": id[:len(id)-1], "name": id[len(id)-1]})
 		}
 		return map[string]any{"identifiers": ids}, nil
+	case len(parts) == 3 && parts[2] == "register" && r.Method == http.MethodPost:
+		var req struct {
+			Name             string `json:"name"`
+			MetadataLocation string `json:"metadata-location"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			return nil, bad(err)
+		}
+		tbl, err := s.cat.RegisterTable(ctx, append(ns, req.Name), req.MetadataLocation)
+		if err != nil {
+			return nil, classify(err)
+		}
+		return loadResult(tbl), nil
 	case len(parts) == 3 && parts[2] == "tables" && r.Method == http.MethodPost:
 		var req struct {
 			Name          string                 `json:"name"`
