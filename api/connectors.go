@@ -84,6 +84,8 @@ func (s *Server) connectorError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, connector.ErrExists):
 		writeError(w, http.StatusConflict, "connector_exists", "a connector with that name already exists in this organization: choose another name")
+	case errors.Is(err, connector.ErrMaintaining):
+		writeError(w, http.StatusConflict, "maintenance_in_progress", err.Error())
 	case errors.Is(err, connector.ErrBusy):
 		writeError(w, http.StatusConflict, "sync_in_progress", err.Error())
 	case errors.Is(err, connector.ErrStoragePaused):
@@ -151,6 +153,17 @@ func (s *Server) discoverConnector(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) syncConnector(w http.ResponseWriter, r *http.Request) {
 	v, err := s.Connectors.StartSync(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, v)
+}
+
+// maintainConnector starts table maintenance of the connector (compaction, snapshot
+// expiry, orphan files): a run of kind maintenance.
+func (s *Server) maintainConnector(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Connectors.StartMaintenance(r.Context(), callerOf(r).Org, chi.URLParam(r, "name"))
 	if err != nil {
 		s.connectorError(w, r, err)
 		return

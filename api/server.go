@@ -137,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 				r.Get("/{name}", s.getConnector)
 				r.With(adminOnly).Post("/{name}/discover", s.discoverConnector)
 				r.Post("/{name}/sync", s.syncConnector)
+				r.Post("/{name}/maintain", s.maintainConnector)
 				r.Get("/{name}/runs", s.connectorRuns)
 				r.With(adminOnly).Post("/{name}/setup", s.setupConnector)
 				r.With(adminOnly).Put("/{name}/schedule", s.scheduleConnector)

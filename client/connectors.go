@@ -41,6 +41,12 @@ func (c *Client) StartSync(ctx context.Context, name string) (connector.RunView,
 	return out, c.do(ctx, http.MethodPost, "/api/v1/connectors/"+url.PathEscape(name)+"/sync", nil, &out)
 }
 
+// StartMaintenance starts table maintenance of the connector's tables and returns its run.
+func (c *Client) StartMaintenance(ctx context.Context, name string) (connector.RunView, error) {
+	var out connector.RunView
+	return out, c.do(ctx, http.MethodPost, "/api/v1/connectors/"+url.PathEscape(name)+"/maintain", nil, &out)
+}
+
 func (c *Client) Runs(ctx context.Context, name string, limit int) ([]connector.RunView, error) {
 	var out []connector.RunView
 	return out, c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/connectors/%s/runs?limit=%d", url.PathEscape(name), limit), nil, &out)

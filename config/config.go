@@ -83,6 +83,8 @@ type Config struct {
 	// S3-compatible server) be loopback, link-local, private or unique-local
 	// addresses (network.allow_private). Off: only public addresses.
 	AllowPrivateNetworks bool
+	// Maintenance is table maintenance: compaction, snapshot expiry, orphan files.
+	Maintenance Maintenance
 	// Sources is what source programs may run and what they are given.
 	Sources Sources
 	// MaxConnectors caps each organization's connectors (default 50);

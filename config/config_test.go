@@ -135,6 +135,43 @@ func TestAllowPrivateNetworks(t *testing.T) {
 	}
 }
 
+func TestMaintenanceSettings(t *testing.T) {
+	c, err := config.Load(filepath.Join("..", "lakeport.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Maintenance; m.Every != 24*time.Hour || m.TargetFileSize != 128<<20 || m.SnapshotRetention != 168*time.Hour || m.OrphanWindow != 72*time.Hour || m.MetadataVersions != 20 {
+		t.Fatalf("the example's maintenance settings: %+v", m)
+	}
+	path := filepath.Join(t.TempDir(), "lakeport.yaml")
+	os.WriteFile(path, []byte("maintenance:\n  every: \"off\"\n  target_file_size: 64MiB\n"), 0o600)
+	t.Setenv("LAKEPORT_MAINTENANCE_TARGET_FILE_SIZE", "268435456")
+	if c, err = config.Load(path); err != nil || c.Maintenance.Every >= 0 || c.Maintenance.TargetFileSize != 256<<20 {
+		t.Fatalf("every off, and the environment over the file: %+v, %v", c.Maintenance, err)
+	}
+	t.Setenv("LAKEPORT_MAINTENANCE_TARGET_FILE_SIZE", "")
+	for _, tc := range []struct{ yaml, names string }{
+		{"maintenance:\n  target_file_size: 12 parsecs\n", "maintenance.target_file_size"},
+		{"maintenance:\n  target_file_size: 1KiB\n", "maintenance.target_file_size"},
+		{"maintenance:\n  every: 10s\n", "maintenance.every"},
+		{"maintenance:\n  snapshot_retention: 10m\n", "maintenance.snapshot_retention"},
+		{"maintenance:\n  metadata_versions: -3\n", "maintenance.metadata_versions"},
+		// A window shorter than a sync may run would take its written files for orphans.
+		{"sync_timeout: 12h\nmaintenance:\n  orphan_window: 6h\n", "maintenance.orphan_window"},
+		{"maintenance:\n  orphan_window: 5h\n", "sync_timeout (6h0m0s)"},
+	} {
+		os.WriteFile(path, []byte(tc.yaml), 0o600)
+		if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), tc.names) {
+			t.Errorf("%q: %v, want an error naming %s", tc.yaml, err, tc.names)
+		}
+	}
+	os.WriteFile(path, []byte(""), 0o600)
+	t.Setenv("LAKEPORT_MAINTENANCE_EVERY", "often")
+	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "LAKEPORT_MAINTENANCE_EVERY") {
+		t.Errorf("a bad LAKEPORT_MAINTENANCE_EVERY: %v, want it named", err)
+	}
+}
+
 func TestSourcesSettings(t *testing.T) {
 	t.Setenv("LAKEPORT_SOURCES_ALLOW", "")
 	c, err := config.Load(filepath.Join("..", "lakeport.example.yaml"))

@@ -66,8 +66,9 @@ type file struct {
 	Network struct {
 		AllowPrivate *bool `yaml:"allow_private"`
 	} `yaml:"network"`
-	Sources    sourcesFile    `yaml:"sources"`
-	Connectors connectorsFile `yaml:"connectors"`
+	Sources     sourcesFile     `yaml:"sources"`
+	Connectors  connectorsFile  `yaml:"connectors"`
+	Maintenance maintenanceFile `yaml:"maintenance"`
 }
 
 // Load returns the defaults, overlaid with the file at path (when not empty), overlaid
@@ -92,6 +93,12 @@ func Load(path string) (Config, error) {
 	}
 	if err := applyEnv(&c); err != nil {
 		return c, err
+	}
+	if err := maintenanceEnv(&c.Maintenance); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Maintenance.Check(c.SyncTimeout); err != nil {
+		return c, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
 }
@@ -165,6 +172,9 @@ func (f *file) apply(c *Config) error {
 	}
 	if f.Sync.MaxPerOrg != 0 {
 		c.SyncMaxPerOrg = f.Sync.MaxPerOrg
+	}
+	if err := f.Maintenance.apply(&c.Maintenance); err != nil {
+		return err
 	}
 	if err := f.Sources.apply(c); err != nil {
 		return err

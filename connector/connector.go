@@ -19,6 +19,7 @@ import (
 	"github.com/lakeport/lakeport/config"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/maintain"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/names"
 	"github.com/lakeport/lakeport/owner"
@@ -50,6 +51,8 @@ type Service struct {
 	Metrics *metrics.Metrics
 	// RunPolicy says how sync runs hold leases and share workers.
 	RunPolicy RunPolicy
+	// Maintenance tunes table maintenance runs (zero: maintain's defaults).
+	Maintenance maintain.Options
 	// MaxConnectors caps each organization's connectors (0: config.DefaultMaxConnectors);
 	// MinScheduleInterval is the shortest schedule interval (0: config.DefaultMinScheduleInterval).
 	MaxConnectors       int
@@ -407,14 +410,14 @@ func (s *Service) Delete(ctx context.Context, org store.Org, name string) (Delet
 	return rep, nil
 }
 
-// idle fails with ErrBusy while a sync of c is queued or running.
+// idle fails with ErrBusy while a run of c (a sync, or maintenance) is queued or running.
 func (s *Service) idle(ctx context.Context, c store.Connector) error {
 	runs, err := s.Store.Runs(ctx, c.OrgID, c.ID, 1)
 	if err != nil {
 		return err
 	}
 	if len(runs) > 0 && (runs[0].Status == store.RunQueued || runs[0].Status == store.RunRunning) {
-		return fmt.Errorf("%w: run %s of connector %s is %s; wait for it to finish", ErrBusy, runs[0].ID, c.Name, runs[0].Status)
+		return busy(runs[0], c)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -10,8 +11,10 @@ var (
 	ErrNotFound = errors.New("connector: not found")
 	// ErrExists: the organization already has a connector of that name.
 	ErrExists = errors.New("connector: already exists")
-	// ErrBusy: a sync of the connector is queued or running.
-	ErrBusy = errors.New("connector: a sync is queued or running")
+	// ErrBusy: a run of the connector (a sync, or table maintenance) is queued or running.
+	ErrBusy = errors.New("connector: a sync or table maintenance of the connector is queued or running")
+	// ErrMaintaining: the connector's tables are being maintained (an ErrBusy).
+	ErrMaintaining = fmt.Errorf("%w: table maintenance is running", ErrBusy)
 	// ErrStoragePaused: the organization's storage failed its last background check, so
 	// nothing is written to it until it passes again.
 	ErrStoragePaused = errors.New("connector: syncs are paused: the storage failed its last check")

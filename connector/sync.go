@@ -151,6 +151,9 @@ func (s *Service) checkMigration(ctx context.Context, org store.Org, c store.Con
 // resumed after its process died (or whose process died just now) is joined; a run
 // whose first attempt is queued or running is busy.
 func (s *Service) join(ctx context.Context, active store.Run, c store.Connector) (RunView, error) {
+	if active.IsMaintenance() {
+		return RunView{}, busy(active, c)
+	}
 	pol := s.RunPolicy.withDefaults()
 	leases, err := s.leases()
 	if err != nil {
@@ -322,7 +325,12 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 	beat := make(chan struct{})
 	go s.heartbeat(syncCtx, leases, att, pol.Heartbeat, cancel, beat)
 	base := r.Records
-	res, err := s.sync(syncCtx, a, &r, base)
+	var res syncer.Result
+	if r.IsMaintenance() {
+		err = s.maintain(syncCtx, a, &r)
+	} else {
+		res, err = s.sync(syncCtx, a, &r, base)
+	}
 	cancel(nil)
 	<-beat
 	if errors.Is(context.Cause(syncCtx), errLeaseLost) {
@@ -342,16 +350,20 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 		s.logger().Info("stopping: the sync resumes from its last committed state", "run", a.RunID)
 		return nil
 	}
-	r.Records, r.Bytes = base+res.Records, res.Bytes
-	if raw, jerr := json.Marshal(res.Streams); jerr == nil {
-		r.Streams = raw
+	if !r.IsMaintenance() {
+		r.Records, r.Bytes = base+res.Records, res.Bytes
+		if raw, jerr := json.Marshal(res.Streams); jerr == nil {
+			r.Streams = raw
+		}
 	}
 	r.FinishedAt = time.Now().UTC()
 	r.Status, r.Error = store.RunSucceeded, ""
 	status := store.AttemptSucceeded
 	if err != nil {
 		r.Status, r.Error, status = store.RunFailed, err.Error(), store.AttemptFailed
-		s.logger().Warn("sync failed", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "err", err)
+		s.logger().Warn(kindOf(r)+" failed", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "err", err)
+	} else if r.IsMaintenance() {
+		s.logger().Info("table maintenance finished", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID)
 	} else {
 		s.logger().Info("sync finished", "org", a.OrgID, "connector", a.ConnectorID, "run", a.RunID, "records", r.Records, "bytes", r.Bytes)
 	}
@@ -361,11 +373,13 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 	} else if eerr != nil {
 		return errors.Join(err, eerr)
 	}
-	s.Metrics.SyncFinished(r.Status, r.Records, r.Bytes, r.FinishedAt.Sub(r.StartedAt))
+	if !r.IsMaintenance() {
+		s.Metrics.SyncFinished(r.Status, r.Records, r.Bytes, r.FinishedAt.Sub(r.StartedAt))
+	}
 	if uerr := s.Store.UpdateRun(done, r); uerr != nil {
 		return errors.Join(err, uerr)
 	}
-	if err == nil {
+	if err == nil && !r.IsMaintenance() {
 		// Leftovers: files no snapshot references, written by an attempt that never
 		// committed. After a resumed run every file from before this attempt is one;
 		// otherwise only those older than the safety window (a run of another process

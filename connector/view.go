@@ -35,10 +35,12 @@ type View struct {
 	NextRunAt   *time.Time      `json:"next_run_at,omitempty"`
 }
 
-// RunView is a sync run as the API shows it.
+// RunView is a run as the API shows it: a sync, or table maintenance.
 type RunView struct {
-	ID         string          `json:"id"`
-	Connector  string          `json:"connector"`
+	ID        string `json:"id"`
+	Connector string `json:"connector"`
+	// Kind is "sync" or "maintenance".
+	Kind       string          `json:"kind"`
 	Status     string          `json:"status"`
 	Records    int64           `json:"records"`
 	Bytes      int64           `json:"bytes"`
@@ -53,11 +55,17 @@ type RunView struct {
 	Attempts int `json:"attempts"`
 	// Joined: a sync was asked for while this run was being resumed, and joined it.
 	Joined bool `json:"joined,omitempty"`
+	// Tables is a maintenance run's report, one maintain.Report per table.
+	Tables json.RawMessage `json:"tables,omitempty"`
 }
 
 func runView(r store.Run, connector string) RunView {
-	v := RunView{ID: r.ID, Connector: connector, Status: r.Status, Records: r.Records, Bytes: r.Bytes, Error: r.Error, CreatedAt: r.CreatedAt, Attempts: r.Attempts}
-	if len(r.Streams) > 0 {
+	v := RunView{ID: r.ID, Connector: connector, Kind: kindOf(r), Status: r.Status, Records: r.Records, Bytes: r.Bytes, Error: r.Error, CreatedAt: r.CreatedAt, Attempts: r.Attempts}
+	switch {
+	case len(r.Streams) == 0:
+	case r.IsMaintenance():
+		v.Tables = json.RawMessage(r.Streams)
+	default:
 		v.Streams = json.RawMessage(r.Streams)
 	}
 	if !r.StartedAt.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -161,7 +162,46 @@ func (t *Table) commit(ctx context.Context, c Commit, stage stageFunc) error {
 	if c.CommitID == "" {
 		c.CommitID = uuid.NewString()
 	}
-	props := c.summary()
+	return t.commitWith(ctx, c.CommitID, c.summary(), stage)
+}
+
+// Change is one commit of a change other than new data (table maintenance: a
+// rewrite of data files, expired snapshots, properties): it adds the change
+// to txn, a transaction on tbl, the table's latest metadata, once per
+// attempt, giving summary to the snapshot it adds, if any. An error from it
+// ends the commit with nothing sent; it is returned wrapped.
+type Change func(tbl *table.Table, txn *table.Transaction, summary iceberg.Properties) error
+
+// CommitChange commits a change with the retries and at-most-once guarantee
+// of [Table.Commit]: conflicts are retried (iceberg-go first rebuilds the
+// snapshot on the new head and runs its conflict validators; then lakeport
+// reloads the table and stages the change again), and an attempt whose
+// outcome is unknown is followed by a check for commitID in the table's
+// snapshots before anything is resent. props go into the summary of the
+// snapshot the change adds, if it adds one, with [PropCommitID] set to
+// commitID (a random one when empty). A change that adds no snapshot (one
+// that expires snapshots or sets properties) cannot be found by its ID: an
+// unknown outcome is resent, so such a change must be safe to apply twice.
+//
+// Summaries without [PropState] do not move the table's state: LastState
+// reads past them.
+func (t *Table) CommitChange(ctx context.Context, commitID string, props iceberg.Properties, change Change) error {
+	if commitID == "" {
+		commitID = uuid.NewString()
+	}
+	p := maps.Clone(props)
+	if p == nil {
+		p = iceberg.Properties{}
+	}
+	delete(p, PropState)
+	p[PropCommitID] = commitID
+	return t.commitWith(ctx, commitID, p, stageFunc(change))
+}
+
+// commitWith runs the retry loop of a commit whose snapshot summary is props
+// (carrying PropCommitID = commitID).
+func (t *Table) commitWith(ctx context.Context, commitID string, props iceberg.Properties, stage stageFunc) error {
+	c := Commit{CommitID: commitID}
 	var lastErr error
 	unknown := false
 	for attempt := 0; attempt <= t.lake.retries; attempt++ {
@@ -192,8 +232,11 @@ func (t *Table) commit(ctx context.Context, c Commit, stage stageFunc) error {
 		switch {
 		case errors.As(err, &we):
 			return fmt.Errorf("lake: commit %s to %s: %w", c.CommitID, t.name(), err)
-		case errors.Is(err, table.ErrCommitFailed):
-			// Clean conflict: nothing landed.
+		case errors.Is(err, table.ErrCommitFailed), errors.Is(err, table.ErrCommitDiverged):
+			// Clean conflict: nothing landed. (Diverged: a concurrent commit removed
+			// files this one replaces; iceberg-go found it before sending, after
+			// clean conflicts only. Staged again on the new head, the commit sees
+			// the table as it is now.)
 		default:
 			unknown = true
 		}

@@ -88,6 +88,52 @@ func TestMissedRunsOnceAcrossProcesses(t *testing.T) {
 	}
 }
 
+// Maintenance starts for the connectors that synced since their last maintenance, once
+// per Every, and not again until they sync again.
+func TestMaintenanceStartsWhenDue(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	st.CreateOrg(ctx, store.Org{ID: "o", Name: "o", ExternalID: "e", CreatedAt: now})
+	for _, id := range []string{"synced", "idle"} {
+		st.CreateConnector(ctx, store.Connector{ID: id, OrgID: "o", Name: id, Source: "sample", Catalog: []byte("{}"), CreatedAt: now, UpdatedAt: now})
+	}
+	st.CreateRun(ctx, store.Run{ID: "r1", OrgID: "o", ConnectorID: "synced", Kind: store.RunSync, Status: store.RunSucceeded,
+		CreatedAt: now.Add(-2 * time.Hour), FinishedAt: now.Add(-time.Hour)})
+	var started []string
+	m := &schedule.Maintenance{Store: st, Every: 24 * time.Hour, Now: func() time.Time { return now },
+		Start: func(ctx context.Context, org, con string) error {
+			started = append(started, con)
+			// What connector.StartMaintenance records: a maintenance run, now.
+			return st.CreateRun(ctx, store.Run{ID: "m" + itoa(len(started)), OrgID: org, ConnectorID: con, Kind: store.RunMaintenance,
+				Status: store.RunSucceeded, CreatedAt: now, FinishedAt: now})
+		}}
+	m.Tick(ctx)
+	m.Tick(ctx)
+	if len(started) != 1 || started[0] != "synced" {
+		t.Fatalf("started %v, want the synced connector once", started)
+	}
+	// It syncs again an hour later: not due before a day has passed since the last.
+	st.CreateRun(ctx, store.Run{ID: "r2", OrgID: "o", ConnectorID: "synced", Kind: store.RunSync, Status: store.RunSucceeded,
+		CreatedAt: now.Add(time.Hour), FinishedAt: now.Add(2 * time.Hour)})
+	now = now.Add(3 * time.Hour)
+	m.Tick(ctx)
+	if len(started) != 1 {
+		t.Fatalf("started %v within a day of the last maintenance", started)
+	}
+	now = now.Add(24 * time.Hour)
+	m.Tick(ctx)
+	if len(started) != 2 {
+		t.Fatalf("started %v: a day after the last maintenance, with a sync since, it is due", started)
+	}
+}
+
+func itoa(n int) string { return string(rune('0' + n)) }
+
 func TestShortest(t *testing.T) {
 	from := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for spec, want := range map[string]time.Duration{

@@ -134,19 +134,29 @@ const (
 	RunFailed    = "failed"
 )
 
-// Run is one sync run of a connector.
+// Run kinds: what a run does. Both kinds share a connector's one active run (see
+// Leases): a connector's tables are synced or maintained, never both at once.
+const (
+	RunSync        = "sync"
+	RunMaintenance = "maintenance" // compaction, snapshot expiry, orphan files (package maintain)
+)
+
+// Run is one run of a connector: a sync, or table maintenance.
 type Run struct {
 	ID          string
 	OrgID       string
 	ConnectorID string
-	Status      string
-	Records     int64
-	Bytes       int64
-	Streams     []byte // per-stream figures, JSON
-	Error       string
-	CreatedAt   time.Time
-	StartedAt   time.Time
-	FinishedAt  time.Time
+	// Kind is RunSync (also when empty) or RunMaintenance.
+	Kind    string
+	Status  string
+	Records int64
+	Bytes   int64
+	// Streams is a sync's per-stream figures, or maintenance's per-table report, JSON.
+	Streams    []byte
+	Error      string
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
 	// Attempts counts the processes that took the run on (see Leases); set by the
 	// store when an attempt starts.
 	Attempts int
@@ -166,4 +176,21 @@ type Connectors interface {
 	UpdateRun(ctx context.Context, r Run) error
 	Run(ctx context.Context, orgID, id string) (Run, error)
 	Runs(ctx context.Context, orgID, connectorID string, limit int) ([]Run, error)
+}
+
+// IsMaintenance reports whether r is a table maintenance run.
+func (r Run) IsMaintenance() bool { return r.Kind == RunMaintenance }
+
+// Due is a connector whose tables are due for maintenance.
+type Due struct {
+	OrgID, ConnectorID string
+}
+
+// Maintenance finds the connectors whose tables are due for maintenance. Like
+// Schedules it is a capability of its own; the maintenance scheduler needs it.
+type Maintenance interface {
+	// MaintenanceDue returns, across organizations, the connectors that finished a
+	// sync run after their latest maintenance run was created (or that never had
+	// one) and whose latest maintenance run was created before before (or never).
+	MaintenanceDue(ctx context.Context, before time.Time) ([]Due, error)
 }

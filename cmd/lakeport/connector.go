@@ -57,7 +57,7 @@ func compactJSON(raw json.RawMessage) string {
 func newConnectorCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "connector", Aliases: []string{"connectors"}, Short: "Create, sync and manage connectors"}
 	cmd.AddCommand(connectorCreateCmd(g), connectorListCmd(g), connectorShowCmd(g), connectorDiscoverCmd(g),
-		newSyncCmd(g), connectorRunsCmd(g), connectorSetupCmd(g), connectorDeleteCmd(g), connectorScheduleCmd(g))
+		newSyncCmd(g), connectorMaintainCmd(g), connectorRunsCmd(g), connectorSetupCmd(g), connectorDeleteCmd(g), connectorScheduleCmd(g))
 	return cmd
 }
 
@@ -328,7 +328,7 @@ func connectorRunsCmd(g *globals) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "runs NAME",
-		Short: "A connector's sync history",
+		Short: "A connector's run history: syncs and table maintenance",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -343,16 +343,24 @@ func connectorRunsCmd(g *globals) *cobra.Command {
 				return g.printJSON(runs)
 			}
 			w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "RUN\tSTATUS\tATTEMPTS\tSTARTED\tDURATION\tRECORDS\tBYTES\tERROR")
+			fmt.Fprintln(w, "RUN\tKIND\tSTATUS\tATTEMPTS\tSTARTED\tDURATION\tRECORDS\tBYTES\tERROR")
 			for _, r := range runs {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%.1fs\t%d\t%s\t%s\n", r.ID, r.Status, r.Attempts, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
-					float64(r.DurationMS)/1000, r.Records, humanBytes(r.Bytes), firstLine(r.Error))
+				records, bytes := fmt.Sprint(r.Records), humanBytes(r.Bytes)
+				if r.Kind == "maintenance" {
+					records, bytes = "-", "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%.1fs\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Attempts, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+					float64(r.DurationMS)/1000, records, bytes, firstLine(r.Error))
 			}
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			// Schema changes are few and matter: each on its own line, under the table.
+			// Schema changes are few and matter: each on its own line, under the table;
+			// so is what maintenance did to each table.
 			for _, r := range runs {
+				for _, line := range maintenanceLines(r) {
+					fmt.Fprintf(g.stdout, "%s maintenance: %s\n", r.ID, line)
+				}
 				for _, line := range schemaChanges(r) {
 					fmt.Fprintf(g.stdout, "%s schema: %s\n", r.ID, line)
 				}

@@ -31,7 +31,8 @@ const serveChildEnv = "LAKEPORT_TEST_SERVE_DIR"
 // prints "serving ADDR" once it listens.
 func serveChild(dir string) int {
 	cfg := config.Config{DataDir: dir, Addr: "127.0.0.1:0", StepTimeout: 5 * time.Second, STSRegion: "us-east-1", QueryEngine: "duckdb",
-		HealthInterval: time.Hour, SyncTimeout: time.Hour, SyncBatchRows: batchRows()}
+		HealthInterval: time.Hour, SyncTimeout: time.Hour, SyncBatchRows: batchRows(),
+		Maintenance: config.FromEnv().Maintenance} // LAKEPORT_MAINTENANCE_* of the test
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	ready := make(chan string, 1)

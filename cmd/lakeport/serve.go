@@ -28,6 +28,7 @@ import (
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/health"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/maintain"
 	"github.com/lakeport/lakeport/metrics"
 	"github.com/lakeport/lakeport/migration"
 	"github.com/lakeport/lakeport/netguard"
@@ -165,6 +166,7 @@ type backend interface {
 	store.Store
 	store.Schedules
 	store.Health
+	store.Maintenance
 	store.Users
 	store.Sessions
 	store.SignInFailures
@@ -237,7 +239,8 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	}
 	n.svc = &connector.Service{Secrets: box, Storage: n.locs, Logger: log, Metrics: n.mets, SyncOptions: syncer.Options{BatchRows: cfg.SyncBatchRows},
 		RunPolicy:     connector.RunPolicy{LeaseTimeout: cfg.SyncLeaseTimeout, MaxPerOrg: cfg.SyncMaxPerOrg},
-		MaxConnectors: cfg.MaxConnectors, MinScheduleInterval: cfg.MinScheduleInterval}
+		MaxConnectors: cfg.MaxConnectors, MinScheduleInterval: cfg.MinScheduleInterval,
+		Maintenance: maintenanceOptions(cfg.Maintenance)}
 	dialect := "sqlite"
 	qcfg := jobs.Config{Logger: log.With("component", "jobs"), SyncTimeout: cfg.SyncTimeout, RescueAfter: cfg.SyncRescueAfter}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
@@ -287,6 +290,13 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	go n.svc.WatchLeases(ctx)
 	sched := &schedule.Scheduler{Store: n.store, Start: n.svc.StartScheduled, Logger: log.With("component", "scheduler")}
 	go sched.Run(ctx)
+	if every := cfg.Maintenance.Every; every >= 0 {
+		if every == 0 {
+			every = config.DefaultMaintenanceEvery
+		}
+		upkeep := &schedule.Maintenance{Store: n.store, Start: n.svc.StartScheduledMaintenance, Every: every, Logger: log.With("component", "maintenance-scheduler")}
+		go upkeep.Run(ctx)
+	}
 	checker := &health.Checker{Store: n.store, Storage: n.locs, Interval: cfg.HealthInterval, StepTimeout: cfg.StepTimeout, Platform: cfg.Platform,
 		Metrics: n.mets, Logger: log.With("component", "storage-health")}
 	go checker.Run(ctx)
@@ -319,6 +329,11 @@ func serverFolders(cfg config.Config) []string {
 		}
 	}
 	return out
+}
+
+// maintenanceOptions are table maintenance's settings from the install's.
+func maintenanceOptions(m config.Maintenance) maintain.Options {
+	return maintain.Options{TargetFileSize: m.TargetFileSize, Retention: m.SnapshotRetention, OrphanWindow: m.OrphanWindow, MetadataVersions: m.MetadataVersions}
 }
 
 // serve runs the server until ctx ends. ready, when not nil, receives the bound address.

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -67,20 +69,50 @@ func (s *Store) DeleteConnector(ctx context.Context, orgID, id string) error {
 	})
 }
 
-const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts`
+const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts, kind`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var r store.Run
 	var started, finished pgtype.Timestamptz
-	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &r.CreatedAt, &started, &finished, &r.Attempts)
+	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &r.CreatedAt, &started, &finished, &r.Attempts, &r.Kind)
 	r.CreatedAt, r.StartedAt, r.FinishedAt = r.CreatedAt.UTC(), timeOf(started), timeOf(finished)
 	return r, err
 }
 
 func (s *Store) CreateRun(ctx context.Context, r store.Run) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO runs (`+runCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, r.CreatedAt.UTC(), nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Attempts)
+	_, err := s.pool.Exec(ctx, `INSERT INTO runs (`+runCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, r.CreatedAt.UTC(), nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Attempts, runKind(r))
 	return wrap(err, "create run "+r.ID)
+}
+
+// runKind is r's kind as stored: RunSync when empty.
+func runKind(r store.Run) string {
+	if r.Kind == "" {
+		return store.RunSync
+	}
+	return r.Kind
+}
+
+// MaintenanceDue implements store.Maintenance.
+func (s *Store) MaintenanceDue(ctx context.Context, before time.Time) ([]store.Due, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.org_id, c.id FROM connectors c
+		WHERE EXISTS (SELECT 1 FROM runs r WHERE r.connector_id = c.id AND r.kind = $1 AND r.finished_at IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM runs m WHERE m.connector_id = c.id AND m.kind = $2 AND m.created_at >= r.finished_at))
+		AND NOT EXISTS (SELECT 1 FROM runs m WHERE m.connector_id = c.id AND m.kind = $2 AND m.created_at >= $3)
+		ORDER BY c.org_id, c.id`, store.RunSync, store.RunMaintenance, before.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connectors due for maintenance: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Due
+	for rows.Next() {
+		var d store.Due
+		if err := rows.Scan(&d.OrgID, &d.ConnectorID); err != nil {
+			return nil, fmt.Errorf("postgres: connectors due for maintenance: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {

@@ -228,6 +228,8 @@ var migrations = []string{
 		finished_at timestamptz,
 		PRIMARY KEY (org_id, connector_id)
 	);`,
+	// 11: run kinds: sync, or table maintenance (package maintain)
+	`ALTER TABLE runs ADD COLUMN kind text NOT NULL DEFAULT 'sync';`,
 }
 
 // migrate applies the pending migrations, each in its own transaction, while holding

@@ -156,3 +156,12 @@ func TestMigrationsConformance(t *testing.T) {
 	defer s.Close()
 	storetest.RunMigrations(t, s)
 }
+
+func TestMaintenanceConformance(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunMaintenance(t, s)
+}

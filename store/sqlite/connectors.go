@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lakeport/lakeport/store"
 )
@@ -80,19 +81,19 @@ func (s *Store) DeleteConnector(ctx context.Context, orgID, id string) error {
 	return tx.Commit()
 }
 
-const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts`
+const runCols = `id, org_id, connector_id, status, records, bytes, streams, error, created_at, started_at, finished_at, attempts, kind`
 
 func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
 	var created, started, finished string
-	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &created, &started, &finished, &r.Attempts)
+	err := row.Scan(&r.ID, &r.OrgID, &r.ConnectorID, &r.Status, &r.Records, &r.Bytes, &r.Streams, &r.Error, &created, &started, &finished, &r.Attempts, &r.Kind)
 	r.CreatedAt, r.StartedAt, r.FinishedAt = parseTime(created), parseTime(started), parseTime(finished)
 	return r, err
 }
 
 func (s *Store) CreateRun(ctx context.Context, r store.Run) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, formatTime(r.CreatedAt), formatTime(r.StartedAt), formatTime(r.FinishedAt), r.Attempts)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.OrgID, r.ConnectorID, r.Status, r.Records, r.Bytes, r.Streams, r.Error, formatTime(r.CreatedAt), formatTime(r.StartedAt), formatTime(r.FinishedAt), r.Attempts, runKind(r))
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create run: connector %s already has a queued or running run: %w", r.ConnectorID, store.ErrConflict)
 	}
@@ -100,6 +101,37 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run) error {
 		return fmt.Errorf("sqlite: create run: %w", err)
 	}
 	return nil
+}
+
+// runKind is r's kind as stored: RunSync when empty.
+func runKind(r store.Run) string {
+	if r.Kind == "" {
+		return store.RunSync
+	}
+	return r.Kind
+}
+
+// MaintenanceDue implements store.Maintenance. Times are compared as julianday
+// values: RFC 3339 text with trimmed fractions does not sort as time.
+func (s *Store) MaintenanceDue(ctx context.Context, before time.Time) ([]store.Due, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT c.org_id, c.id FROM connectors c
+		WHERE EXISTS (SELECT 1 FROM runs r WHERE r.connector_id = c.id AND r.kind = ? AND r.finished_at != ''
+			AND NOT EXISTS (SELECT 1 FROM runs m WHERE m.connector_id = c.id AND m.kind = ? AND julianday(m.created_at) >= julianday(r.finished_at)))
+		AND NOT EXISTS (SELECT 1 FROM runs m WHERE m.connector_id = c.id AND m.kind = ? AND julianday(m.created_at) >= julianday(?))
+		ORDER BY c.org_id, c.id`, store.RunSync, store.RunMaintenance, store.RunMaintenance, formatTime(before))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: connectors due for maintenance: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Due
+	for rows.Next() {
+		var d store.Due
+		if err := rows.Scan(&d.OrgID, &d.ConnectorID); err != nil {
+			return nil, fmt.Errorf("sqlite: connectors due for maintenance: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {

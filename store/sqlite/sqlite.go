@@ -223,6 +223,8 @@ var migrations = []string{
 		finished_at TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (org_id, connector_id)
 	);`,
+	// 11: run kinds: sync, or table maintenance (package maintain)
+	`ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync';`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

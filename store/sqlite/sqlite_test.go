@@ -97,3 +97,12 @@ func TestMigrationsConformance(t *testing.T) {
 	defer s.Close()
 	storetest.RunMigrations(t, s)
 }
+
+func TestMaintenanceConformance(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunMaintenance(t, s)
+}
