@@ -206,7 +206,17 @@ func TestServeMaintainsOnSchedule(t *testing.T) {
 		t.Fatalf("connector runs does not show the maintenance run and its table:\n%s", out)
 	}
 	t.Logf("%s", out)
-	out, _ = run(t, url, dir, "query", "SELECT count(*), count(DISTINCT id) FROM crm.events", "--format", "csv")
+	// On demand too: `connector maintain` waits for its run and prints each table.
+	out, code = run(t, url, dir, "connector", "maintain", "crm")
+	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "crm.events") || !strings.Contains(out, "snapshots") {
+		t.Fatalf("connector maintain: exit %d\n%s", code, out)
+	}
+	out, code = run(t, url, dir, "connector", "maintain", "crm", "--json")
+	var m connector.RunView
+	if err := json.Unmarshal([]byte(out), &m); code != 0 || err != nil || m.Kind != store.RunMaintenance || m.Status != store.RunSucceeded {
+		t.Fatalf("connector maintain --json: exit %d, %v\n%s", code, err, out)
+	}
+		out, _ = run(t, url, dir, "query", "SELECT count(*), count(DISTINCT id) FROM crm.events", "--format", "csv")
 	if !strings.Contains(out, "3000,3000") && !strings.Contains(out, "2000,2000") && !strings.Contains(out, "1000,1000") {
 		t.Fatalf("events after maintenance: %q", out)
 	}
