@@ -216,7 +216,7 @@ func TestServeMaintainsOnSchedule(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); code != 0 || err != nil || m.Kind != store.RunMaintenance || m.Status != store.RunSucceeded {
 		t.Fatalf("connector maintain --json: exit %d, %v\n%s", code, err, out)
 	}
-		out, _ = run(t, url, dir, "query", "SELECT count(*), count(DISTINCT id) FROM crm.events", "--format", "csv")
+	out, _ = run(t, url, dir, "query", "SELECT count(*), count(DISTINCT id) FROM crm.events", "--format", "csv")
 	if !strings.Contains(out, "3000,3000") && !strings.Contains(out, "2000,2000") && !strings.Contains(out, "1000,1000") {
 		t.Fatalf("events after maintenance: %q", out)
 	}
