@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -303,7 +304,8 @@ type MigrateRequest struct {
 // Server-Sent Events: an "event: progress" per step (a migration.Event), then
 // "event: report" with the report (and "error" when a connector failed);
 // otherwise the report as JSON: 200 when every connector moved, 409
-// migration_failed with the report when one did not.
+// migration_failed with the report when one did not, 409 migration_running when a
+// migration of the organization is already under way.
 func (s *Server) migrateStorage(w http.ResponseWriter, r *http.Request) {
 	if s.Migrations == nil {
 		writeError(w, http.StatusNotImplemented, "not_available", "this server does not migrate storage")
@@ -330,6 +332,10 @@ func (s *Server) migrateStorage(w http.ResponseWriter, r *http.Request) {
 	}
 	if events != nil {
 		events.send("report", out)
+		return
+	}
+	if errors.Is(err, migration.ErrRunning) {
+		writeError(w, http.StatusConflict, "migration_running", err.Error())
 		return
 	}
 	if err != nil {

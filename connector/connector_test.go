@@ -18,6 +18,7 @@ import (
 	sqlcatalog "github.com/lakeport/lakeport/catalog/sql"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
+	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/s3test"
@@ -118,13 +119,20 @@ func (e *env) idsIn(org store.Org, ns, table string) map[string]bool {
 		e.t.Fatal(err)
 	}
 	defer l.Close()
+	return tableIDs(e.t, l, ns, table)
+}
+
+// tableIDs returns the id column of table ns.table in l, checking each id appears once.
+func tableIDs(t *testing.T, l *lake.Lake, ns, table string) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
 	tbl, err := l.LoadTable(ctx, ns, table)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	at, err := tbl.Scan(ctx)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer at.Release()
 	out := map[string]bool{}
@@ -133,7 +141,7 @@ func (e *env) idsIn(org store.Org, ns, table string) map[string]bool {
 		for i := 0; i < ch.Len(); i++ {
 			id := ch.ValueStr(i)
 			if out[id] {
-				e.t.Fatalf("%s.%s: id %s appears twice", ns, table, id)
+				t.Fatalf("%s.%s: id %s appears twice", ns, table, id)
 			}
 			out[id] = true
 		}

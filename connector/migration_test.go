@@ -64,31 +64,11 @@ func (e *env) lakeOf(org store.Org) *lake.Lake {
 // allIDsIn are the ids of org's crm tables, read where the connector is bound.
 func (e *env) allIDsIn(org store.Org) map[string]map[string]bool {
 	e.t.Helper()
-	ctx := context.Background()
 	l := e.lakeOf(org)
 	defer l.Close()
 	out := map[string]map[string]bool{}
 	for _, name := range migratedTables {
-		tbl, err := l.LoadTable(ctx, "crm", name)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		at, err := tbl.Scan(ctx)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		ids := map[string]bool{}
-		col := at.Column(at.Schema().FieldIndices("id")[0])
-		for _, ch := range col.Data().Chunks() {
-			for i := 0; i < ch.Len(); i++ {
-				if ids[ch.ValueStr(i)] {
-					e.t.Fatalf("crm.%s: id %s appears twice", name, ch.ValueStr(i))
-				}
-				ids[ch.ValueStr(i)] = true
-			}
-		}
-		at.Release()
-		out[name] = ids
+		out[name] = tableIDs(e.t, l, "crm", name)
 	}
 	return out
 }
@@ -505,44 +485,55 @@ func TestMigrateHostileMetadataStaysInTheConnectorsPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The customer points crm.events' current snapshot at globex's manifest list.
+	// The customer rewrites crm.events' metadata in the bucket.
 	evLoc := e.metadataLocations(e.org)["events"]
 	key := strings.TrimPrefix(evLoc, "s3://"+b.name+"/")
 	orig := b.get(t, key)
-	var doc map[string]any
-	if err := json.Unmarshal(orig, &doc); err != nil {
-		t.Fatal(err)
-	}
 	l := e.lakeOf(globex)
 	gtbl, err := l.LoadTable(ctx, "crm", "events")
 	l.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stolen := gtbl.Iceberg().CurrentSnapshot().ManifestList
-	for _, s := range doc["snapshots"].([]any) {
-		s.(map[string]any)["manifest-list"] = stolen
-	}
-	forged, _ := json.Marshal(doc)
-	b.put(t, key, forged)
+	// Two forgeries: globex's manifest list, and a path that climbs out of the table
+	// (and out of crm/) to the customer's own keep/me.txt.
+	for _, forgedPath := range []string{
+		gtbl.Iceberg().CurrentSnapshot().ManifestList,
+		"s3://" + b.name + "/crm/events/metadata/../../../keep/me.txt",
+	} {
+		var doc map[string]any
+		if err := json.Unmarshal(orig, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range doc["snapshots"].([]any) {
+			s.(map[string]any)["manifest-list"] = forgedPath
+		}
+		forged, _ := json.Marshal(doc)
+		b.put(t, key, forged)
 
-	from := len(b.rec.Requests())
-	rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
-	if !errors.Is(err, migration.ErrUnsafe) || !strings.Contains(err.Error(), stolen) {
-		t.Fatalf("migrating forged metadata: %v, want ErrUnsafe naming %s\n%+v", err, stolen, rep)
-	}
-	if out := b.outsidePrefix(from, "crm/"); len(out) != 0 {
-		t.Fatalf("the migration reached outside crm/ in the bucket: %v", out)
-	}
-	if v, _ := e.svc.Get(ctx, e.org, "crm"); v.Warehouse != "s3://"+b.name {
-		t.Fatalf("a refused migration switched the connector to %s", v.Warehouse)
-	}
-	managedDir := filepath.Join(e.dir, "warehouse", e.org.ID, "crm", "events")
-	if _, err := os.Stat(managedDir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the refused table was written to managed storage (%s): %v", managedDir, err)
-	}
-	if len(b.objects(t, "crm/")) == 0 {
-		t.Fatal("--delete-source deleted the bucket's copy of a migration that failed")
+		from := len(b.rec.Requests())
+		rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
+		if !errors.Is(err, migration.ErrUnsafe) || !strings.Contains(err.Error(), forgedPath) {
+			t.Fatalf("migrating metadata forged to name %s: %v, want ErrUnsafe naming it\n%+v", forgedPath, err, rep)
+		}
+		if out := b.outsidePrefix(from, "crm/"); len(out) != 0 {
+			t.Fatalf("the migration reached outside crm/ in the bucket: %v", out)
+		}
+		for _, r := range b.rec.Requests()[from:] {
+			if strings.Contains(r.Key, "..") {
+				t.Fatalf("the migration sent %s %s", r.Method, r.Key)
+			}
+		}
+		if v, _ := e.svc.Get(ctx, e.org, "crm"); v.Warehouse != "s3://"+b.name {
+			t.Fatalf("a refused migration switched the connector to %s", v.Warehouse)
+		}
+		managedDir := filepath.Join(e.dir, "warehouse", e.org.ID, "crm", "events")
+		if _, err := os.Stat(managedDir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the refused table was written to managed storage (%s): %v", managedDir, err)
+		}
+		if len(b.objects(t, "crm/")) == 0 {
+			t.Fatal("--delete-source deleted the bucket's copy of a migration that failed")
+		}
 	}
 	sameIDs(t, "the other organization's tables", e.allIDsIn(globex), victimIDs)
 	if got := e.metadataLocations(globex); !maps.Equal(got, victimLocs) {
@@ -554,7 +545,7 @@ func TestMigrateHostileMetadataStaysInTheConnectorsPrefix(t *testing.T) {
 
 	// Repaired, the migration resumes and finishes, then deletes only crm/.
 	b.put(t, key, orig)
-	rep, err = e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
+	rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
 	if err != nil || rep.Connectors[0].State != store.MigrationDone {
 		t.Fatalf("the repaired migration: %v\n%+v", err, rep)
 	}
@@ -656,4 +647,66 @@ func TestSyncRefusedWhileMigrating(t *testing.T) {
 	if _, err := e.svc.StartSync(ctx, e.org, "crm"); !errors.Is(err, connector.ErrMigrating) || !strings.Contains(err.Error(), "storage migrate") {
 		t.Fatalf("sync while migrating: %v, want ErrMigrating", err)
 	}
+}
+
+// A migration waits for a sync of its connector that is running (a run already under
+// way when the storage changed) before it copies anything, and a second migration of
+// the organization is refused while the first runs; once the run ends the migration
+// moves the connector.
+func TestMigrateWaitsForARunningSync(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.createCRM(e.org)
+	before := e.allIDs()
+	b := newCustomerBucket(t, nil)
+	if _, err := e.locs.Save(ctx, e.org, b.setting, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// A run of crm that is still running (its worker writes to the old storage).
+	run := store.Run{ID: "run_still_running", OrgID: e.org.ID, ConnectorID: c.ID, Status: store.RunRunning,
+		CreatedAt: time.Now().UTC(), StartedAt: time.Now().UTC()}
+	if err := e.st.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	mig := &migration.Service{Store: e.st, Storage: e.locs, Catalog: e.svc.Catalog, Poll: 20 * time.Millisecond, IdleWait: time.Minute}
+	type outcome struct {
+		rep migration.Report
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		rep, err := mig.Migrate(ctx, e.org, migration.Options{})
+		done <- outcome{rep, err}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m, err := e.st.Migration(ctx, e.org.ID, c.ID); err == nil && m.State == store.MigrationRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the migration never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // ten looks at the run
+	select {
+	case o := <-done:
+		t.Fatalf("the migration did not wait for the running sync: %v\n%+v", o.err, o.rep)
+	default:
+	}
+	if len(b.objects(t, "crm/")) != 0 {
+		t.Fatal("the migration copied while a sync of the connector was running")
+	}
+	if _, err := mig.Migrate(ctx, e.org, migration.Options{}); !errors.Is(err, migration.ErrRunning) {
+		t.Fatalf("a second migration of the organization: %v, want ErrRunning", err)
+	}
+	run.Status, run.FinishedAt = store.RunSucceeded, time.Now().UTC()
+	if err := e.st.UpdateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil || o.rep.Connectors[0].State != store.MigrationDone {
+		t.Fatalf("the migration after the run ended: %v\n%+v", o.err, o.rep)
+	}
+	sameIDs(t, "after the migration that waited", e.allIDs(), before)
 }

@@ -6,6 +6,9 @@ var (
 	// ErrBusy: a sync of the connector kept running for longer than the migration
 	// waits; run the migration again once it finished.
 	ErrBusy = errors.New("migration: a sync of the connector is still running")
+	// ErrRunning: a migration of the organization is already running (in this
+	// process: one lakeport serve migrates an organization at a time).
+	ErrRunning = errors.New("migration: a migration of this organization is already running")
 	// ErrUnsafe: the table's metadata names a file outside the table's own location
 	// (or a location outside the connector's prefix). Metadata in a customer's bucket
 	// is untrusted: the migration copies nothing it names from elsewhere.

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/lakeport/lakeport/catalog"
@@ -56,6 +57,9 @@ type Service struct {
 	// IdleWait bounds how long a migration waits for a running sync of a connector
 	// (default 10 minutes); Poll is how often it looks (default 1s).
 	IdleWait, Poll time.Duration
+
+	mu      sync.Mutex
+	running map[string]bool // organizations with a migration in this process
 }
 
 // Options tune a migration.
@@ -123,6 +127,10 @@ func (s *Service) logger() *slog.Logger {
 // storage. One connector failing does not stop the others; the error joins every
 // failure, and running Migrate again resumes them.
 func (s *Service) Migrate(ctx context.Context, org store.Org, opts Options) (Report, error) {
+	if !s.start(org.ID) {
+		return Report{Connectors: []ConnectorReport{}}, fmt.Errorf("%w: organization %s; wait for it to finish (its progress shows where it started)", ErrRunning, org.Name)
+	}
+	defer s.finish(org.ID)
 	target, err := s.Storage.LocateAs(ctx, org, storage.Platform)
 	if err != nil {
 		return Report{}, err
@@ -143,6 +151,26 @@ func (s *Service) Migrate(ctx context.Context, org store.Org, opts Options) (Rep
 		rep.Connectors = append(rep.Connectors, cr)
 	}
 	return rep, errors.Join(errs...)
+}
+
+// start marks org's migration as running in this process; false when one already is.
+func (s *Service) start(orgID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running[orgID] {
+		return false
+	}
+	if s.running == nil {
+		s.running = map[string]bool{}
+	}
+	s.running[orgID] = true
+	return true
+}
+
+func (s *Service) finish(orgID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.running, orgID)
 }
 
 // tableRecord is a table's progress, kept in store.Migration.Tables.

@@ -1,5 +1,3 @@
-//go:build duckdb_arrow
-
 package duckdb_test
 
 import (
@@ -73,13 +71,7 @@ func TestScanProjection(t *testing.T) {
 		{Name: "status", Type: arrow.BinaryTypes.String},
 	}, nil)
 	rec := querytest.Record(t, schema, `[{"raw":"r1","id":1,"status":"paid"},{"raw":"r2","id":2,"status":"open"},{"raw":"r3","id":3,"status":"paid"}]`)
-	scan := func(ctx context.Context) (array.RecordReader, error) {
-		seq := iter.Seq2[arrow.RecordBatch, error](func(yield func(arrow.RecordBatch, error) bool) {
-			rec.Retain()
-			yield(rec, nil)
-		})
-		return array.ReaderFromIter(schema, seq), nil
-	}
+	scan := oneBatch(schema, rec)
 	e := newEngine(t, duckdb.Config{})
 	tables := []query.Table{{Schema: "s3", Name: "invoices", Scan: scan, ArrowSchema: schema}}
 	rows, err := run(t, e, tables, `SELECT status, count(*) AS n FROM s3.invoices GROUP BY status ORDER BY status`)
@@ -101,13 +93,7 @@ func TestScanProjection(t *testing.T) {
 func TestScanKeywordSchema(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	rec := querytest.Record(t, schema, `[{"id":1},{"id":2}]`)
-	scan := func(ctx context.Context) (array.RecordReader, error) {
-		seq := iter.Seq2[arrow.RecordBatch, error](func(yield func(arrow.RecordBatch, error) bool) {
-			rec.Retain()
-			yield(rec, nil)
-		})
-		return array.ReaderFromIter(schema, seq), nil
-	}
+	scan := oneBatch(schema, rec)
 	e := newEngine(t, duckdb.Config{})
 	tables := []query.Table{{Schema: "sample", Name: "events", Scan: scan, ArrowSchema: schema}}
 	for _, sql := range []string{`SELECT count(*) FROM sample.events`, `SELECT count(*) FROM "sample"."events"`, `SELECT count(*) FROM memory.sample.events`} {
@@ -115,5 +101,16 @@ func TestScanKeywordSchema(t *testing.T) {
 		if err != nil || len(rows) != 1 || rows[0][0] != int64(2) {
 			t.Fatalf("%s: %v, %v", sql, rows, err)
 		}
+	}
+}
+
+// oneBatch is a Table.Scan that reads rec, once per query.
+func oneBatch(schema *arrow.Schema, rec arrow.RecordBatch) func(context.Context) (array.RecordReader, error) {
+	return func(ctx context.Context) (array.RecordReader, error) {
+		seq := iter.Seq2[arrow.RecordBatch, error](func(yield func(arrow.RecordBatch, error) bool) {
+			rec.Retain()
+			yield(rec, nil)
+		})
+		return array.ReaderFromIter(schema, seq), nil
 	}
 }
