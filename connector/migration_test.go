@@ -782,3 +782,37 @@ func TestMigrateResumesBetweenDropAndRegister(t *testing.T) {
 		t.Fatalf("the next sync: %+v, want the 500 new events only", r)
 	}
 }
+
+// Bucket → another bucket: the first bucket stays reachable through the setting saved
+// for it (the organization's storage is the second one now), every row moves, the next
+// sync fetches only new records, and --delete-source empties only crm/ in the first.
+func TestMigrateBucketToBucket(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, second := newCustomerBucket(t, nil), newCustomerBucket(t, nil)
+	if _, err := e.locs.Save(ctx, e.org, first.setting, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.createCRM(e.org)
+	before := e.allIDs()
+	if _, err := e.locs.Save(ctx, e.org, second.setting, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
+	if err != nil || rep.Connectors[0].State != store.MigrationDone || rep.Connectors[0].From != "s3://"+first.name ||
+		rep.Connectors[0].SourceObjectsDeleted == 0 {
+		t.Fatalf("bucket to bucket: %v\n%+v", err, rep)
+	}
+	for name, loc := range e.metadataLocations(e.org) {
+		if !strings.HasPrefix(loc, "s3://"+second.name+"/crm/"+name+"/metadata/") {
+			t.Fatalf("crm.%s is at %s, want in the second bucket", name, loc)
+		}
+	}
+	sameIDs(t, "in the second bucket", e.allIDs(), before)
+	if keys := first.objects(t, ""); len(keys) != 1 || keys["keep/me.txt"] == "" {
+		t.Fatalf("the first bucket after --delete-source: %v, want only keep/me.txt", keys)
+	}
+	if r := e.sync("crm"); r.Status != store.RunSucceeded || streamRecords(t, r, "events") != 500 {
+		t.Fatalf("the next sync: %+v, want the 500 new events only", r)
+	}
+}
