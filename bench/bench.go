@@ -46,6 +46,8 @@ type Options struct {
 	DuckDBRuns int
 	// SkipDuckDB leaves DuckDB out.
 	SkipDuckDB bool
+	// CPUProfile, when set, is a file to write a CPU profile of the sync to.
+	CPUProfile string
 }
 
 // SyncResult is one bench sync's figures.
@@ -127,6 +129,13 @@ func Sync(ctx context.Context, opts Options) (SyncResult, error) {
 func syncInput(ctx context.Context, in *Input, dir string, opts Options) (SyncResult, error) {
 	res := SyncResult{Records: in.Records, DataBytes: in.DataBytes, ProtocolBytes: in.ProtocolBytes, Source: opts.Source, Cores: runtime.GOMAXPROCS(0)}
 	spec := SyncSpec{Input: in, LakeDir: filepath.Join(dir, "lake"), Source: opts.Source, BatchRows: opts.BatchRows, BatchBytes: opts.BatchBytes}
+	if opts.CPUProfile != "" {
+		abs, err := filepath.Abs(opts.CPUProfile)
+		if err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
+		spec.CPUProfile = abs
+	}
 	if err := os.RemoveAll(spec.LakeDir); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}

@@ -103,22 +103,11 @@ func Query(ctx context.Context, opts QueryOptions) (QueryResult, error) {
 		return res, err
 	}
 	res.Files, res.Rows = len(files), rows
-	tbl := query.Table{Schema: Namespace, Name: Table, Files: files}
-	e, err := duckdb.New(duckdb.Config{TempDir: filepath.Join(lakeDir, "tmp")})
+	e, err := newEngine(ctx, lakeDir)
 	if err != nil {
 		return res, err
 	}
-	engine := func(sqlText string) (int, error) {
-		r, err := e.Query(ctx, []query.Table{tbl}, query.Request{SQL: sqlText, MaxRows: 1_000_000})
-		if err != nil {
-			return 0, err
-		}
-		got, err := query.Collect(r)
-		return len(got), err
-	}
-	if err := mkdirs(filepath.Join(lakeDir, "tmp")); err != nil {
-		return res, err
-	}
+	engine := func(sqlText string) (int, error) { return e.query(files, sqlText) }
 	open, _, err := median(opts.Runs, func() (int, error) { return engine("SELECT 1") })
 	if err != nil {
 		return res, fmt.Errorf("bench: engine SELECT 1: %w", err)
@@ -168,6 +157,37 @@ func Query(ctx context.Context, opts QueryOptions) (QueryResult, error) {
 		qc.RatioConn = qc.EngineMs / qc.DirectConnMs
 	}
 	return res, nil
+}
+
+// engine is the query engine (query/duckdb) over the bench table.
+type engine struct {
+	ctx context.Context
+	e   query.Engine
+}
+
+// newEngine opens the query engine with its temporary files under dir.
+func newEngine(ctx context.Context, dir string) (*engine, error) {
+	tmp := filepath.Join(dir, "tmp")
+	if err := mkdirs(tmp); err != nil {
+		return nil, err
+	}
+	e, err := duckdb.New(duckdb.Config{TempDir: tmp})
+	if err != nil {
+		return nil, err
+	}
+	return &engine{ctx: ctx, e: e}, nil
+}
+
+// query runs sqlText over the bench table made of files and returns the
+// number of rows, all read.
+func (e *engine) query(files []string, sqlText string) (int, error) {
+	tbl := query.Table{Schema: Namespace, Name: Table, Files: files}
+	r, err := e.e.Query(e.ctx, []query.Table{tbl}, query.Request{SQL: sqlText, MaxRows: 1_000_000})
+	if err != nil {
+		return 0, err
+	}
+	got, err := query.Collect(r)
+	return len(got), err
 }
 
 // DataFiles returns the local paths of the bench table's current data files

@@ -22,8 +22,10 @@ func Report(w io.Writer, s Suite) error {
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"mib":   func(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) },
 	"mb":    func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) },
+	"kb":    func(b int64) string { return fmt.Sprintf("%.0f kB", float64(b)/1e3) },
 	"gib":   func(b int64) string { return fmt.Sprintf("%.0f GiB", float64(b)/(1<<30)) },
 	"n":     Thousands,
+	"count": func(v int) string { return Thousands(float64(v)) },
 	"s":     func(v float64) string { return fmt.Sprintf("%.2f s", v) },
 	"ms":    func(v float64) string { return fmt.Sprintf("%.1f ms", v) },
 	"x":     func(v float64) string { return fmt.Sprintf("%.2f×", v) },
@@ -120,7 +122,23 @@ new database per query; **long-lived** the same on one open connection.
 {{range .Queries}}| {{.Name}} | {{.Rows}} | {{ms .EngineMs}} | {{ms .DirectFreshMs}} | {{x .RatioFresh}} | {{ms .DirectConnMs}} | {{x .RatioConn}} |
 {{end}}
 {{range .Queries}}- {{.Name}}: ` + "`{{.SQL}}`" + `
-{{end}}{{end}}`))
+{{end}}{{end}}
+{{with .Aged}}
+## Aged table: {{.Syncs}} syncs of {{count .RecordsPerSync}} events
+
+{{.Syncs}} incremental syncs of {{count .RecordsPerSync}} events each (one after another, in process, through the
+recorded source) wrote one table in {{s .SyncSeconds}}; then maintenance ran on it in {{s .MaintenanceSeconds}}
+(` + "`maintain.Table`" + ` with its defaults, which ` + "`lakeport serve`" + ` uses unless configured: compaction towards
+128 MiB files, expiry of snapshots older than 7 days; orphan removal is left out, as the syncs left no
+orphans). The reference is the same {{n (float .Rows)}} rows written by one sync. The query is the
+scan-and-aggregate above through the engine, {{.Runs}} runs per table after a warm-up; medians.
+
+| table | data files | data | snapshots | metadata | current metadata file | query | ÷ one sync |
+|---|---|---|---|---|---|---|---|
+| after {{.Syncs}} syncs | {{.Aged.DataFiles}} | {{mb .Aged.DataFileBytes}} | {{.Aged.Snapshots}} | {{mb .Aged.MetadataBytes}} in {{.Aged.MetadataFiles}} files | {{kb .Aged.MetadataFileBytes}} | {{ms .Aged.QueryMs}} | {{x .RatioUnmaintained}} |
+| after maintenance | {{.Maintained.DataFiles}} | {{mb .Maintained.DataFileBytes}} | {{.Maintained.Snapshots}} | {{mb .Maintained.MetadataBytes}} in {{.Maintained.MetadataFiles}} files | {{kb .Maintained.MetadataFileBytes}} | {{ms .Maintained.QueryMs}} | **{{x .Ratio}}** |
+| one sync | {{.OneSync.DataFiles}} | {{mb .OneSync.DataFileBytes}} | {{.OneSync.Snapshots}} | {{mb .OneSync.MetadataBytes}} in {{.OneSync.MetadataFiles}} files | {{kb .OneSync.MetadataFileBytes}} | {{ms .OneSync.QueryMs}} | 1.00× |
+{{end}}`))
 
 // Thousands formats v rounded, with commas: 1234567 → "1,234,567".
 func Thousands(v float64) string {

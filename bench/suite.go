@@ -33,6 +33,10 @@ type SuiteOptions struct {
 	// warm-up).
 	DuckDBRuns int
 	QueryRuns  int
+	// AgedSyncs incremental syncs of AgedRecords events each make the aged
+	// table (see Aged; defaults 300 and 1,000; AgedSyncs negative: none).
+	AgedSyncs   int
+	AgedRecords int
 	// Dir, Keep and Child are as for Sync.
 	Dir   string
 	Keep  bool
@@ -50,7 +54,10 @@ type Suite struct {
 	// SyncBig is a longer sync, for peak memory (no DuckDB).
 	SyncBig *SyncResult `json:"sync_big,omitempty"`
 	// Query times queries over Sync's table.
-	Query   QueryResult `json:"query"`
+	Query QueryResult `json:"query"`
+	// Aged compares a table many small syncs wrote, after maintenance, with
+	// the same rows written by one sync.
+	Aged    *AgedResult `json:"aged,omitempty"`
 	Targets []Target    `json:"targets"`
 }
 
@@ -84,10 +91,13 @@ func (o *SuiteOptions) defaults() {
 	if o.QueryRuns <= 0 {
 		o.QueryRuns = 7
 	}
+	if o.AgedSyncs == 0 {
+		o.AgedSyncs = 300
+	}
 }
 
 // Run runs the suite: the main sync next to DuckDB, the queries over its
-// table, then the big sync.
+// table, the aged table, then the big sync.
 func Run(ctx context.Context, opts SuiteOptions) (Suite, error) {
 	opts.defaults()
 	s := Suite{Started: time.Now().UTC(), Machine: machine()}
@@ -104,6 +114,14 @@ func Run(ctx context.Context, opts SuiteOptions) (Suite, error) {
 	s.Query, err = Query(ctx, QueryOptions{LakeDir: s.Sync.LakeDir, Runs: opts.QueryRuns})
 	if err != nil {
 		return s, err
+	}
+	if opts.AgedSyncs >= 0 {
+		aged, err := Aged(ctx, AgedOptions{Syncs: opts.AgedSyncs, RecordsPerSync: opts.AgedRecords, Dir: filepath.Join(dir, "aged"),
+			Keep: true, Runs: opts.QueryRuns})
+		if err != nil {
+			return s, err
+		}
+		s.Aged = &aged
 	}
 	if opts.BigRecords > 0 {
 		big, err := Sync(ctx, Options{Records: opts.BigRecords, Dir: filepath.Join(dir, "sync-big"), Keep: true,
@@ -155,6 +173,11 @@ func (s *Suite) targets() []Target {
 	}
 	ts = append(ts, Target{Name: "SELECT 1 through the query engine (median)", Want: fmt.Sprintf("< %d ms", TargetSelect1Ms),
 		Got: fmt.Sprintf("%.1f ms", s.Query.OpenMs), Met: s.Query.OpenMs > 0 && s.Query.OpenMs < TargetSelect1Ms})
+	if a := s.Aged; a != nil {
+		ts = append(ts, Target{Name: fmt.Sprintf("aged table (%d syncs of %s events, maintained) vs one sync: %s", a.Syncs, Thousands(float64(a.RecordsPerSync)), queryCases[0].Name),
+			Want: fmt.Sprintf("≤ %.1f×", TargetAgedRatio), Got: fmt.Sprintf("%.2f× (%.1f ms vs %.1f ms)", a.Ratio, a.Maintained.QueryMs, a.OneSync.QueryMs),
+			Met: a.Ratio > 0 && a.Ratio <= TargetAgedRatio})
+	}
 	for _, q := range s.Query.Queries {
 		ts = append(ts, Target{Name: "query vs DuckDB on the same files, fresh database: " + q.Name, Want: fmt.Sprintf("≤ %.1f×", TargetQueryRatio),
 			Got: fmt.Sprintf("%.2f×", q.RatioFresh), Met: q.RatioFresh <= TargetQueryRatio})

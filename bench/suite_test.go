@@ -34,7 +34,7 @@ var update = flag.Bool("update", false, "rewrite testdata/suite.json (from TestS
 // every figure BENCHMARKS.md states, in the shape `bench report` reads.
 func TestSuiteTiny(t *testing.T) {
 	s, err := bench.Run(t.Context(), bench.SuiteOptions{Records: 3000, BigRecords: 6000, DuckDBRuns: 2, QueryRuns: 2,
-		Child: []string{os.Args[0], "bench-child"}})
+		AgedSyncs: 3, AgedRecords: 200, Child: []string{os.Args[0], "bench-child"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +63,10 @@ func TestSuiteTiny(t *testing.T) {
 	if s.Query.Rows != 3000 || len(s.Query.Queries) != 2 || s.Query.OpenMs <= 0 {
 		t.Errorf("query: %+v", s.Query)
 	}
+	if s.Aged == nil {
+		t.Fatal("no aged table")
+	}
+	checkAged(t, *s.Aged, 3, 200)
 	var names []string
 	for _, tg := range s.Targets {
 		names = append(names, tg.Name)
@@ -70,7 +74,7 @@ func TestSuiteTiny(t *testing.T) {
 			t.Errorf("target %+v", tg)
 		}
 	}
-	for _, want := range []string{"sync time vs DuckDB", "records per CPU-second", "peak RSS, 3000 events", "peak RSS, 6000 events", "SELECT 1"} {
+	for _, want := range []string{"sync time vs DuckDB", "records per CPU-second", "peak RSS, 3000 events", "peak RSS, 6000 events", "SELECT 1", "aged table (3 syncs of 200 events, maintained)"} {
 		if !strings.Contains(strings.Join(names, "\n"), want) {
 			t.Errorf("no target %q in %q", want, names)
 		}
@@ -98,7 +102,7 @@ func TestSuiteTiny(t *testing.T) {
 	if err := bench.Report(&md, back); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Machine", "## Targets", "## Sync: 3,000 events", "## Sync: 6,000 events (memory)", "## Query",
+	for _, want := range []string{"## Machine", "## Targets", "## Sync: 3,000 events", "## Sync: 6,000 events (memory)", "## Query", "## Aged table: 3 syncs of 200 events",
 		bench.DuckDBProtocol, "lakeport sync", "SELECT 1"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
@@ -106,6 +110,30 @@ func TestSuiteTiny(t *testing.T) {
 	}
 	if strings.Contains(md.String(), "<no value>") {
 		t.Errorf("report has a missing value:\n%s", md.String())
+	}
+}
+
+// checkAged checks an aged-table result's shape: the small syncs left a
+// file and a snapshot each, maintenance compacted them into one file, and
+// every query time and ratio is there.
+func checkAged(t *testing.T, a bench.AgedResult, syncs, per int) {
+	t.Helper()
+	if a.Syncs != syncs || a.RecordsPerSync != per || a.Rows != int64(syncs*per) || a.SyncSeconds <= 0 || a.MaintenanceSeconds <= 0 {
+		t.Errorf("aged: %+v", a)
+	}
+	if a.Aged.DataFiles < syncs || a.Aged.Snapshots < syncs {
+		t.Errorf("aged table before maintenance: %+v, want a file and a snapshot per sync at least", a.Aged)
+	}
+	if a.Maintained.DataFiles != 1 || a.Maintenance.Compaction == nil || a.Maintenance.Compaction.RewrittenFiles != a.Aged.DataFiles {
+		t.Errorf("after maintenance: %+v (compaction %+v), want one file from all %d", a.Maintained, a.Maintenance.Compaction, a.Aged.DataFiles)
+	}
+	for _, tb := range []bench.AgedTable{a.Aged, a.Maintained, a.OneSync} {
+		if tb.QueryMs <= 0 || tb.DataFileBytes <= 0 || tb.MetadataBytes <= 0 || tb.MetadataFileBytes <= 0 || tb.Snapshots <= 0 {
+			t.Errorf("aged table figures: %+v", tb)
+		}
+	}
+	if a.Ratio <= 0 || a.RatioUnmaintained <= 0 {
+		t.Errorf("aged ratios: %v, %v", a.Ratio, a.RatioUnmaintained)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,12 @@ type SyncSpec struct {
 	// BatchRows and BatchBytes tune the syncer (0: its defaults).
 	BatchRows  int   `json:"batch_rows,omitempty"`
 	BatchBytes int64 `json:"batch_bytes,omitempty"`
+	// SyncID names the sync in its commits (default "bench"); syncs into
+	// one lake need different ones.
+	SyncID string `json:"sync_id,omitempty"`
+	// CPUProfile, when set, is a file to write a CPU profile of the sync
+	// to (go tool pprof reads it).
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // SyncRun is what one sync did.
@@ -116,13 +123,21 @@ func RunSync(ctx context.Context, spec SyncSpec) (SyncRun, error) {
 		return run, err
 	}
 	defer closer.Close()
+	syncID := spec.SyncID
+	if syncID == "" {
+		syncID = "bench"
+	}
 	job := syncer.Job{
 		Source: src, Config: json.RawMessage(`{}`), Catalog: spec.Input.Catalog, Lake: l,
-		Namespace: Namespace, Location: l.Warehouse() + "/" + Namespace, SyncID: "bench",
+		Namespace: Namespace, Location: l.Warehouse() + "/" + Namespace, SyncID: syncID,
 	}
 	opts := syncer.Options{
 		BatchRows: spec.BatchRows, BatchBytes: spec.BatchBytes,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	stopProfile, err := startCPUProfile(spec.CPUProfile)
+	if err != nil {
+		return run, err
 	}
 	stop := sampleMemory(&run.GoHeapPeak, &run.AnonRSSPeak)
 	start, cpu := time.Now(), selfCPU()
@@ -131,6 +146,9 @@ func RunSync(ctx context.Context, spec SyncSpec) (SyncRun, error) {
 	run.CPUSeconds = selfCPU() - cpu
 	run.SyncCPUSeconds = run.CPUSeconds
 	stop()
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return run, fmt.Errorf("bench: sync: %w", err)
 	}
@@ -142,6 +160,29 @@ func RunSync(ctx context.Context, spec SyncSpec) (SyncRun, error) {
 		return run, fmt.Errorf("bench: sync read %d records, the input has %d", run.Records, spec.Input.Records)
 	}
 	return run, nil
+}
+
+// startCPUProfile starts a CPU profile into path (none when path is
+// empty); the returned func stops it.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // sampleMemory records the peaks of the Go heap in use and of anonymous RSS

@@ -55,9 +55,9 @@ func TestSetPropsAppliesToLaterCommits(t *testing.T) {
 	}
 }
 
-// New tables write Parquet with zstd at its fastest level and without a
-// dictionary for the raw ids (unique by construction): the sync's encoding
-// cost depends on both.
+// New tables write Parquet with zstd at its fastest level, without a
+// dictionary for the raw ids (unique by construction) and in 256 KiB pages:
+// the sync's encoding cost depends on all three.
 func TestNewTablesParquetSettings(t *testing.T) {
 	l := openLake(t, openDB(t), t.TempDir(), nil)
 	tbl := ensureTable(t, l, "conn", "users", usersSchema)
@@ -65,6 +65,7 @@ func TestNewTablesParquetSettings(t *testing.T) {
 	for k, want := range map[string]string{
 		"write.parquet.compression-level":                             "1",
 		"write.parquet.dict-encoding-enabled.column._lakeport_raw_id": "false",
+		"write.parquet.page-size-bytes":                               "262144",
 	} {
 		if got := props[k]; got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)

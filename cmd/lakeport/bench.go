@@ -22,8 +22,9 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure sync and query speed on this machine, next to DuckDB",
 		Long: `With no subcommand: the whole suite that BENCHMARKS.md reports. A sync of --records
 sample events next to DuckDB converting the same input (timed --duckdb-runs times,
-medians), the queries over the synced table, and a sync of --big-records events for
-memory. --json prints every figure; ` + "`lakeport bench report`" + ` turns that into BENCHMARKS.md.`,
+medians), the queries over the synced table, the aged table (--aged-syncs small
+syncs, then maintenance, against one sync of the same rows), and a sync of
+--big-records events for memory. --json prints every figure; ` + "`lakeport bench report`" + ` turns that into BENCHMARKS.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			self, err := os.Executable()
@@ -46,9 +47,11 @@ memory. --json prints every figure; ` + "`lakeport bench report`" + ` turns that
 	f.IntVar(&opts.BigRecords, "big-records", 10_000_000, "events in the sync for memory (-1: none)")
 	f.IntVar(&opts.DuckDBRuns, "duckdb-runs", bench.DefaultDuckDBRuns, "times each DuckDB conversion is timed (the median counts)")
 	f.IntVar(&opts.QueryRuns, "query-runs", 7, "runs of each query on each side; the first is a warm-up")
+	f.IntVar(&opts.AgedSyncs, "aged-syncs", 300, "incremental syncs that make the aged table (-1: none)")
+	f.IntVar(&opts.AgedRecords, "aged-records", 1000, "events in each of those syncs")
 	f.StringVar(&opts.Dir, "dir", "", "working directory (default: a temporary one, removed afterwards)")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the temporary working directory")
-	cmd.AddCommand(newBenchSyncCmd(g), newBenchQueryCmd(g), newBenchReportCmd(g))
+	cmd.AddCommand(newBenchSyncCmd(g), newBenchQueryCmd(g), newBenchAgedCmd(g), newBenchReportCmd(g))
 	return cmd
 }
 
@@ -144,6 +147,7 @@ JSON, peak RSS and the ratio to DuckDB.`,
 	f.IntVar(&opts.DuckDBThreads, "duckdb-threads", 0, "DuckDB threads (0: every core)")
 	f.IntVar(&opts.DuckDBRuns, "duckdb-runs", bench.DefaultDuckDBRuns, "times each DuckDB conversion is timed (the median counts)")
 	f.BoolVar(&opts.SkipDuckDB, "no-duckdb", false, "leave DuckDB out")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the sync to this file (go tool pprof lakeport FILE)")
 	f.BoolVar(&inProcess, "in-process", false, "run the sync in this process (peak RSS then includes generating the input)")
 	f.StringVar(&child, "child", "", "internal: run the sync described by this spec file")
 	_ = f.MarkHidden("child")
@@ -184,6 +188,55 @@ Prints the medians and the ratios.`,
 	f.StringVar(&opts.LakeDir, "lake", "", "reuse the lake of an earlier `bench sync --keep` (its lake_dir) instead of syncing")
 	f.IntVar(&opts.Runs, "runs", 7, "runs of each query on each side; the first is a warm-up")
 	return cmd
+}
+
+func newBenchAgedCmd(g *globals) *cobra.Command {
+	var opts bench.AgedOptions
+	cmd := &cobra.Command{
+		Use:   "aged",
+		Short: "Many small incremental syncs into one table, then maintenance: query time against one sync of the same rows",
+		Long: `Writes one table with --syncs incremental syncs of --records sample events each,
+times a scan-and-aggregate query over it, runs table maintenance (compaction and
+snapshot expiry, with serve's defaults) and times the query again, next to the
+same rows written by one sync. Prints each table's files, snapshots, metadata
+size and query time.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := bench.Aged(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(res)
+			}
+			printAged(g.stdout, res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Syncs, "syncs", 300, "incremental syncs")
+	f.IntVar(&opts.RecordsPerSync, "records", 1000, "events in each sync")
+	f.IntVar(&opts.Runs, "runs", 7, "runs of the query per table; the first is a warm-up")
+	f.StringVar(&opts.Dir, "dir", "", "working directory (default: a temporary one, removed afterwards)")
+	f.BoolVar(&opts.Keep, "keep", false, "keep the temporary working directory")
+	return cmd
+}
+
+func printAged(w io.Writer, r bench.AgedResult) {
+	fmt.Fprintf(w, "%d syncs of %s events (%.1f s), then maintenance (%.1f s); the same %s rows in one sync\n\n",
+		r.Syncs, bench.Thousands(float64(r.RecordsPerSync)), r.SyncSeconds, r.MaintenanceSeconds, bench.Thousands(float64(r.Rows)))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\tdata files\tdata MB\tsnapshots\tmetadata MB\tquery\t÷ one sync\t")
+	for _, row := range []struct {
+		name  string
+		t     bench.AgedTable
+		ratio float64
+	}{{"after the syncs", r.Aged, r.RatioUnmaintained}, {"after maintenance", r.Maintained, r.Ratio}, {"one sync", r.OneSync, 1}} {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%d\t%.1f\t%.1f ms\t%.2f×\t\n", row.name, row.t.DataFiles, float64(row.t.DataFileBytes)/1e6,
+			row.t.Snapshots, float64(row.t.MetadataBytes)/1e6, row.t.QueryMs, row.ratio)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ntarget ≤ %.1f× one sync after maintenance: %s\n", bench.TargetAgedRatio, verdict(r.Ratio > 0 && r.Ratio <= bench.TargetAgedRatio))
 }
 
 func printSync(w io.Writer, r bench.SyncResult) {
