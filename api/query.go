@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lakeport/lakeport/query"
@@ -69,12 +70,15 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
 	org := callerOf(r).Org
 	// Only the caller's organization's tables exist for this query; a table of another
 	// organization is "does not exist", exactly like one that does not exist at all.
-	tables, closeTables, err := s.Connectors.QueryTables(r.Context(), org)
+	tables, err := s.Connectors.QueryTables(r.Context(), org)
 	if err != nil {
+		if query.IsClientError(err) {
+			s.queryError(w, r, err)
+			return
+		}
 		s.connectorError(w, r, err)
 		return
 	}
-	defer closeTables()
 	// Engines that name per-organization resources (Athena's Glue databases) read the
 	// organization from the context.
 	ctx := query.WithOrg(r.Context(), org.ID)
@@ -109,11 +113,30 @@ func (s *Server) queryError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusRequestTimeout
 	case "canceled":
 		status = 499
-	case "resources":
+	case "resources", "table_unreadable":
 		status = http.StatusUnprocessableEntity
 	}
-	writeError(w, status, query.Code(err), err.Error())
+	writeError(w, status, query.Code(err), s.quiet(err.Error()))
 }
+
+// quiet keeps the server's own folders (Server.HidePaths: the data dir, the
+// query workers' folder) out of a message for a client.
+func (s *Server) quiet(msg string) string {
+	for _, p := range s.HidePaths {
+		if p != "" && p != "/" {
+			msg = strings.ReplaceAll(msg, p, "[server folder]")
+		}
+	}
+	return msg
+}
+
+// Trailers of a CSV query result: a query that fails after rows were sent ends
+// its (then incomplete) CSV with these set, and a CSV that is complete has
+// them empty.
+const (
+	TrailerErrorCode    = "Lakeport-Error-Code"
+	TrailerErrorMessage = "Lakeport-Error-Message"
+)
 
 func (s *Server) streamJSON(w http.ResponseWriter, res query.Result, batch [][]any, err error, start time.Time) {
 	w.Header().Set("Content-Type", "application/json")
@@ -149,7 +172,7 @@ func (s *Server) streamJSON(w http.ResponseWriter, res query.Result, batch [][]a
 	}
 	trailer := map[string]any{"truncated": res.Truncated(), "row_count": n, "elapsed_ms": time.Since(start).Milliseconds()}
 	if failed != nil {
-		trailer["error"] = Error{Code: query.Code(failed), Message: failed.Error()}
+		trailer["error"] = Error{Code: query.Code(failed), Message: s.quiet(failed.Error())}
 	}
 	tb, _ := json.Marshal(trailer)
 	// splice the trailer's fields after the rows array
@@ -159,7 +182,9 @@ func (s *Server) streamJSON(w http.ResponseWriter, res query.Result, batch [][]a
 func (s *Server) streamCSV(w http.ResponseWriter, res query.Result, batch [][]any, err error) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="query.csv"`)
+	w.Header().Set("Trailer", TrailerErrorCode+", "+TrailerErrorMessage)
 	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
 	cw := csv.NewWriter(w)
 	var header []string
 	for _, c := range res.Columns() {
@@ -177,9 +202,17 @@ func (s *Server) streamCSV(w http.ResponseWriter, res query.Result, batch [][]an
 		if err != nil {
 			break
 		}
+		cw.Flush()
+		if flusher != nil {
+			flusher.Flush()
+		}
 		batch, err = res.Next()
 	}
 	cw.Flush()
+	if err != nil && !errors.Is(err, io.EOF) {
+		w.Header().Set(TrailerErrorCode, query.Code(err))
+		w.Header().Set(TrailerErrorMessage, headerValue(s.quiet(err.Error())))
+	}
 }
 
 func csvValue(v any) string {
@@ -195,4 +228,24 @@ func csvValue(v any) string {
 		return string(b)
 	}
 	return fmt.Sprint(v)
+}
+
+// headerValue makes msg fit an HTTP header (a trailer): one line of printable
+// ASCII, at most 1000 bytes.
+func headerValue(msg string) string {
+	b := make([]byte, 0, min(len(msg), 1000))
+	for _, r := range msg {
+		if len(b) >= 1000 {
+			break
+		}
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b = append(b, ' ')
+		case r < 0x20 || r >= 0x7f:
+			b = append(b, '?')
+		default:
+			b = append(b, byte(r))
+		}
+	}
+	return string(b)
 }

@@ -64,6 +64,9 @@ type Server struct {
 
 	// Engine answers SQL; nil in a server without a query path.
 	Engine query.Engine
+	// HidePaths are the server's own folders (the data dir, the query workers'
+	// folder): query errors name them as "[server folder]".
+	HidePaths []string
 
 	// Validate runs Test connection; nil means validation.Run. Tests replace it only to
 	// count calls, never to fake results.

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"regexp"
@@ -206,6 +207,18 @@ func applyEnv(c *Config) error {
 	applySourcesEnv(c)
 	if v := os.Getenv("LAKEPORT_ALLOW_PRIVATE_NETWORKS"); v != "" {
 		c.AllowPrivateNetworks = v == "1" || v == "true"
+	}
+	// The query settings an operator most often sets for a shared install.
+	for env, key := range map[string]string{"LAKEPORT_QUERY_MAX_CONCURRENT": "max_concurrent",
+		"LAKEPORT_QUERY_MAX_CONCURRENT_PER_ORG": "max_concurrent_per_org", "LAKEPORT_QUERY_MAX_TIMEOUT": "max_timeout"} {
+		if v := os.Getenv(env); v != "" {
+			props := maps.Clone(c.QueryProps)
+			if props == nil {
+				props = map[string]string{}
+			}
+			props[key] = v
+			c.QueryProps = props
+		}
 	}
 	if v := os.Getenv("LAKEPORT_SAMPLE"); v != "" {
 		c.Sample = v != "false"

@@ -3,12 +3,12 @@ package connector
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/lakeport/lakeport/lake"
+	"github.com/lakeport/lakeport/protocol"
 	"github.com/lakeport/lakeport/query"
 	"github.com/lakeport/lakeport/store"
 )
@@ -56,76 +56,59 @@ func (s *Service) Tables(ctx context.Context, org store.Org) ([]TableInfo, error
 	return out, err
 }
 
-// QueryTables returns the organization's tables for the query engine: local data files
-// of the current snapshot, or an Arrow scan for tables in a bucket. close releases the
-// catalogs once the query is done.
-func (s *Service) QueryTables(ctx context.Context, org store.Org) (tables []query.Table, close func(), err error) {
-	var lakes []*lake.Lake
-	close = func() {
-		for _, l := range lakes {
-			l.Close()
-		}
-	}
-	err = s.eachLake(ctx, org, func(c store.Connector, l *lake.Lake) error {
-		lakes = append(lakes, l)
-		names, err := l.ListTables(ctx, c.Name)
+// QueryTables returns the organization's tables for the query engine: each table's
+// columns, its current snapshot in the lake (which the engine opens only if the query
+// names the table), and for append_dedup streams the primary key and cursor, so that
+// every engine reads one row per key.
+func (s *Service) QueryTables(ctx context.Context, org store.Org) ([]query.Table, error) {
+	var tables []query.Table
+	err := s.eachTable(ctx, org, func(c store.Connector, t *lake.Table) error {
+		as, err := t.ArrowSchema()
 		if err != nil {
 			return err
 		}
-		for _, n := range names {
-			t, err := l.LoadTable(ctx, c.Name, n)
-			if err != nil {
-				return err
-			}
-			qt, err := queryTable(ctx, c.Name, n, t)
-			if err != nil {
-				return err
-			}
-			tables = append(tables, qt)
+		ns, name := t.Identifier()
+		snap := t.Snapshot()
+		qt := query.Table{Schema: ns, Name: name, ArrowSchema: as, Snapshot: &snap}
+		cat, err := catalogOf(c)
+		if err != nil {
+			return err
 		}
+		qt.PrimaryKey, qt.Cursor = dedupKey(cat, name, as)
+		tables = append(tables, qt)
 		return nil
 	})
 	if err != nil {
-		close()
-		return nil, nil, err
+		return nil, err
 	}
-	return tables, close, nil
+	return tables, nil
 }
 
-func queryTable(ctx context.Context, ns, name string, t *lake.Table) (query.Table, error) {
-	as, err := t.ArrowSchema()
-	if err != nil {
-		return query.Table{}, err
-	}
-	qt := query.Table{Schema: ns, Name: name, ArrowSchema: as}
-	tbl := t.Iceberg()
-	if tbl.CurrentSnapshot() == nil {
-		return qt, nil
-	}
-	tasks, err := tbl.Scan().PlanFiles(ctx)
-	if err != nil {
-		return qt, err
-	}
-	local := true
-	for _, task := range tasks {
-		p := task.File.FilePath()
-		if !strings.HasPrefix(p, "file://") && !strings.HasPrefix(p, "/") || len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
-			local = false
-			break
+// dedupKey is the primary key and cursor of stream name when it is synced with
+// append_dedup: the columns a reader deduplicates by. Only top-level columns the
+// table has count; nil when the stream is not deduplicated.
+func dedupKey(cat *protocol.ConfiguredCatalog, name string, as *arrow.Schema) (pk []string, cursor string) {
+	has := func(col string) bool { return len(as.FieldIndices(col)) == 1 }
+	for _, cs := range cat.Streams {
+		if cs.Stream.Name != name || cs.DestinationSyncMode != protocol.AppendDedup {
+			continue
 		}
-		qt.Files = append(qt.Files, strings.TrimPrefix(p, "file://"))
-	}
-	if !local {
-		qt.Files = nil
-		qt.Scan = func(ctx context.Context) (array.RecordReader, error) {
-			sc, seq, err := tbl.Scan().ToArrowRecords(ctx)
-			if err != nil {
-				return nil, err
+		for _, path := range cs.PrimaryKey {
+			if len(path) != 1 || !has(path[0]) {
+				return nil, "" // the syncer refuses such keys; read the rows as they are
 			}
-			return array.ReaderFromIter(sc, seq), nil
+			pk = append(pk, path[0])
 		}
+		field := cs.CursorField
+		if len(field) == 0 {
+			field = cs.Stream.DefaultCursorField
+		}
+		if len(field) == 1 && has(field[0]) {
+			cursor = field[0]
+		}
+		return pk, cursor
 	}
-	return qt, nil
+	return nil, ""
 }
 
 // eachTable calls fn for every table of every connector of the organization that is

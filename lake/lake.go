@@ -140,6 +140,11 @@ type Lake struct {
 	backend   lpcatalog.Backend
 	fileIO    *aws.Config // the file IO's AWS configuration (see fileio.go); nil: iceberg-go's own
 
+	// root is the warehouse; local is its folder, opened as an os.Root,
+	// for a local warehouse (nil for S3).
+	root  location
+	local *localRoot
+
 	mu    sync.RWMutex // guards cat, commitCat and props, replaced by SetProps
 	props iceberg.Properties
 }
@@ -185,11 +190,23 @@ func Open(ctx context.Context, cfg Config) (*Lake, error) {
 		fileIO = &aws.Config{HTTPClient: cfg.HTTPClient, APIOptions: cfg.S3APIOptions}
 		backend = withFileIO(backend, fileIO)
 	}
+	root, err := parseLocation(wh)
+	if err != nil {
+		return nil, fmt.Errorf("%w: warehouse %q: %v", ErrInvalidConfig, cfg.Warehouse, err)
+	}
+	var local *localRoot
+	if root.scheme == "file" {
+		local = &localRoot{at: root}
+	}
+	// Every table the catalog hands out reads and writes only under its own
+	// location (see confinedCatalog).
+	backend = &confinedBackend{Backend: backend, warehouse: root, local: local}
 	cat, err := backend.Open(ctx, name, props)
 	if err != nil {
 		return nil, fmt.Errorf("lake: open %s catalog %s: %w", backend.Kind(), name, err)
 	}
-	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, name: name, backend: backend, props: props, fileIO: fileIO}, nil
+	return &Lake{cat: cat, commitCat: cat, warehouse: wh, retries: retries, name: name, backend: backend, props: props, fileIO: fileIO,
+		root: root, local: local}, nil
 }
 
 // SetProps replaces the file IO properties that later table loads and commits use, for
@@ -228,12 +245,14 @@ func (l *Lake) committerCatalog() table.CatalogIO {
 	return l.commitCat
 }
 
-// Close releases the catalog client; the DB stays open (it is the caller's).
+// Close releases the catalog client and the local warehouse folder; the DB
+// stays open (it is the caller's).
 func (l *Lake) Close() error {
+	err := l.local.close()
 	if c, ok := l.catalog().(catalog.Closer); ok {
-		return c.Close()
+		return errors.Join(c.Close(), err)
 	}
-	return nil
+	return err
 }
 
 // Catalog is the underlying Iceberg catalog, for the query path. Its

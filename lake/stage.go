@@ -89,9 +89,6 @@ func (w *FileWriter) Write(b arrow.RecordBatch) error {
 	}
 }
 
-// Rows is the number of rows written so far.
-func (w *FileWriter) Rows() int64 { return w.rows }
-
 // Close finishes the open file and returns the staged files.
 func (w *FileWriter) Close() (Staged, error) {
 	w.once.Do(func() { close(w.ch) })

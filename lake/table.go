@@ -282,8 +282,16 @@ func (t *Table) stage(ctx context.Context, tbl *table.Table, txn *table.Transact
 	case Append:
 		return withReader(sc, batches, func(r array.RecordReader) error { return txn.Append(ctx, r, props) })
 	case Overwrite:
+		// An overwrite rewrites the table's manifests and a merge reads or
+		// drops the files they name: every one must be the table's own.
+		if err := checkFiles(ctx, tbl); err != nil {
+			return err
+		}
 		return withReader(sc, batches, func(r array.RecordReader) error { return txn.Overwrite(ctx, r, props) })
 	case Merge:
+		if err := checkFiles(ctx, tbl); err != nil {
+			return err
+		}
 		return t.merge(ctx, txn, sc, batches, c.PrimaryKey, props)
 	}
 	return fmt.Errorf("unknown mode %v", c.Mode)

@@ -26,6 +26,11 @@ var (
 	// ErrCanceled: the caller went away (its context was canceled). It also
 	// matches context.Canceled.
 	ErrCanceled = errors.New("query: canceled")
+	// ErrUnreadable: a table the query names cannot be read: its metadata
+	// names files outside the table (lake.ErrOutsideTable), a file is missing
+	// or damaged, or the engine cannot read one of its column types. The
+	// message says which table and why.
+	ErrUnreadable = errors.New("query: a table cannot be read")
 )
 
 // SQLError is an error the engine reported about the SQL itself. Message is
@@ -60,7 +65,8 @@ func IsClientError(err error) bool {
 }
 
 // Code is a stable machine code for err, for API clients:
-// bad_sql, not_read_only, timeout, too_many_rows, resources, canceled, internal.
+// bad_sql, not_read_only, timeout, too_many_rows, resources, canceled,
+// table_unreadable, internal.
 func Code(err error) string {
 	switch {
 	case err == nil:
@@ -77,6 +83,8 @@ func Code(err error) string {
 		return "resources"
 	case errors.Is(err, ErrCanceled):
 		return "canceled"
+	case errors.Is(err, ErrUnreadable):
+		return "table_unreadable"
 	default:
 		return "internal"
 	}

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -15,7 +14,8 @@ type Limits struct {
 	MaxRows int
 	// DefaultTimeout applies when a request does not set Timeout (default 30s).
 	DefaultTimeout time.Duration
-	// MaxTimeout caps a request's Timeout (default 5m); longer asks are cut to it.
+	// MaxTimeout caps a request's Timeout (default 60s); longer asks are cut to
+	// it. It bounds how long one query can hold one of the shared slots.
 	MaxTimeout time.Duration
 }
 
@@ -28,20 +28,12 @@ func (l Limits) WithDefaults() Limits {
 		l.DefaultMaxRows = min(10_000, l.MaxRows)
 	}
 	if l.MaxTimeout <= 0 {
-		l.MaxTimeout = 5 * time.Minute
+		l.MaxTimeout = 60 * time.Second
 	}
 	if l.DefaultTimeout <= 0 {
 		l.DefaultTimeout = min(30*time.Second, l.MaxTimeout)
 	}
 	return l
-}
-
-// Check reports limits that contradict each other.
-func (l Limits) Check() error {
-	if l.DefaultMaxRows > l.MaxRows {
-		return fmt.Errorf("default max rows %d is above max rows %d", l.DefaultMaxRows, l.MaxRows)
-	}
-	return nil
 }
 
 // Set reads the limit named key (default_max_rows, max_rows, default_timeout,

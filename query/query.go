@@ -13,6 +13,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/lakeport/lakeport/lake"
 )
 
 // ExtractedAtColumn is the column lakeport adds to every row it writes: when the
@@ -20,16 +22,21 @@ import (
 const ExtractedAtColumn = "_lakeport_extracted_at"
 
 // Table is one table the caller's organization may query, named "<connector>.<stream>".
+// Its rows come from Snapshot (a lake table), or else from Files, or else from Scan;
+// a table with none of them is empty (ArrowSchema gives its columns).
 type Table struct {
 	// Schema and Name are the connector (namespace) and the stream: the table
 	// is queried as schema.name.
 	Schema, Name string
-	// Files are the local Parquet data files of the current snapshot (local
-	// warehouse). May be empty.
+	// Snapshot locates the table's current snapshot in the lake. Engines that
+	// read files (query/duckdb) open it only when the query names the table,
+	// and read only files under the table's own location (lake.CheckPath);
+	// engines with a catalog of their own (Athena over Glue) use the name.
+	Snapshot *lake.Snapshot
+	// Files are Parquet data files the engine may read (tests, benchmarks).
 	Files []string
-	// Scan is used when the data is not local (S3): it returns an Arrow reader
-	// over the current snapshot. Engines call it at most once per query, and only
-	// for tables the query references.
+	// Scan returns an Arrow reader over the table's rows. Engines call it at
+	// most once per query, and only for tables the query references.
 	Scan func(ctx context.Context) (array.RecordReader, error)
 	// PrimaryKey is set for append+dedup streams: queries see one row per key,
 	// the latest by Cursor.

@@ -26,7 +26,10 @@ func Register(name string, f Factory) {
 	registry[name] = f
 }
 
-// Open returns the engine registered as name, configured by props.
+// Open returns the engine registered as name, configured by props, behind
+// query slots shared fairly among organizations (see Slots): props
+// max_concurrent (default 4) and max_concurrent_per_org (default 2) size them;
+// the engine sees the other props. An empty value means the default.
 func Open(name string, props map[string]string) (Engine, error) {
 	registryMu.RLock()
 	f, ok := registry[name]
@@ -34,7 +37,27 @@ func Open(name string, props map[string]string) (Engine, error) {
 	if !ok {
 		return nil, fmt.Errorf("query: no engine named %q (known: %v); import its package, e.g. query/duckdb", name, Backends())
 	}
-	return f(props)
+	set := make(map[string]string, len(props))
+	for k, v := range props {
+		if v != "" { // an empty setting takes its default
+			set[k] = v
+		}
+	}
+	rest, total, perOrg, err := splitSlotProps(set)
+	if err != nil {
+		return nil, err
+	}
+	var limits Limits
+	for k, v := range rest {
+		if _, err := limits.Set(k, v); err != nil {
+			return nil, fmt.Errorf("query: setting %s: %w", k, err)
+		}
+	}
+	e, err := f(rest)
+	if err != nil {
+		return nil, err
+	}
+	return Shared(e, NewSlots(total, perOrg), limits), nil
 }
 
 // Backends lists the registered engine names, sorted.

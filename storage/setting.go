@@ -41,15 +41,6 @@ type Setting struct {
 // (reached with access keys) rather than an AWS bucket (reached with a role).
 func (s Setting) S3Compatible() bool { return s.Endpoint != "" }
 
-// Redacted returns a copy of s that is safe to log: the secret access key is
-// replaced by a fixed mark.
-func (s Setting) Redacted() Setting {
-	if s.SecretAccessKey != "" {
-		s.SecretAccessKey = "REDACTED"
-	}
-	return s
-}
-
 // FieldError is one problem with one field of a Setting. Field is the field's
 // JSON name ("bucket", "role_arn", ...); Message says what is wrong and what
 // to do about it.

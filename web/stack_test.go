@@ -18,8 +18,7 @@ import (
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/netguard"
-	"github.com/lakeport/lakeport/query"
-	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
+	"github.com/lakeport/lakeport/query/duckdb"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/storage"
@@ -96,7 +95,8 @@ func startStack(t *testing.T) *stack {
 	if err := queue.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	engine, err := query.Open("duckdb", nil)
+	// The embedded engine in process (serve runs it in query worker processes).
+	engine, err := duckdb.New(duckdb.Config{TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.BoolVar(&g.json, "json", false, "print machine-readable JSON")
 
 	root.AddCommand(newServeCmd(g), newWorkerCmd(g), newOrgCmd(g), newTokenCmd(g), newUserCmd(g), newStorageCmd(g), newSourcesCmd(g), newConnectorCmd(g), newSyncCmd(g),
-		newTablesCmd(g), newQueryCmd(g), newBenchCmd(g))
+		newTablesCmd(g), newQueryCmd(g), newBenchCmd(g), newQueryWorkerCmd())
 	return root
 }
 

@@ -14,17 +14,27 @@ import (
 	"time"
 
 	"github.com/lakeport/lakeport/config"
+	"github.com/lakeport/lakeport/query/worker"
 	"github.com/lakeport/lakeport/s3test"
 	"github.com/lakeport/lakeport/storage/policy"
 )
 
 func TestMain(m *testing.M) {
-	// The test binary doubles as a `lakeport worker` process for the scale-out tests.
+	// The test binary doubles as a `lakeport worker` process for the scale-out tests,
+	// and as `lakeport query-worker` for the servers the tests start (their query
+	// workers run os.Executable() query-worker).
 	if db := os.Getenv(workerChildEnv); db != "" {
 		os.Exit(workerChild(db))
 	}
 	if dir := os.Getenv(serveChildEnv); dir != "" {
 		os.Exit(serveChild(dir))
+	}
+	if len(os.Args) == 2 && os.Args[1] == "query-worker" {
+		if err := worker.Serve(); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(s3test.Main(m))
 }
@@ -37,7 +47,7 @@ func startServerWith(t *testing.T, sample bool) (string, string) {
 	return startServerConfig(t, func(c *config.Config) { c.Sample = sample })
 }
 
-func startServerConfig(t *testing.T, tune func(*config.Config)) (string, string) {
+func startServerConfig(t testing.TB, tune func(*config.Config)) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	// The S3 test server listens on loopback: tests reach it as an operator who allows

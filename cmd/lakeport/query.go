@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/api"
+	"github.com/lakeport/lakeport/query/worker"
 )
 
 func newTablesCmd(g *globals) *cobra.Command {
@@ -99,6 +100,18 @@ func newQueryCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&maxRows, "max-rows", 0, "at most this many rows (default: the server's limit)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "cancel the query after this long (default: the server's limit)")
 	return cmd
+}
+
+// newQueryWorkerCmd is the hidden command lakeport serve runs its query workers
+// with (see query/worker): it answers queries on the sockets it inherits.
+func newQueryWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "query-worker",
+		Short:  "Run queries for lakeport serve (started by the server, not by hand)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE:   func(*cobra.Command, []string) error { return worker.Serve() },
+	}
 }
 
 func printTable(g *globals, res api.QueryResponse) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,7 +34,7 @@ import (
 	"github.com/lakeport/lakeport/netguard"
 	"github.com/lakeport/lakeport/query"
 	_ "github.com/lakeport/lakeport/query/athena" // the scale-out query engine
-	_ "github.com/lakeport/lakeport/query/duckdb" // the embedded query engine
+	_ "github.com/lakeport/lakeport/query/worker" // the embedded query engine, in worker processes
 	"github.com/lakeport/lakeport/schedule"
 	"github.com/lakeport/lakeport/secrets"
 	"github.com/lakeport/lakeport/source"
@@ -131,7 +132,9 @@ func processCmd(g *globals, use, short string, run func(context.Context, config.
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return run(ctx, cfg, slog.New(h))
+			log := slog.New(h)
+			slog.SetDefault(log) // for parts without a logger of their own (query workers)
+			return run(ctx, cfg, log)
 		},
 	}
 	f := cmd.Flags()
@@ -310,6 +313,24 @@ func startNode(ctx context.Context, cfg config.Config, log *slog.Logger) (n *nod
 	return n, stop, nil
 }
 
+// serverFolders are the folders of this server that no query answer shows: the
+// data dir and the query workers' folder, as given and with links resolved.
+func serverFolders(cfg config.Config) []string {
+	var out []string
+	for _, dir := range []string{cfg.DataDir, cfg.QueryProps["temp_dir"]} {
+		if dir == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(dir); err == nil {
+			out = append(out, abs)
+			if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+				out = append(out, real)
+			}
+		}
+	}
+	return out
+}
+
 // maintenanceOptions are table maintenance's settings from the install's.
 func maintenanceOptions(m config.Maintenance) maintain.Options {
 	return maintain.Options{TargetFileSize: m.TargetFileSize, Retention: m.SnapshotRetention, OrphanWindow: m.OrphanWindow, MetadataVersions: m.MetadataVersions}
@@ -344,9 +365,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return fmt.Errorf("query engine %q: %w", cfg.QueryEngine, err)
 	}
+	if c, ok := engine.(io.Closer); ok {
+		defer c.Close() // the query worker processes
+	}
 	srv := &api.Server{Store: n.store, Secrets: n.box, Platform: cfg.Platform, Logger: log, Connectors: n.svc, Engine: engine, Metrics: n.mets,
-		Ready:   func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
-		Storage: n.locs, StepTimeout: cfg.StepTimeout,
+		HidePaths: serverFolders(cfg),
+		Ready:     func(ctx context.Context) error { return n.store.DB().PingContext(ctx) },
+		Storage:   n.locs, StepTimeout: cfg.StepTimeout,
 		Migrations: &migration.Service{Store: n.store, Storage: n.locs, Catalog: n.svc.Catalog, Logger: log.With("component", "migration")}}
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -38,6 +38,9 @@ type fakeAthena struct {
 	pageSize int
 	// startError, when set, answers StartQueryExecution with this error.
 	startError *apiErr
+	// exec, when set, runs the query string StartQueryExecution receives and
+	// gives the result (columns and rows).
+	exec func(sql string) ([][2]string, [][]*string, error)
 }
 
 type call struct {
@@ -104,6 +107,15 @@ func (f *fakeAthena) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.startError != nil {
 			fail(*f.startError)
 			return
+		}
+		if f.exec != nil {
+			q, _ := body["QueryString"].(string)
+			cols, rows, err := f.exec(q)
+			if err != nil {
+				fail(apiErr{400, "InvalidRequestException", err.Error()})
+				return
+			}
+			f.columns, f.rows = cols, rows
 		}
 		reply(map[string]any{"QueryExecutionId": "qe-1"})
 	case "GetQueryExecution":

@@ -147,11 +147,20 @@ func BenchmarkDirectFreshDB(b *testing.B) {
 }
 
 // BenchmarkOpenEmpty: the fixed cost of a query: a fresh database for SELECT 1.
-func BenchmarkOpenEmpty(b *testing.B) {
-	e, err := duckdb.New(duckdb.Config{TempDir: b.TempDir()})
+func BenchmarkOpenEmpty(b *testing.B) { benchSelect1(b, duckdb.Config{TempDir: b.TempDir()}) }
+
+// BenchmarkOpenEmptyReady: the same with the next database opened ahead and
+// the last one kept for the next query over the same tables.
+func BenchmarkOpenEmptyReady(b *testing.B) {
+	benchSelect1(b, duckdb.Config{TempDir: b.TempDir(), Ready: 1})
+}
+
+func benchSelect1(b *testing.B, cfg duckdb.Config) {
+	e, err := duckdb.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer e.Close()
 	for b.Loop() {
 		res, err := e.Query(context.Background(), nil, query.Request{SQL: `SELECT 1`})
 		if err != nil {

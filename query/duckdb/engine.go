@@ -3,9 +3,14 @@
 // and is locked down before the caller's SQL is even parsed (no files but the
 // tables' own, no network, no extensions, no settings).
 //
-// Tables with local Parquet files are views over read_parquet. Tables read
-// through Table.Scan (an S3 warehouse) are registered as Arrow streams, which
-// needs the duckdb_arrow build tag: go build -tags duckdb_arrow.
+// Every table is a view over read_parquet, and only tables the query names
+// are read: a lake table's local data files through descriptors opened for
+// the query (/dev/fd/N), a bucket's data files copied into the query's
+// private directory, and rows from Table.Scan written there as Parquet. No
+// build tag is needed (DuckDB's Arrow interface is not used).
+//
+// In lakeport serve the engine runs inside query worker processes (see
+// query/worker), which bound each query's memory and time.
 package duckdb
 
 import (
@@ -15,8 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
 
@@ -29,17 +37,22 @@ type Config struct {
 	MemoryLimit string
 	// Threads is DuckDB's threads per query (default 2).
 	Threads int
-	// TempDir is where each query gets a private directory for spilling
-	// (removed when the query ends). Default: os.TempDir().
+	// TempDir is where each query gets a private directory for spilling and
+	// for copies of a bucket's data files (removed when the query ends).
+	// Default: os.TempDir().
 	TempDir string
-	// MaxTempSize caps the spill directory, e.g. "1GB" (default). "0B"
-	// disables spilling.
+	// MaxTempSize caps the spill files of a query, and separately the copies
+	// of data files it reads from a bucket, e.g. "1GB" (default).
 	MaxTempSize string
 	// Limits bound each request (rows, time).
 	query.Limits
-	// MaxConcurrent is how many queries run at once; more wait their turn
-	// (default 4). Each query uses up to Threads threads and MemoryLimit memory.
-	MaxConcurrent int
+	// Open gives a query the lake tables it names (default: this process
+	// opens their local files itself).
+	Open OpenFunc
+	// Ready is how many databases are opened and configured ahead of the
+	// queries that will use them (default 0): each query still gets a fresh
+	// one, without waiting for it to open.
+	Ready int
 }
 
 func (c Config) withDefaults() Config {
@@ -56,8 +69,8 @@ func (c Config) withDefaults() Config {
 		c.MaxTempSize = "1GB"
 	}
 	c.Limits = c.Limits.WithDefaults()
-	if c.MaxConcurrent <= 0 {
-		c.MaxConcurrent = 4
+	if c.Open == nil {
+		c.Open = openInProcess
 	}
 	return c
 }
@@ -65,8 +78,12 @@ func (c Config) withDefaults() Config {
 // Engine runs read-only SQL in a fresh, locked-down DuckDB database per query.
 // It is safe for concurrent use.
 type Engine struct {
-	cfg Config
-	sem chan struct{}
+	cfg    Config
+	ready  chan *session // databases opened ahead (Config.Ready)
+	budget int64         // MaxTempSize in bytes
+
+	mu   sync.Mutex
+	kept *session // the last query's database
 }
 
 var _ query.Engine = (*Engine)(nil)
@@ -82,22 +99,61 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.DefaultMaxRows > cfg.MaxRows {
 		return nil, fmt.Errorf("duckdb: default max rows %d is above max rows %d", cfg.DefaultMaxRows, cfg.MaxRows)
 	}
-	return &Engine{cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent)}, nil
+	e := &Engine{cfg: cfg, budget: SizeBytes(cfg.MaxTempSize)}
+	if cfg.Ready > 0 {
+		e.ready = make(chan *session, cfg.Ready)
+		for range cfg.Ready {
+			e.prepare()
+		}
+	}
+	return e, nil
 }
 
-func init() {
-	query.Register("duckdb", func(props map[string]string) (query.Engine, error) {
-		cfg, err := ConfigFromProps(props)
+// prepare opens one database ahead, in the background; it always delivers
+// one (nil when the open failed: the query then opens its own and reports the
+// error), so Ready databases are always open or opening.
+func (e *Engine) prepare() {
+	go func() {
+		s, err := e.open(context.Background())
 		if err != nil {
-			return nil, err
+			s = nil
 		}
-		return New(cfg)
-	})
+		e.ready <- s
+	}()
+}
+
+// session returns a database for one query: the next one opened ahead (Ready),
+// or a new one.
+func (e *Engine) session(ctx context.Context) (*session, error) {
+	if e.ready == nil {
+		return e.open(ctx)
+	}
+	select {
+	case s := <-e.ready:
+		e.prepare()
+		if s == nil {
+			return e.open(ctx)
+		}
+		return s, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("duckdb: open a database: %w", query.ContextError(ctx))
+	}
+}
+
+// Close closes the databases opened ahead (waiting for those still opening).
+// The engine is not used after.
+func (e *Engine) Close() error {
+	for range cap(e.ready) {
+		if s := <-e.ready; s != nil {
+			s.close()
+		}
+	}
+	return nil
 }
 
 // ConfigFromProps reads a Config from string properties: memory_limit,
 // threads, temp_dir, max_temp_size, default_max_rows, max_rows,
-// default_timeout, max_timeout, max_concurrent. Unknown keys are an error.
+// default_timeout, max_timeout. Unknown keys are an error.
 func ConfigFromProps(props map[string]string) (Config, error) {
 	var c Config
 	for k, v := range props {
@@ -111,8 +167,6 @@ func ConfigFromProps(props map[string]string) (Config, error) {
 			c.MaxTempSize = v
 		case "threads":
 			c.Threads, err = strconv.Atoi(v)
-		case "max_concurrent":
-			c.MaxConcurrent, err = strconv.Atoi(v)
 		default:
 			var known bool
 			if known, err = c.Limits.Set(k, v); !known {
@@ -126,18 +180,26 @@ func ConfigFromProps(props map[string]string) (Config, error) {
 	return c, nil
 }
 
-// validSize accepts what the engine passes into SQL settings: digits, an
-// optional dot, and a unit of letters. It keeps quotes out of SET statements.
-func validSize(s string) bool {
+// validSize accepts what the engine passes into SQL settings: a number and a
+// unit DuckDB knows (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB). It keeps quotes
+// out of SET statements.
+func validSize(s string) bool { return SizeBytes(s) >= 0 }
+
+// SizeBytes is size s in bytes as DuckDB reads it (KB = 1000 B, KiB = 1024 B),
+// or -1 when s is not a size.
+func SizeBytes(s string) int64 {
 	num := strings.TrimRight(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")
-	unit := strings.TrimSpace(s[len(num):])
-	if num == "" || unit == "" {
-		return false
+	unit := strings.ToUpper(strings.TrimSpace(s[len(num):]))
+	n, err := strconv.ParseFloat(num, 64)
+	if num == "" || err != nil || n < 0 {
+		return -1
 	}
-	if _, err := strconv.ParseFloat(num, 64); err != nil {
-		return false
+	mult := map[string]float64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}[unit]
+	if mult == 0 {
+		return -1
 	}
-	return true
+	return int64(n * mult)
 }
 
 // Query runs req over tables. The result must be closed.
@@ -163,36 +225,144 @@ func (e *Engine) Query(ctx context.Context, tables []query.Table, req query.Requ
 		return nil, err
 	}
 
-	qctx, cancel := context.WithTimeout(ctx, timeout)
-	select {
-	case e.sem <- struct{}{}:
-	case <-qctx.Done():
-		cancel()
-		return nil, fmt.Errorf("duckdb: waiting for a free query slot: %w", query.ContextError(qctx))
+	qctx, release := context.WithTimeout(ctx, timeout)
+	key := reuseKey(ctx, tables)
+	// The database of the last query over the same tables answers the next
+	// one when it already holds every table that one reads.
+	if s := e.takeKept(key); s != nil {
+		refs, err := s.parseGate(qctx, req.SQL)
+		if err == nil && s.holds(refs) {
+			res, err := s.exec(qctx, req.SQL, maxRows)
+			return e.finish(qctx, release, s, res, err)
+		}
+		e.keep(s)
+		if err != nil {
+			release()
+			return nil, err
+		}
 	}
-	release := func() { <-e.sem; cancel() }
-
-	s, err := e.open(qctx)
-	if err != nil {
-		release()
-		return nil, err
-	}
-	res, err := s.run(qctx, tables, req.SQL, maxRows)
+	s, err := e.session(qctx)
 	if err != nil {
 		if cerr := query.ContextError(qctx); cerr != nil {
 			err = cerr
 		}
-		s.close()
+		release()
+		return nil, err
+	}
+	s.budget, s.key = e.budget, key
+	res, err := s.run(qctx, tables, req.SQL, maxRows)
+	return e.finish(qctx, release, s, res, err)
+}
+
+// finish hands out a query's result; closing it releases the database: kept
+// for the next query over the same tables when the query ended cleanly,
+// closed otherwise.
+func (e *Engine) finish(qctx context.Context, release context.CancelFunc, s *session, res *result, err error) (query.Result, error) {
+	if err != nil {
+		if cerr := query.ContextError(qctx); cerr != nil {
+			err = cerr
+		}
+		var se *query.SQLError
+		if errors.As(err, &se) && s.locked && qctx.Err() == nil {
+			e.keep(s) // the SQL was refused; the database is as it was
+		} else {
+			e.discard(s)
+		}
 		release()
 		return nil, err
 	}
 	res.ctx = qctx
-	res.done = func() error {
-		err := s.close()
+	res.done = func(clean bool) error {
+		clean = clean && qctx.Err() == nil
 		release()
-		return err
+		if clean {
+			e.keep(s)
+		} else {
+			e.discard(s)
+		}
+		return nil
 	}
 	return res, nil
+}
+
+// reuseKey names the tables a database holds: the organization and each
+// table's name, location of its current snapshot (or files), key and columns.
+// Tables read through Scan are read afresh by every query: "" (no reuse).
+func reuseKey(ctx context.Context, tables []query.Table) string {
+	org, _ := query.OrgFrom(ctx)
+	var b strings.Builder
+	b.WriteString("org " + org)
+	for _, t := range tables {
+		if t.Scan != nil {
+			return ""
+		}
+		b.WriteString("\x00" + t.QualifiedName() + "\x00" + strings.Join(t.Files, "\x01") + "\x00" + strings.Join(t.PrimaryKey, "\x01") + "\x00" + t.Cursor)
+		if t.Snapshot != nil {
+			b.WriteString("\x00" + t.Snapshot.Warehouse + "\x00" + t.Snapshot.MetadataLocation)
+		}
+		if t.ArrowSchema != nil {
+			b.WriteString("\x00" + t.ArrowSchema.String())
+		}
+	}
+	return b.String()
+}
+
+// keptIdle is how long a kept database waits for its next query.
+const keptIdle = time.Minute
+
+// takeKept returns the kept database if it holds the tables named by key.
+func (e *Engine) takeKept(key string) *session {
+	if key == "" {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.kept
+	if s == nil || s.key != key {
+		return nil
+	}
+	e.kept = nil
+	s.idle.Stop()
+	return s
+}
+
+// keep keeps s for the next query over the same tables (replacing the one
+// kept before), or closes it.
+func (e *Engine) keep(s *session) {
+	if s.key == "" || !s.locked {
+		e.discard(s)
+		return
+	}
+	e.mu.Lock()
+	old := e.kept
+	e.kept = s
+	s.idle = time.AfterFunc(keptIdle, func() {
+		e.mu.Lock()
+		if e.kept == s {
+			e.kept = nil
+		} else {
+			s = nil
+		}
+		e.mu.Unlock()
+		if s != nil {
+			s.close()
+		}
+	})
+	e.mu.Unlock()
+	if old != nil {
+		old.idle.Stop()
+		e.discard(old)
+	}
+}
+
+// discard closes s, in the background where databases are opened ahead (a
+// worker answers its next query meanwhile).
+func (e *Engine) discard(s *session) {
+	if e.ready != nil {
+		go s.close()
+		return
+	}
+	s.close()
 }
 
 // checkTables refuses table lists the engine cannot present faithfully.
@@ -207,8 +377,8 @@ func checkTables(tables []query.Table) error {
 			return fmt.Errorf("duckdb: table %s given twice", t.QualifiedName())
 		}
 		seen[key] = true
-		if len(t.Files) == 0 && t.Scan == nil && t.ArrowSchema == nil {
-			return fmt.Errorf("duckdb: table %s has no files, no scan and no schema", t.QualifiedName())
+		if t.Snapshot == nil && len(t.Files) == 0 && t.Scan == nil && t.ArrowSchema == nil {
+			return fmt.Errorf("duckdb: table %s has no snapshot, no files, no scan and no schema", t.QualifiedName())
 		}
 		for _, f := range t.Files {
 			// read_parquet expands *, ? and [ as globs: a data file name must
@@ -221,14 +391,21 @@ func checkTables(tables []query.Table) error {
 	return nil
 }
 
-// session is one query's private database.
+// session is one query's private database (kept for the next query over the
+// same tables of the same organization, see Engine.keep).
 type session struct {
-	cfg      Config
-	tempDir  string
-	db       *sql.DB // owns the connector (the database); used for parsing helpers
-	conn     *duck.Conn
-	releases []func() // Arrow streams to release after the query
-	allowed  []string // files the views read
+	key     string          // reuseKey of the tables it holds
+	read    map[string]bool // tables whose rows it reads (not only their columns)
+	locked  bool            // lockDown succeeded
+	idle    *time.Timer
+	cfg     Config
+	tempDir string
+	db      *sql.DB // owns the connector (the database); used for parsing helpers
+	conn    *duck.Conn
+	closers []func() error    // files opened for the query
+	allowed []string          // files the views read
+	owner   map[string]string // each of those files → the table it belongs to
+	budget  int64             // bytes the query may still copy into tempDir
 }
 
 func (e *Engine) open(ctx context.Context) (*session, error) {
@@ -248,6 +425,9 @@ func (e *Engine) open(ctx context.Context) (*session, error) {
 		"allow_community_extensions=false",
 		"allow_unsigned_extensions=false",
 		"allow_persistent_secrets=false",
+		// Files are read through per-query descriptors whose numbers repeat:
+		// never serve one query's bytes from another's cache.
+		"enable_external_file_cache=false",
 	}, "&")
 	connector, err := duck.NewConnector(dsn, nil)
 	if err != nil {
@@ -262,7 +442,7 @@ func (e *Engine) open(ctx context.Context) (*session, error) {
 	}
 	s.conn = dc.(*duck.Conn)
 	// temp_directory is a path: set it with a quoted literal, not in the DSN.
-	if err := s.exec(ctx, "SET temp_directory = "+quoteString(tempDir)); err != nil {
+	if err := s.execStmt(ctx, "SET temp_directory = "+quoteString(s.relative(tempDir))); err != nil {
 		s.close()
 		return nil, fmt.Errorf("duckdb: set temp directory: %w", err)
 	}
@@ -275,10 +455,10 @@ func (s *session) close() error {
 		errs = append(errs, s.conn.Close())
 		s.conn = nil
 	}
-	for _, r := range s.releases {
-		r()
+	for _, c := range s.closers {
+		errs = append(errs, c())
 	}
-	s.releases = nil
+	s.closers = nil
 	if s.db != nil {
 		errs = append(errs, s.db.Close()) // closes the connector: the database
 		s.db = nil
@@ -293,23 +473,53 @@ func (s *session) close() error {
 	return nil
 }
 
-func (s *session) exec(ctx context.Context, stmt string) error {
+// relative names path relative to the working directory when it lies below
+// it (a worker process works in its private directory), so that view
+// definitions and messages do not show where the server keeps its files.
+func (s *session) relative(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(wd, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return path
+	}
+	return rel
+}
+
+func (s *session) execStmt(ctx context.Context, stmt string) error {
 	_, err := s.conn.ExecContext(ctx, stmt, nil)
 	return err
 }
 
 // run sets up the tables, locks the database down, checks the SQL and starts it.
 func (s *session) run(ctx context.Context, tables []query.Table, sqlText string, maxRows int) (*result, error) {
-	if err := s.parseGate(ctx, sqlText); err != nil {
+	referenced, err := s.parseGate(ctx, sqlText)
+	if err != nil {
 		return nil, err
 	}
-	referenced := s.referencedTables(ctx, sqlText)
 	if err := s.createViews(ctx, tables, referenced); err != nil {
 		return nil, err
 	}
 	if err := s.lockDown(ctx); err != nil {
 		return nil, err
 	}
+	return s.exec(ctx, sqlText, maxRows)
+}
+
+// holds reports whether the session reads every table in refs that it has.
+func (s *session) holds(refs map[string]bool) bool {
+	for name := range refs {
+		if read, has := s.read[name]; has && !read {
+			return false
+		}
+	}
+	return true
+}
+
+// exec prepares and starts the caller's SQL in the locked-down database.
+func (s *session) exec(ctx context.Context, sqlText string, maxRows int) (*result, error) {
 	stmt, err := s.prepareReadOnly(sqlText, maxRows)
 	if err != nil {
 		return nil, err
@@ -317,63 +527,18 @@ func (s *session) run(ctx context.Context, tables []query.Table, sqlText string,
 	rows, err := stmt.QueryContext(ctx, nil)
 	if err != nil {
 		stmt.Close()
-		return nil, classify(err)
+		return nil, s.classify(err)
 	}
-	return newResult(stmt, rows, maxRows), nil
-}
-
-// referencedTables names the tables the SQL reads (lower-cased "schema.name"),
-// or nil when DuckDB cannot tell (then every table is set up).
-func (s *session) referencedTables(ctx context.Context, sqlText string) map[string]bool {
-	c, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	names, err := duck.GetTableNames(c, sqlText, true)
-	if err != nil {
-		return nil
-	}
-	ref := make(map[string]bool, len(names))
-	for _, n := range names {
-		// DuckDB quotes a part that is a keyword (`"sample".events`).
-		parts := nameParts(strings.ToLower(n))
-		ref[strings.Join(parts, ".")] = true
-		// "catalog.schema.name" also names schema.name.
-		if len(parts) == 3 {
-			ref[parts[1]+"."+parts[2]] = true
-		}
-	}
-	return ref
-}
-
-// nameParts splits a qualified name as DuckDB prints it into its parts, without the
-// double quotes around a quoted part (in which "" is one quote and a dot is no
-// separator).
-func nameParts(n string) []string {
-	var parts []string
-	var cur strings.Builder
-	quoted := false
-	for i := 0; i < len(n); i++ {
-		switch ch := n[i]; {
-		case ch == '"' && quoted && i+1 < len(n) && n[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-		case ch == '"':
-			quoted = !quoted
-		case ch == '.' && !quoted:
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(ch)
-		}
-	}
-	return append(parts, cur.String())
+	res := newResult(stmt, rows, maxRows)
+	res.classify = s.classify
+	return res, nil
 }
 
 // lockDown closes every door before the caller's SQL is parsed: only the
 // tables' own files stay readable, and no setting can change afterwards.
 func (s *session) lockDown(ctx context.Context) error {
+	// The extension settings repeat those the database opened with: a second
+	// layer, set with the lock.
 	stmts := []string{
 		"SET allowed_paths = " + stringList(s.allowed),
 		"SET enable_external_access = false",
@@ -383,10 +548,11 @@ func (s *session) lockDown(ctx context.Context) error {
 		"SET lock_configuration = true",
 	}
 	for _, st := range stmts {
-		if err := s.exec(ctx, st); err != nil {
+		if err := s.execStmt(ctx, st); err != nil {
 			return fmt.Errorf("duckdb: lock down (%s): %w", st, err)
 		}
 	}
+	s.locked = true
 	return nil
 }
 
@@ -437,7 +603,7 @@ func (s *session) prepare(sqlText string) (*duck.Stmt, error) {
 	if err != nil {
 		var de *duck.Error
 		if errors.As(err, &de) {
-			return nil, classify(err)
+			return nil, s.classify(err)
 		}
 		return nil, notReadOnly("more than one statement (send one SELECT)")
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	duck "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/lakeport/lakeport/query"
 )
 
 // parseGate decides from the parse tree alone, before anything is bound, that
@@ -16,7 +18,11 @@ import (
 // queries parse as SELECTs), or a plain EXPLAIN of one. Binding is not
 // harmless: DuckDB 1.5.6 creates the target directory of EXPORT DATABASE while
 // binding it, before refusing it for lack of file access.
-func (s *session) parseGate(ctx context.Context, sqlText string) error {
+//
+// It returns the tables the statement names (lower-cased "schema.name"),
+// from the same tree: every table reference, in joins, subqueries, CTEs and
+// DESCRIBE/SUMMARIZE alike.
+func (s *session) parseGate(ctx context.Context, sqlText string) (map[string]bool, error) {
 	text := sqlText
 	if t, ok := explainTarget(sqlText); ok {
 		text = t
@@ -24,13 +30,13 @@ func (s *session) parseGate(ctx context.Context, sqlText string) error {
 	// json_serialize_sql parses only, and serializes only SELECT statements.
 	rows, err := s.conn.QueryContext(ctx, "SELECT json_serialize_sql(CAST(? AS VARCHAR))::VARCHAR", []driver.NamedValue{{Ordinal: 1, Value: text}})
 	if err != nil {
-		return fmt.Errorf("duckdb: parse: %w", err)
+		return nil, fmt.Errorf("duckdb: parse: %w", err)
 	}
 	dst := make([]driver.Value, 1)
 	err = rows.Next(dst)
 	rows.Close()
 	if err != nil && err != io.EOF {
-		return fmt.Errorf("duckdb: parse: %w", err)
+		return nil, fmt.Errorf("duckdb: parse: %w", err)
 	}
 	out, _ := dst[0].(string)
 	var tree struct {
@@ -40,7 +46,8 @@ func (s *session) parseGate(ctx context.Context, sqlText string) error {
 		Statements   []any  `json:"statements"`
 	}
 	if err := json.Unmarshal([]byte(out), &tree); err != nil {
-		return fmt.Errorf("duckdb: parse: reading the parse tree: %w", err)
+		return nil, &query.SQLError{Kind: "Parser", Err: query.ErrResources,
+			Message: "the statement is nested too deeply to be checked (more than 10,000 levels, e.g. thousands of UNION ALL branches): split it into smaller queries"}
 	}
 	switch {
 	case tree.Error && tree.ErrorType == "parser":
@@ -48,24 +55,49 @@ func (s *session) parseGate(ctx context.Context, sqlText string) error {
 		// where the error is.
 		stmt, err := s.prepare(sqlText)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		stmt.Close()
-		return notReadOnly("this statement")
+		return nil, notReadOnly("this statement")
 	case tree.Error:
-		return notReadOnly("a statement other than SELECT")
+		return nil, notReadOnly("a statement other than SELECT")
 	case len(tree.Statements) != 1:
-		return notReadOnly("more than one statement (send one SELECT)")
+		return nil, notReadOnly("more than one statement (send one SELECT)")
 	}
 	if fn := deniedFunction(tree.Statements[0]); fn != "" {
-		return notReadOnly("the function %s", fn)
+		return nil, notReadOnly("the function %s", fn)
 	}
-	return nil
+	refs := map[string]bool{}
+	tableRefs(tree.Statements[0], refs)
+	return refs, nil
 }
 
-// deniedFunctions change the database's state (logging, checkpoints) or run
-// SQL given as a string, which the parse gate cannot see into. The lock-down
-// still holds without this list; it is a second layer.
+// tableRefs adds every table a parse tree names (BASE_TABLE nodes, whose
+// names the tree holds unquoted) to out.
+func tableRefs(node any, out map[string]bool) {
+	switch n := node.(type) {
+	case map[string]any:
+		if n["type"] == "BASE_TABLE" {
+			schema, _ := n["schema_name"].(string)
+			name, _ := n["table_name"].(string)
+			out[strings.ToLower(schema+"."+name)] = true
+		}
+		for _, v := range n {
+			tableRefs(v, out)
+		}
+	case []any:
+		for _, v := range n {
+			tableRefs(v, out)
+		}
+	}
+}
+
+// deniedFunctions change the database's state (logging, checkpoints), run
+// SQL given as a string, which the parse gate cannot see into, or show where
+// the server keeps its files (settings hold the temp directory and the
+// canonical paths of the files a query may read; extensions, secrets and
+// temporary files name folders of the server). The lock-down still holds
+// without this list; it is a second layer.
 var deniedFunctions = map[string]bool{
 	"enable_logging":              true,
 	"disable_logging":             true,
@@ -75,6 +107,37 @@ var deniedFunctions = map[string]bool{
 	"query":                       true,
 	"query_table":                 true,
 	"json_execute_serialized_sql": true,
+	"duckdb_settings":             true,
+	"current_setting":             true,
+	"duckdb_extensions":           true,
+	"duckdb_secrets":              true,
+	"which_secret":                true,
+	"duckdb_temporary_files":      true,
+	"duckdb_external_file_cache":  true,
+	"duckdb_logs":                 true,
+	"duckdb_log_contexts":         true,
+	"duckdb_databases":            true,
+	"pragma_database_list":        true,
+	"getenv":                      true,
+	// File readers: a query reads the tables it names, through their views,
+	// never files by path (the lock-down refuses other files anyway).
+	"read_parquet":          true,
+	"parquet_scan":          true,
+	"parquet_metadata":      true,
+	"parquet_schema":        true,
+	"parquet_file_metadata": true,
+	"parquet_kv_metadata":   true,
+	"read_csv":              true,
+	"read_csv_auto":         true,
+	"sniff_csv":             true,
+	"read_json":             true,
+	"read_json_auto":        true,
+	"read_ndjson":           true,
+	"read_ndjson_auto":      true,
+	"read_json_objects":     true,
+	"read_text":             true,
+	"read_blob":             true,
+	"glob":                  true,
 }
 
 // deniedFunction finds a denied function called anywhere in a parse tree.

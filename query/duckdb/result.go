@@ -30,8 +30,10 @@ type result struct {
 	read      int
 	truncated bool
 	eof       bool
-	ctx       context.Context // the query's context: its deadline bounds reading too
-	done      func() error    // releases the database, the slot and the context
+	ctx       context.Context        // the query's context: its deadline bounds reading too
+	done      func(clean bool) error // releases the database and the context
+	failed    bool                   // Next returned an error
+	classify  func(error) error      // turns a DuckDB error into the query package's
 	closed    bool
 }
 
@@ -47,7 +49,7 @@ func newResult(stmt *duck.Stmt, rows driver.Rows, maxRows int) *result {
 			cols[i].Type = typed.ColumnTypeDatabaseTypeName(i)
 		}
 	}
-	return &result{stmt: stmt, rows: rows, cols: cols, maxRows: maxRows}
+	return &result{stmt: stmt, rows: rows, cols: cols, maxRows: maxRows, classify: classify}
 }
 
 func (r *result) Columns() []query.Column { return r.cols }
@@ -63,6 +65,7 @@ func (r *result) Next() ([][]any, error) {
 	}
 	if r.ctx != nil {
 		if err := query.ContextError(r.ctx); err != nil {
+			r.failed = true
 			return nil, err
 		}
 	}
@@ -74,7 +77,8 @@ func (r *result) Next() ([][]any, error) {
 				r.eof = true
 				break
 			}
-			return nil, classify(err)
+			r.failed = true
+			return nil, r.classify(err)
 		}
 		if r.read == r.maxRows {
 			// One row past the limit: the result was cut.
@@ -105,7 +109,7 @@ func (r *result) Close() error {
 		err = cerr
 	}
 	if r.done != nil {
-		if derr := r.done(); err == nil {
+		if derr := r.done(!r.failed && err == nil); err == nil {
 			err = derr
 		}
 	}

@@ -13,55 +13,78 @@ import (
 )
 
 // createViews makes each table a view "schema"."name", the only names the
-// caller's SQL can see. Scan tables the SQL does not reference are left out:
-// scanning them would cost a remote read for nothing.
+// caller's SQL can see. Only tables the SQL references are read; the others
+// are views with the table's columns that fail when scanned (so the catalog
+// still lists them, and a table the SQL reads in a way DuckDB's table-name
+// extraction missed is an error, never silently empty).
 func (s *session) createViews(ctx context.Context, tables []query.Table, referenced map[string]bool) error {
 	schemas := map[string]bool{}
+	s.read = make(map[string]bool, len(tables))
+	s.owner = map[string]string{}
 	for i, t := range tables {
-		var source string
+		read := referenced == nil || referenced[strings.ToLower(t.QualifiedName())] || t.ArrowSchema == nil
+		s.read[strings.ToLower(t.QualifiedName())] = read
+		var files []string
+		var err error
 		switch {
+		case !read:
+		case t.Snapshot != nil:
+			files, err = s.snapshotFiles(ctx, t, i)
 		case len(t.Files) > 0:
-			source = "read_parquet(" + stringList(t.Files) + ", union_by_name = true)"
-			s.allowed = append(s.allowed, t.Files...)
+			files = t.Files
 		case t.Scan != nil:
-			if referenced != nil && !referenced[strings.ToLower(t.QualifiedName())] {
-				continue
+			files, err = s.scanFiles(ctx, t, i)
+		}
+		if err != nil {
+			return err
+		}
+		source := ""
+		switch {
+		case len(files) > 0:
+			source = "read_parquet(" + stringList(files) + ", union_by_name = true)"
+			s.allowed = append(s.allowed, files...)
+			for _, f := range files {
+				s.owner[f] = t.QualifiedName()
 			}
-			name := "lakeport_scan_" + strconv.Itoa(i)
-			if err := s.registerScan(ctx, t, name); err != nil {
-				return err
-			}
-			// DuckDB pushes a query's projection into an Arrow scan, but the scan hands
-			// back every column, which would misalign them: read it whole, once, into a
-			// table of this query's private database (spilled to its temp dir if large).
-			copyName := "lakeport_table_" + strconv.Itoa(i)
-			if err := s.exec(ctx, "CREATE TABLE "+quoteIdent(copyName)+" AS SELECT * FROM "+quoteIdent(name)); err != nil {
-				return fmt.Errorf("duckdb: read table %s: %w", t.QualifiedName(), err)
-			}
-			source = quoteIdent(copyName)
+		case read:
+			source, err = emptySource(t.ArrowSchema, "")
 		default:
-			empty, err := emptySource(t.ArrowSchema)
-			if err != nil {
-				return fmt.Errorf("duckdb: table %s: %w", t.QualifiedName(), err)
-			}
-			source = empty
+			source, err = emptySource(t.ArrowSchema, "lakeport did not read table "+t.QualifiedName()+
+				" for this query, because it did not find the table's name in the SQL: name it as connector.stream (lakeport tables lists them)")
+		}
+		if err != nil {
+			return fmt.Errorf("%w: table %s: %w", query.ErrUnreadable, t.QualifiedName(), err)
 		}
 		if !schemas[strings.ToLower(t.Schema)] {
-			if err := s.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(t.Schema)); err != nil {
+			if err := s.execStmt(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(t.Schema)); err != nil {
 				return fmt.Errorf("duckdb: create schema %s: %w", t.Schema, err)
 			}
 			schemas[strings.ToLower(t.Schema)] = true
 		}
-		body, err := s.viewBody(ctx, t, source, len(t.Files) == 0 && t.Scan == nil)
+		body, err := s.viewBody(ctx, t, source, len(files) == 0)
 		if err != nil {
 			return err
 		}
 		stmt := "CREATE VIEW " + quoteIdent(t.Schema) + "." + quoteIdent(t.Name) + " AS " + body
-		if err := s.exec(ctx, stmt); err != nil {
-			return fmt.Errorf("duckdb: create view %s: %w", t.QualifiedName(), err)
+		if err := s.execStmt(ctx, stmt); err != nil {
+			return fmt.Errorf("%w: table %s: %w", query.ErrUnreadable, t.QualifiedName(), err)
 		}
 	}
 	return nil
+}
+
+// scanFiles writes the rows of t.Scan to a Parquet file of the query.
+func (s *session) scanFiles(ctx context.Context, t query.Table, i int) ([]string, error) {
+	r, err := t.Scan(ctx)
+	if err != nil {
+		return nil, unreadable(t, err)
+	}
+	defer r.Release()
+	f, err := s.writeParquet(ctx, t, r, "scan"+strconv.Itoa(i)+".parquet")
+	if err != nil {
+		return nil, err
+	}
+	return []string{f}, nil
 }
 
 // viewBody is the view's query over source: the table's columns (those the
@@ -79,7 +102,7 @@ func (s *session) viewBody(ctx context.Context, t query.Table, source string, em
 	} else {
 		var err error
 		if have, err = s.columns(ctx, source); err != nil {
-			return "", fmt.Errorf("duckdb: table %s: read columns: %w", t.QualifiedName(), err)
+			return "", fmt.Errorf("%w: table %s: read its columns: %w", query.ErrUnreadable, t.QualifiedName(), err)
 		}
 	}
 	sel := "*"
@@ -91,7 +114,7 @@ func (s *session) viewBody(ctx context.Context, t query.Table, source string, em
 			}
 			typ, err := sqlType(f.Type)
 			if err != nil {
-				return "", fmt.Errorf("duckdb: table %s column %s: %w", t.QualifiedName(), f.Name, err)
+				return "", fmt.Errorf("%w: table %s column %s: %w", query.ErrUnreadable, t.QualifiedName(), f.Name, err)
 			}
 			missing = append(missing, "CAST(NULL AS "+typ+") AS "+quoteIdent(f.Name))
 			have[strings.ToLower(f.Name)] = true
@@ -107,14 +130,14 @@ func (s *session) viewBody(ctx context.Context, t query.Table, source string, em
 	part := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		if !have[strings.ToLower(k)] {
-			return "", fmt.Errorf("duckdb: table %s: primary key column %q is not in the table", t.QualifiedName(), k)
+			return "", fmt.Errorf("%w: table %s: primary key column %q is not in the table", query.ErrUnreadable, t.QualifiedName(), k)
 		}
 		part[i] = quoteIdent(k)
 	}
 	var order []string
 	if t.Cursor != "" {
 		if !have[strings.ToLower(t.Cursor)] {
-			return "", fmt.Errorf("duckdb: table %s: cursor column %q is not in the table", t.QualifiedName(), t.Cursor)
+			return "", fmt.Errorf("%w: table %s: cursor column %q is not in the table", query.ErrUnreadable, t.QualifiedName(), t.Cursor)
 		}
 		order = append(order, quoteIdent(t.Cursor)+" DESC NULLS LAST")
 	}
@@ -150,8 +173,9 @@ func (s *session) columns(ctx context.Context, source string) (map[string]bool, 
 	return have, nil
 }
 
-// emptySource is a FROM item with schema's columns and no rows.
-func emptySource(schema *arrow.Schema) (string, error) {
+// emptySource is a FROM item with schema's columns and no rows; with a
+// message, scanning it fails with that message instead.
+func emptySource(schema *arrow.Schema, failure string) (string, error) {
 	if schema == nil || schema.NumFields() == 0 {
 		return "", fmt.Errorf("no data files and no columns")
 	}
@@ -162,6 +186,9 @@ func emptySource(schema *arrow.Schema) (string, error) {
 			return "", fmt.Errorf("column %s: %w", f.Name, err)
 		}
 		cols[i] = "CAST(NULL AS " + typ + ") AS " + quoteIdent(f.Name)
+	}
+	if failure != "" {
+		return "(SELECT " + strings.Join(cols, ", ") + " FROM range(1) WHERE error(" + quoteString(failure) + ") IS NULL)", nil
 	}
 	return "(SELECT " + strings.Join(cols, ", ") + " LIMIT 0)", nil
 }

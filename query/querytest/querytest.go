@@ -4,6 +4,7 @@ package querytest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,8 +16,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	_ "modernc.org/sqlite" // the lake fixtures' catalog
 
+	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/query"
 )
 
@@ -131,9 +137,15 @@ func WriteFixtures(t testing.TB, dir string) Fixtures {
 	}
 }
 
-// Run is the conformance suite. newEngine returns the engine under test.
+// Run is the conformance suite over plain Parquet files (Table.Files).
+// newEngine returns the engine under test.
 func Run(t *testing.T, newEngine func(t *testing.T) query.Engine) {
-	fx := WriteFixtures(t, t.TempDir())
+	RunOn(t, WriteFixtures(t, t.TempDir()), newEngine)
+}
+
+// RunOn is the conformance suite over the given fixtures (WriteFixtures or
+// WriteLakeFixtures).
+func RunOn(t *testing.T, fx Fixtures, newEngine func(t *testing.T) query.Engine) {
 	e := newEngine(t)
 	tables := fx.Tables()
 
@@ -315,4 +327,119 @@ func Run(t *testing.T, newEngine func(t *testing.T) query.Engine) {
 			t.Fatalf("err %v, want ErrCanceled", err)
 		}
 	})
+}
+
+// WriteLakeFixtures writes the suite's tables as Iceberg tables of a local
+// lake under dir (what lakeport's syncs write), and returns them as lake
+// tables (Table.Snapshot): shop.orders in two commits with a column added
+// between them, shop.customers in two appends that keep duplicate keys,
+// shop.empty with no snapshot, and other.secret in another lake.
+func WriteLakeFixtures(t testing.TB, dir string) Fixtures {
+	t.Helper()
+	files := WriteFixtures(t, filepath.Join(dir, "plain"))
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "catalog.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	open := func(name string) *lake.Lake {
+		l, err := lake.Open(ctx, lake.Config{DB: db, CatalogName: name, Warehouse: filepath.Join(dir, name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	commit := func(l *lake.Lake, qt query.Table, sc *arrow.Schema, paths ...string) query.Table {
+		t.Helper()
+		if err := l.EnsureNamespace(ctx, qt.Schema, ""); err != nil {
+			t.Fatal(err)
+		}
+		isc, err := table.ArrowSchemaToIcebergWithFreshIDs(sc, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := l.EnsureTable(ctx, qt.Schema, qt.Name, isc, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			if strings.Contains(p, "/orders/data/00001") { // the second file: the schema grew first
+				if tbl, err = l.EnsureTable(ctx, qt.Schema, qt.Name, mustIceberg(t, qt.ArrowSchema), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tbl.Commit(ctx, readParquet(t, p), lake.Commit{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if qt.ArrowSchema, err = tbl.ArrowSchema(); err != nil {
+			t.Fatal(err)
+		}
+		snap := tbl.Snapshot()
+		qt.Snapshot, qt.Files = &snap, nil
+		return qt
+	}
+	org, other := open("org"), open("other")
+	fx := Fixtures{
+		Orders:    commit(org, files.Orders, readParquet(t, files.Orders.Files[0])[0].Schema(), files.Orders.Files...),
+		Customers: commit(org, files.Customers, files.Customers.ArrowSchema, files.Customers.Files...),
+		Empty:     commit(org, files.Empty, files.Empty.ArrowSchema),
+	}
+	secret := commit(other, query.Table{Schema: "other", Name: "secret"}, readParquet(t, files.SecretFile)[0].Schema(), files.SecretFile)
+	lfiles, err := lake.OpenFiles(ctx, *secret.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lfiles.Close()
+	for p := range lfiles {
+		if strings.HasSuffix(p, ".parquet") {
+			fx.SecretFile = strings.TrimPrefix(p, "file://")
+		}
+	}
+	return fx
+}
+
+func mustIceberg(t testing.TB, sc *arrow.Schema) *iceberg.Schema {
+	t.Helper()
+	isc, err := table.ArrowSchemaToIcebergWithFreshIDs(sc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return isc
+}
+
+// readParquet reads a Parquet file the suite wrote back into record batches.
+func readParquet(t testing.TB, path string) []arrow.RecordBatch {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	r := array.NewTableReader(tbl, 1024)
+	defer r.Release()
+	var out []arrow.RecordBatch
+	for r.Next() {
+		rec := r.RecordBatch()
+		rec.Retain()
+		t.Cleanup(rec.Release)
+		out = append(out, rec)
+	}
+	return out
 }
