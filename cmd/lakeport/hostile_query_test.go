@@ -497,3 +497,38 @@ func TestCSVQueryFailingMidStream(t *testing.T) {
 		t.Fatalf("a complete export: exit %d, %d lines", code, strings.Count(out, "\n"))
 	}
 }
+
+// When the query engine itself cannot run a query (its workers cannot start:
+// here their folder went away), the client gets 503 engine_unavailable with a
+// message saying so, never a bare 500 or the server's folders.
+func TestQueryEngineUnavailableIsClear(t *testing.T) {
+	workers := filepath.Join(t.TempDir(), "workers")
+	if err := os.Mkdir(workers, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	url, dir := startServerConfig(t, func(c *config.Config) {
+		c.QueryProps = map[string]string{"temp_dir": workers, "ready_processes": "1", "process_max_queries": "1"}
+	})
+	token := adminToken(t, dir)
+	if status, body, err := postQuery(t.Context(), url, token, map[string]any{"sql": "SELECT 1"}); status != 200 {
+		t.Fatalf("SELECT 1: %d %v\n%s", status, err, body)
+	}
+	if err := os.RemoveAll(workers); err != nil {
+		t.Fatal(err)
+	}
+	// The worker started ahead (if any) answers once more; then none can start.
+	var status int
+	var body string
+	for range 3 {
+		status, body, _ = postQuery(t.Context(), url, token, map[string]any{"sql": "SELECT 1"})
+		if status != 200 {
+			break
+		}
+	}
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"engine_unavailable"`) || !strings.Contains(body, "server log") {
+		t.Fatalf("a query no worker can run: %d\n%s", status, body)
+	}
+	if strings.Contains(body, workers) || strings.Contains(body, dir) {
+		t.Fatalf("the answer shows the server's folders:\n%s", body)
+	}
+}
