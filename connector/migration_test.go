@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/lakeport/lakeport/catalog"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/migration"
@@ -709,4 +712,107 @@ func TestMigrateWaitsForARunningSync(t *testing.T) {
 		t.Fatalf("the migration after the run ended: %v\n%+v", o.err, o.rep)
 	}
 	sameIDs(t, "after the migration that waited", e.allIDs(), before)
+}
+
+// cutBackend is a catalog backend whose RegisterTable of table name fails while cut
+// is set: a migration stopped between forgetting a table at its old place and
+// registering it at the new one.
+type cutBackend struct {
+	catalog.Backend
+	name string
+	cut  *atomic.Bool
+}
+
+func (b cutBackend) Open(ctx context.Context, name string, props iceberg.Properties) (catalog.Catalog, error) {
+	c, err := b.Backend.Open(ctx, name, props)
+	if err != nil {
+		return nil, err
+	}
+	return cutCatalog{Catalog: c, b: b}, nil
+}
+
+type cutCatalog struct {
+	catalog.Catalog
+	b cutBackend
+}
+
+func (c cutCatalog) RegisterTable(ctx context.Context, id table.Identifier, metadataLocation string) (*table.Table, error) {
+	if c.b.cut.Load() && id[len(id)-1] == c.b.name {
+		return nil, errors.New("cut by the test between the drop and the register")
+	}
+	return c.Catalog.RegisterTable(ctx, id, metadataLocation)
+}
+
+// The narrowest window: a migration stops after the catalog forgot a table and before
+// it registered the copy. The progress kept before the drop lets the next run register
+// it; nothing is lost and syncs go on incrementally.
+func TestMigrateResumesBetweenDropAndRegister(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.createCRM(e.org)
+	before := e.allIDs()
+	b := newCustomerBucket(t, nil)
+	if _, err := e.locs.Save(ctx, e.org, b.setting, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var cut atomic.Bool
+	cut.Store(true)
+	mig := &migration.Service{Store: e.st, Storage: e.locs, Catalog: cutBackend{Backend: e.svc.Catalog, name: "events", cut: &cut}, Poll: 20 * time.Millisecond}
+	if rep, err := mig.Migrate(ctx, e.org, migration.Options{}); err == nil || !strings.Contains(err.Error(), "cut by the test") {
+		t.Fatalf("the cut migration: %v\n%+v", err, rep)
+	}
+	var n int
+	if err := e.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM iceberg_tables WHERE catalog_name = ? AND table_name = 'events'`, e.org.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("crm.events is in the catalog %d times (%v), want 0: the cut falls between the drop and the register", n, err)
+	}
+	var recs []migration.TableReport
+	if err := json.Unmarshal(e.migrationOf(e.org, c.ID).Tables, &recs); err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(recs, func(r migration.TableReport) bool { return r.Name == "events" }); i < 0 || recs[i].MetadataLocation == "" || recs[i].Registered {
+		t.Fatalf("the kept progress of events: %+v, want its copy's metadata, not registered", recs)
+	}
+	cut.Store(false)
+	rep, err := mig.Migrate(ctx, e.org, migration.Options{})
+	if err != nil || rep.Connectors[0].State != store.MigrationDone || len(rep.Connectors[0].Tables) != 3 {
+		t.Fatalf("the resumed migration: %v\n%+v", err, rep)
+	}
+	sameIDs(t, "after resuming between the drop and the register", e.allIDs(), before)
+	if r := e.sync("crm"); r.Status != store.RunSucceeded || streamRecords(t, r, "events") != 500 {
+		t.Fatalf("the next sync: %+v, want the 500 new events only", r)
+	}
+}
+
+// Bucket → another bucket: the first bucket stays reachable through the setting saved
+// for it (the organization's storage is the second one now), every row moves, the next
+// sync fetches only new records, and --delete-source empties only crm/ in the first.
+func TestMigrateBucketToBucket(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, second := newCustomerBucket(t, nil), newCustomerBucket(t, nil)
+	if _, err := e.locs.Save(ctx, e.org, first.setting, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.createCRM(e.org)
+	before := e.allIDs()
+	if _, err := e.locs.Save(ctx, e.org, second.setting, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{DeleteSource: true})
+	if err != nil || rep.Connectors[0].State != store.MigrationDone || rep.Connectors[0].From != "s3://"+first.name ||
+		rep.Connectors[0].SourceObjectsDeleted == 0 {
+		t.Fatalf("bucket to bucket: %v\n%+v", err, rep)
+	}
+	for name, loc := range e.metadataLocations(e.org) {
+		if !strings.HasPrefix(loc, "s3://"+second.name+"/crm/"+name+"/metadata/") {
+			t.Fatalf("crm.%s is at %s, want in the second bucket", name, loc)
+		}
+	}
+	sameIDs(t, "in the second bucket", e.allIDs(), before)
+	if keys := first.objects(t, ""); len(keys) != 1 || keys["keep/me.txt"] == "" {
+		t.Fatalf("the first bucket after --delete-source: %v, want only keep/me.txt", keys)
+	}
+	if r := e.sync("crm"); r.Status != store.RunSucceeded || streamRecords(t, r, "events") != 500 {
+		t.Fatalf("the next sync: %+v, want the 500 new events only", r)
+	}
 }
