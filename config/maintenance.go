@@ -115,9 +115,9 @@ func setMaintenance(m *Maintenance, prefix string, get func(key string) string) 
 		}
 	}
 	if v := get("target_file_size"); v != "" {
-		n, err := ParseSize(v)
+		n, err := ParseBytes(v)
 		if err != nil {
-			return fmt.Errorf("%s %q: %v", name("target_file_size"), v, err)
+			return fmt.Errorf("%s: %v", name("target_file_size"), err)
 		}
 		m.TargetFileSize = n
 	}
@@ -141,18 +141,4 @@ func setMaintenance(m *Maintenance, prefix string, get func(key string) string) 
 		m.MetadataVersions = n
 	}
 	return nil
-}
-
-// ParseSize reads a size in bytes: a number, optionally with a unit (KiB, MiB, GiB,
-// KB, MB, GB; B).
-func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
-	unit := strings.TrimSpace(s[len(num):])
-	mult, ok := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
-	n, err := strconv.ParseInt(num, 10, 64)
-	if !ok || err != nil || n <= 0 {
-		return 0, fmt.Errorf("give a size such as 134217728 or 128MiB")
-	}
-	return n * mult, nil
 }

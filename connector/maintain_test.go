@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +175,56 @@ func TestMaintenanceRefusedWhileMigrating(t *testing.T) {
 	}
 	if runs, err := e.svc.Runs(ctx, e.org, "crm", 10); err != nil || len(runs) != 0 {
 		t.Errorf("runs of a moving connector: %+v, %v; want none", runs, err)
+	}
+}
+
+// A maintenance run whose process died is resumed as its second attempt and finishes,
+// and what the dead attempt wrote and never committed is removed then, not only once
+// older than the orphan window.
+func TestDeadMaintenanceRunResumesAndRemovesItsFiles(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.svc.RunPolicy = connector.RunPolicy{LeaseTimeout: 10 * time.Second}
+	if _, err := e.svc.Create(ctx, e.org, connector.CreateRequest{Name: "crm", Source: "sample", Config: []byte(sampleConfig),
+		Streams: []string{"events:incremental:append"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.sync("crm")
+	before := e.ids("crm", "events")
+	c, err := e.st.Connector(ctx, e.org.ID, "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := store.Run{ID: "run_dead_m", OrgID: e.org.ID, ConnectorID: c.ID, Kind: store.RunMaintenance, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
+	if err := e.st.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	then := time.Now().Add(-time.Minute)
+	if _, err := e.st.ClaimRun(ctx, e.org.ID, run.ID, "dead-process", then, then.Add(-time.Minute), 1); err != nil {
+		t.Fatal(err)
+	}
+	// A compaction group the dead attempt wrote and never committed.
+	leftover := filepath.Join(e.dir, "warehouse", e.org.ID, "crm", "events", "data", "00000-0-dead-compaction.parquet")
+	if err := os.WriteFile(leftover, []byte("PAR1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.svc.Resume(ctx, false); err != nil || n != 1 {
+		t.Fatalf("resume: %d, %v; want the dead maintenance run", n, err)
+	}
+	waitFor(t, "the resumed maintenance to finish", func() bool {
+		v, err := e.svc.Run(ctx, e.org, run.ID)
+		return err == nil && v.Status != store.RunQueued && v.Status != store.RunRunning
+	})
+	v, _ := e.svc.Run(ctx, e.org, run.ID)
+	if v.Status != store.RunSucceeded || v.Attempts != 2 || v.Kind != store.RunMaintenance {
+		t.Fatalf("resumed maintenance: %+v, want succeeded in 2 attempts", v)
+	}
+	// Removed right after the run is recorded.
+	waitFor(t, "the dead attempt's compaction output to be removed after the run resumed and finished", func() bool {
+		_, err := os.Stat(leftover)
+		return os.IsNotExist(err)
+	})
+	if after := e.ids("crm", "events"); !maps.Equal(after, before) {
+		t.Errorf("events changed across the resumed maintenance: %d rows before, %d after", len(before), len(after))
 	}
 }

@@ -222,6 +222,20 @@ func (b *customerBucket) puts(from int, prefix string) int {
 	return n
 }
 
+// crmThenBucket creates and syncs crm in managed storage, then saves a customer's
+// bucket (behind a recorder with check) as the organization's storage: crm, its ids
+// before any move, the bucket.
+func (e *env) crmThenBucket(check func(s3test.Recorded) error) (connector.View, map[string]map[string]bool, *customerBucket) {
+	e.t.Helper()
+	c := e.createCRM(e.org)
+	before := e.allIDs()
+	b := newCustomerBucket(e.t, check)
+	if _, err := e.locs.Save(context.Background(), e.org, b.setting, time.Now()); err != nil {
+		e.t.Fatal(err)
+	}
+	return c, before, b
+}
+
 func (e *env) migrator() *migration.Service {
 	return &migration.Service{Store: e.st, Storage: e.locs, Catalog: e.svc.Catalog, Poll: 20 * time.Millisecond}
 }
@@ -356,18 +370,13 @@ func interruptedMigration(t *testing.T) (*env, *customerBucket, *atomic.Bool, co
 	t.Helper()
 	e := newEnv(t)
 	ctx := context.Background()
-	c := e.createCRM(e.org)
-	before := e.allIDs()
 	var refuse atomic.Bool
-	b := newCustomerBucket(t, func(r s3test.Recorded) error {
+	c, before, b := e.crmThenBucket(func(r s3test.Recorded) error {
 		if refuse.Load() && r.Op() == "PutObject" && strings.HasPrefix(r.Key, "crm/invoices/") {
 			return errors.New("refused by the test: the migration is cut here")
 		}
 		return nil
 	})
-	if _, err := e.locs.Save(ctx, e.org, b.setting, time.Now()); err != nil {
-		t.Fatal(err)
-	}
 	refuse.Store(true)
 	rep, err := e.migrator().Migrate(ctx, e.org, migration.Options{})
 	if err == nil || len(rep.Connectors) != 1 || rep.Connectors[0].State != store.MigrationFailed || !strings.Contains(err.Error(), "invoices") {
@@ -659,12 +668,7 @@ func TestSyncRefusedWhileMigrating(t *testing.T) {
 func TestMigrateWaitsForARunningSync(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	c := e.createCRM(e.org)
-	before := e.allIDs()
-	b := newCustomerBucket(t, nil)
-	if _, err := e.locs.Save(ctx, e.org, b.setting, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	c, before, b := e.crmThenBucket(nil)
 	// A run of crm that is still running (its worker writes to the old storage).
 	run := store.Run{ID: "run_still_running", OrgID: e.org.ID, ConnectorID: c.ID, Status: store.RunRunning,
 		CreatedAt: time.Now().UTC(), StartedAt: time.Now().UTC()}
@@ -749,12 +753,7 @@ func (c cutCatalog) RegisterTable(ctx context.Context, id table.Identifier, meta
 func TestMigrateResumesBetweenDropAndRegister(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	c := e.createCRM(e.org)
-	before := e.allIDs()
-	b := newCustomerBucket(t, nil)
-	if _, err := e.locs.Save(ctx, e.org, b.setting, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	c, before, _ := e.crmThenBucket(nil)
 	var cut atomic.Bool
 	cut.Store(true)
 	mig := &migration.Service{Store: e.st, Storage: e.locs, Catalog: cutBackend{Backend: e.svc.Catalog, name: "events", cut: &cut}, Poll: 20 * time.Millisecond}

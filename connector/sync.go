@@ -379,19 +379,20 @@ func (s *Service) RunSync(ctx context.Context, a jobs.SyncArgs) error {
 	if uerr := s.Store.UpdateRun(done, r); uerr != nil {
 		return errors.Join(err, uerr)
 	}
-	if err == nil && !r.IsMaintenance() {
+	if err == nil && (!r.IsMaintenance() || att.Number > 1) {
 		// Leftovers: files no snapshot references, written by an attempt that never
 		// committed. After a resumed run every file from before this attempt is one;
 		// otherwise only those older than the safety window (a run of another process
-		// may be writing the newer ones).
+		// may be writing the newer ones). Maintenance removes orphans itself, past its
+		// own window; after a resumed one, the dead attempt's compaction output goes now.
 		cutoff := time.Now().Add(-pol.LeftoverWindow)
 		if att.Number > 1 {
 			cutoff = att.StartedAt
 		}
 		if n, lerr := s.RemoveLeftovers(done, a.OrgID, a.ConnectorID, cutoff); lerr != nil {
-			s.logger().Warn("could not remove the files of sync attempts that never committed; the next sync tries again", "run", a.RunID, "err", lerr)
+			s.logger().Warn("could not remove the files of attempts that never committed; the next run tries again", "run", a.RunID, "err", lerr)
 		} else if n > 0 {
-			s.logger().Info("removed files of sync attempts that never committed", "run", a.RunID, "files", n)
+			s.logger().Info("removed files of attempts that never committed", "run", a.RunID, "files", n)
 		}
 	}
 	return nil // a failed sync is a recorded run, not a job to retry

@@ -30,8 +30,9 @@
 //
 // A compaction killed mid-way has committed whole groups or nothing of a
 // group; the files of a group it was writing are orphans, removed by a later
-// RemoveOrphans once older than its window. Run again, maintenance plans
-// from the table as it is and finishes.
+// RemoveOrphans once older than its window (package connector removes them
+// as soon as the resumed run finishes). Run again, maintenance plans from the
+// table as it is and finishes.
 package maintain
 
 import (

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lakeport/lakeport/client"
 	"github.com/lakeport/lakeport/connector"
 	"github.com/lakeport/lakeport/syncer"
 )
@@ -225,37 +227,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if run.Joined && !g.json {
 				fmt.Fprintf(g.stderr, "joined run %s: it resumes, from its last committed state, a sync whose process stopped\n", run.ID)
 			}
-			var prog *progress
-			if !g.json {
-				prog = newProgress(g.stderr)
-			}
-			for run.Status == "queued" || run.Status == "running" {
-				select {
-				case <-cmd.Context().Done():
-					return cmd.Context().Err()
-				case <-time.After(250 * time.Millisecond):
-				}
-				if run, err = c.Run(cmd.Context(), run.ID); err != nil {
-					return err
-				}
-				if prog != nil {
-					prog.show(progressLine(run))
-				}
-			}
-			if prog != nil {
-				prog.done()
-			}
-			if g.json {
-				if err := g.printJSON(run); err != nil {
-					return err
-				}
-			} else {
-				printRun(g, run)
-			}
-			if run.Status != "succeeded" {
-				return exitError{1}
-			}
-			return nil
+			return g.follow(cmd.Context(), c, run, progressLine, func(run connector.RunView) { printRun(g, run) })
 		},
 	}
 }
@@ -480,4 +452,41 @@ func connectorScheduleCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&off, "off", false, "remove the schedule")
 	return cmd
+}
+
+// follow polls run until it finishes, showing line(run) as progress, then prints it
+// (as JSON with --json, else with print); a run that did not succeed exits 1.
+func (g *globals) follow(ctx context.Context, c *client.Client, run connector.RunView, line func(connector.RunView) string, print func(connector.RunView)) error {
+	var prog *progress
+	if !g.json {
+		prog = newProgress(g.stderr)
+	}
+	for run.Status == "queued" || run.Status == "running" {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		var err error
+		if run, err = c.Run(ctx, run.ID); err != nil {
+			return err
+		}
+		if prog != nil {
+			prog.show(line(run))
+		}
+	}
+	if prog != nil {
+		prog.done()
+	}
+	if g.json {
+		if err := g.printJSON(run); err != nil {
+			return err
+		}
+	} else {
+		print(run)
+	}
+	if run.Status != "succeeded" {
+		return exitError{1}
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,31 +33,9 @@ maintenance.every, for connectors that synced since their last maintenance.`,
 			if err != nil {
 				return err
 			}
-			var prog *progress
-			if !g.json {
-				prog = newProgress(g.stderr)
-			}
-			for run.Status == "queued" || run.Status == "running" {
-				select {
-				case <-cmd.Context().Done():
-					return cmd.Context().Err()
-				case <-time.After(250 * time.Millisecond):
-				}
-				if run, err = c.Run(cmd.Context(), run.ID); err != nil {
-					return err
-				}
-				if prog != nil {
-					prog.show(fmt.Sprintf("%s maintenance %s: %s", run.Connector, run.Status, strings.Join(maintenanceLines(run), "; ")))
-				}
-			}
-			if prog != nil {
-				prog.done()
-			}
-			if g.json {
-				if err := g.printJSON(run); err != nil {
-					return err
-				}
-			} else {
+			return g.follow(cmd.Context(), c, run, func(run connector.RunView) string {
+				return fmt.Sprintf("%s maintenance %s: %s", run.Connector, run.Status, strings.Join(maintenanceLines(run), "; "))
+			}, func(run connector.RunView) {
 				fmt.Fprintf(g.stdout, "run %s %s in %.1fs\n", run.ID, run.Status, float64(run.DurationMS)/1000)
 				if run.Attempts > 1 {
 					fmt.Fprintf(g.stdout, "  resumed: %d attempts (a process running it stopped; each planned again from the tables as they were)\n", run.Attempts)
@@ -69,11 +46,7 @@ maintenance.every, for connectors that synced since their last maintenance.`,
 				if run.Error != "" {
 					fmt.Fprintf(g.stdout, "error: %s\n", run.Error)
 				}
-			}
-			if run.Status != "succeeded" {
-				return exitError{1}
-			}
-			return nil
+			})
 		},
 	}
 }

@@ -75,15 +75,7 @@ func TestKillNineDuringCompaction(t *testing.T) {
 
 	// Compaction aims at about four of these files per output file, so it commits
 	// several groups one after another: room to die between them.
-	var sizes []int64
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && strings.Contains(p, filepath.Join("crm", "events", "data")) {
-			if fi, err := d.Info(); err == nil {
-				sizes = append(sizes, fi.Size())
-			}
-		}
-		return nil
-	})
+	sizes := eventsFiles(dir)
 	slices.Sort(sizes)
 	if len(sizes) < 8 {
 		t.Fatalf("%d data files after the sync, want one per commit", len(sizes))
@@ -101,6 +93,7 @@ func TestKillNineDuringCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
+	written := 0 // by the groups the killed attempt committed
 	for {
 		if m, err = c.Run(ctx, m.ID); err != nil {
 			t.Fatal(err)
@@ -115,6 +108,7 @@ func TestKillNineDuringCompaction(t *testing.T) {
 				t.Fatalf("every compaction group was done before the kill: %+v", *reps[0].Compaction)
 			}
 			t.Logf("killing lakeport after %d of %d compaction groups", reps[0].Compaction.Committed, reps[0].Compaction.Groups)
+			written = reps[0].Compaction.WrittenFiles
 			break
 		}
 		if time.Now().After(deadline) {
@@ -124,6 +118,7 @@ func TestKillNineDuringCompaction(t *testing.T) {
 	}
 	second.Process.Signal(syscall.SIGKILL)
 	second.Wait()
+	t.Logf("%d events data files at the kill", len(eventsFiles(dir)))
 
 	_, url = startServeChild(t, dir)
 	restarted := time.Now()
@@ -150,6 +145,16 @@ func TestKillNineDuringCompaction(t *testing.T) {
 	}
 	if after := digest(t, ctx, c); after != before {
 		t.Fatalf("the table changed across the killed compaction:\nbefore %s\nafter  %s", before, after)
+	}
+	// On disk: the sync's files (older snapshots still read them), and what the
+	// committed groups of both attempts wrote; the killed group's files are removed once
+	// the resumed run finishes.
+	want := len(sizes) + written + reps[0].Compaction.WrittenFiles
+	for n := len(eventsFiles(dir)); n != want; n = len(eventsFiles(dir)) {
+		if time.Since(restarted) > 3*time.Minute {
+			t.Fatalf("%d events data files on disk after the resumed maintenance, want %d: the killed attempt's files stay", n, want)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// The next sync resumes from the table's state: the next epoch's events, once each.
 	if run, err = c.StartSync(ctx, "crm"); err != nil {
@@ -206,8 +211,32 @@ func TestServeMaintainsOnSchedule(t *testing.T) {
 		t.Fatalf("connector runs does not show the maintenance run and its table:\n%s", out)
 	}
 	t.Logf("%s", out)
+	// On demand too: `connector maintain` waits for its run and prints each table.
+	out, code = run(t, url, dir, "connector", "maintain", "crm")
+	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "crm.events") || !strings.Contains(out, "snapshots") {
+		t.Fatalf("connector maintain: exit %d\n%s", code, out)
+	}
+	out, code = run(t, url, dir, "connector", "maintain", "crm", "--json")
+	var m connector.RunView
+	if err := json.Unmarshal([]byte(out), &m); code != 0 || err != nil || m.Kind != store.RunMaintenance || m.Status != store.RunSucceeded {
+		t.Fatalf("connector maintain --json: exit %d, %v\n%s", code, err, out)
+	}
 	out, _ = run(t, url, dir, "query", "SELECT count(*), count(DISTINCT id) FROM crm.events", "--format", "csv")
 	if !strings.Contains(out, "3000,3000") && !strings.Contains(out, "2000,2000") && !strings.Contains(out, "1000,1000") {
 		t.Fatalf("events after maintenance: %q", out)
 	}
+}
+
+// eventsFiles is the sizes of crm.events' data files on disk under dir.
+func eventsFiles(dir string) []int64 {
+	var sizes []int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && strings.Contains(p, filepath.Join("crm", "events", "data")) {
+			if fi, err := d.Info(); err == nil {
+				sizes = append(sizes, fi.Size())
+			}
+		}
+		return nil
+	})
+	return sizes
 }
