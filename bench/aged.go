@@ -142,13 +142,8 @@ func Aged(ctx context.Context, opts AgedOptions) (AgedResult, error) {
 	}
 
 	// Maintenance, as serve runs it.
-	l, closer, err := OpenLake(ctx, agedDir)
+	t, closer, err := openTable(ctx, agedDir)
 	if err != nil {
-		return res, err
-	}
-	t, err := l.LoadTable(ctx, Namespace, Table)
-	if err != nil {
-		closer.Close()
 		return res, err
 	}
 	start = time.Now()
@@ -169,13 +164,8 @@ func Aged(ctx context.Context, opts AgedOptions) (AgedResult, error) {
 // agedTable measures the bench table of the lake in lakeDir.
 func agedTable(ctx context.Context, lakeDir string, engine *engine, runs int) (AgedTable, error) {
 	var at AgedTable
-	l, closer, err := OpenLake(ctx, lakeDir)
+	t, closer, err := openTable(ctx, lakeDir)
 	if err != nil {
-		return at, err
-	}
-	t, err := l.LoadTable(ctx, Namespace, Table)
-	if err != nil {
-		closer.Close()
 		return at, err
 	}
 	tbl := t.Iceberg()

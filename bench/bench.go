@@ -151,7 +151,10 @@ func syncInput(ctx context.Context, in *Input, dir string, opts Options) (SyncRe
 			return res, fmt.Errorf("bench: %w", err)
 		}
 		run, res.PeakRSS, err = runChild(ctx, opts.Child, specPath)
-		res.PeakRSSOf = "sync child process (getrusage ru_maxrss)"
+		res.PeakRSSOf = "sync child process (VmHWM)"
+		if run.PeakRSS == 0 {
+			res.PeakRSSOf = "sync child process (getrusage ru_maxrss, which counts the parent's peak before the child's exec)"
+		}
 	} else {
 		run, err = RunSync(ctx, spec)
 		res.PeakRSS = selfMaxRSS()

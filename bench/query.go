@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/lakeport/lakeport/lake"
 	"github.com/lakeport/lakeport/query"
 	"github.com/lakeport/lakeport/query/duckdb"
+	"github.com/lakeport/lakeport/query/worker"
 )
 
 // TargetQueryRatio: a query through the engine takes at most 1.2× DuckDB
@@ -56,8 +59,13 @@ type QueryResult struct {
 	Files int   `json:"files"`
 	Runs  int   `json:"runs"`
 	// OpenMs is the engine's fixed cost: the median of SELECT 1.
-	OpenMs  float64     `json:"engine_select1_ms"`
-	Queries []QueryCase `json:"queries"`
+	OpenMs float64 `json:"engine_select1_ms"`
+	// WorkersSelect1Ms is SELECT 1 as lakeport serve answers it: through
+	// its query worker processes (package query/worker with its defaults:
+	// workers started ahead, each with its next database opened ahead), the
+	// median. The API adds its HTTP round trip to it.
+	WorkersSelect1Ms float64     `json:"workers_select1_ms"`
+	Queries          []QueryCase `json:"queries"`
 	// Sync is the sync that made the table, when Query ran one.
 	Sync *SyncResult `json:"sync,omitempty"`
 }
@@ -107,12 +115,16 @@ func Query(ctx context.Context, opts QueryOptions) (QueryResult, error) {
 	if err != nil {
 		return res, err
 	}
+	defer e.e.Close()
 	engine := func(sqlText string) (int, error) { return e.query(files, sqlText) }
 	open, _, err := median(opts.Runs, func() (int, error) { return engine("SELECT 1") })
 	if err != nil {
 		return res, fmt.Errorf("bench: engine SELECT 1: %w", err)
 	}
 	res.OpenMs = open
+	if res.WorkersSelect1Ms, err = workersSelect1(ctx, lakeDir, opts.Runs); err != nil {
+		return res, err
+	}
 
 	src := "read_parquet(" + sqlList(files) + ", union_by_name = true)"
 	// Every fresh database is closed before the next opens, and the
@@ -162,7 +174,7 @@ func Query(ctx context.Context, opts QueryOptions) (QueryResult, error) {
 // engine is the query engine (query/duckdb) over the bench table.
 type engine struct {
 	ctx context.Context
-	e   query.Engine
+	e   *duckdb.Engine
 }
 
 // newEngine opens the query engine with its temporary files under dir.
@@ -190,18 +202,40 @@ func (e *engine) query(files []string, sqlText string) (int, error) {
 	return len(got), err
 }
 
+// workersSelect1 is the median time of SELECT 1 through a pool of query
+// worker processes (as serve runs them), after the pool's first query.
+func workersSelect1(ctx context.Context, dir string, runs int) (float64, error) {
+	tmp := filepath.Join(dir, "workers")
+	if err := mkdirs(tmp); err != nil {
+		return 0, err
+	}
+	pool, err := worker.New(worker.Config{Dir: tmp})
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	ms, _, err := median(runs, func() (int, error) {
+		r, err := pool.Query(ctx, nil, query.Request{SQL: "SELECT 1"})
+		if err != nil {
+			return 0, err
+		}
+		got, err := query.Collect(r)
+		return len(got), err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bench: SELECT 1 through query workers: %w", err)
+	}
+	return ms, nil
+}
+
 // DataFiles returns the local paths of the bench table's current data files
 // and their row count.
 func DataFiles(ctx context.Context, lakeDir string) ([]string, int64, error) {
-	l, closer, err := OpenLake(ctx, lakeDir)
+	t, closer, err := openTable(ctx, lakeDir)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer closer.Close()
-	t, err := l.LoadTable(ctx, Namespace, Table)
-	if err != nil {
-		return nil, 0, err
-	}
 	tasks, err := t.Iceberg().Scan().PlanFiles(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("bench: plan files: %w", err)
@@ -213,6 +247,21 @@ func DataFiles(ctx context.Context, lakeDir string) ([]string, int64, error) {
 		rows += task.File.Count()
 	}
 	return files, rows, nil
+}
+
+// openTable opens the bench table of the lake in lakeDir. Close the
+// returned closer when done with it.
+func openTable(ctx context.Context, lakeDir string) (*lake.Table, io.Closer, error) {
+	l, closer, err := OpenLake(ctx, lakeDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := l.LoadTable(ctx, Namespace, Table)
+	if err != nil {
+		closer.Close()
+		return nil, nil, err
+	}
+	return t, closer, nil
 }
 
 // openDirect opens DuckDB with the engine's threads and memory limit, set

@@ -94,8 +94,8 @@ this process, {{with index .DuckDB 0}}{{len .Times}}{{end}} times per conversion
 {{range .DuckDB}}- DuckDB {{.Name}}: every run {{secs .Times}} s (CPU {{secs .CPUTimes}} s); lakeport ÷ DuckDB {{x .Ratio}} in time, {{x .CPURatio}} in CPU.
 {{end}}- lakeport's CPU time is the child process's whole (start-up, opening the lake, the sync and
   the source it runs); "sync alone" is measured inside it around the sync. Peak RSS is
-  ` + "`ru_maxrss`" + ` of the child ({{mib .AnonRSSPeak}} of it anonymous memory at most, sampled; Go
-  heap in use at most {{mib (int64 .GoHeapPeak)}}); the rest is the binary's own pages.
+  that of the {{.PeakRSSOf}}: {{mib .AnonRSSPeak}} of it anonymous memory at most (sampled; Go
+  heap in use at most {{mib (int64 .GoHeapPeak)}}), the rest the binary's own pages.
 - lakeport does more than DuckDB here: it validates each record against the stream's
   schema, adds its four columns (` + "`_lakeport_raw_id`, `_lakeport_extracted_at`, `_lakeport_generation_id`, `_lakeport_meta`" + `),
   keeps fields with no column, and commits each STATE with the data it covers.
@@ -115,7 +115,8 @@ Over the {{n (float .Rows)}}-row table of the sync above ({{.Files}} Parquet fil
 locked-down DuckDB per query); **fresh db** is DuckDB on ` + "`read_parquet`" + ` of the same files in a
 new database per query; **long-lived** the same on one open connection.
 
-` + "`SELECT 1`" + ` through the engine: **{{ms .OpenMs}}**.
+` + "`SELECT 1`" + ` through serve's query worker processes (` + "`query/worker`" + `, its defaults): **{{ms .WorkersSelect1Ms}}**;
+through the engine in this process, a database per query: {{ms .OpenMs}}.
 
 | query | rows | engine | fresh db | engine ÷ fresh | long-lived | engine ÷ long-lived |
 |---|---|---|---|---|---|---|

@@ -171,8 +171,8 @@ func (s *Suite) targets() []Target {
 		ts = append(ts, Target{Name: fmt.Sprintf("peak RSS, %d events", r.Records), Want: "< " + mib(TargetPeakRSS),
 			Got: mib(r.PeakRSS), Met: r.PeakRSS > 0 && r.PeakRSS < TargetPeakRSS})
 	}
-	ts = append(ts, Target{Name: "SELECT 1 through the query engine (median)", Want: fmt.Sprintf("< %d ms", TargetSelect1Ms),
-		Got: fmt.Sprintf("%.1f ms", s.Query.OpenMs), Met: s.Query.OpenMs > 0 && s.Query.OpenMs < TargetSelect1Ms})
+	ts = append(ts, Target{Name: "SELECT 1 through serve's query workers (median)", Want: fmt.Sprintf("< %d ms", TargetSelect1Ms),
+		Got: fmt.Sprintf("%.1f ms", s.Query.WorkersSelect1Ms), Met: s.Query.WorkersSelect1Ms > 0 && s.Query.WorkersSelect1Ms < TargetSelect1Ms})
 	if a := s.Aged; a != nil {
 		ts = append(ts, Target{Name: fmt.Sprintf("aged table (%d syncs of %s events, maintained) vs one sync: %s", a.Syncs, Thousands(float64(a.RecordsPerSync)), queryCases[0].Name),
 			Want: fmt.Sprintf("≤ %.1f×", TargetAgedRatio), Got: fmt.Sprintf("%.2f× (%.1f ms vs %.1f ms)", a.Ratio, a.Maintained.QueryMs, a.OneSync.QueryMs),

@@ -12,11 +12,19 @@ import (
 	"testing"
 
 	"github.com/lakeport/lakeport/bench"
+	"github.com/lakeport/lakeport/query/worker"
 )
 
 // TestMain lets the test binary be the sync child of a bench run (as
 // `lakeport bench sync --child` is for the command).
 func TestMain(m *testing.M) {
+	if len(os.Args) == 2 && os.Args[1] == "query-worker" { // the query workers' command
+		if err := worker.Serve(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if len(os.Args) == 3 && os.Args[1] == "bench-child" {
 		if err := bench.ChildMain(context.Background(), os.Args[2], os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -60,7 +68,7 @@ func TestSuiteTiny(t *testing.T) {
 		t.Fatal("no big sync")
 	}
 	checkSync(t, *s.SyncBig, 6000)
-	if s.Query.Rows != 3000 || len(s.Query.Queries) != 2 || s.Query.OpenMs <= 0 {
+	if s.Query.Rows != 3000 || len(s.Query.Queries) != 2 || s.Query.OpenMs <= 0 || s.Query.WorkersSelect1Ms <= 0 {
 		t.Errorf("query: %+v", s.Query)
 	}
 	if s.Aged == nil {

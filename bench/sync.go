@@ -78,6 +78,12 @@ type SyncRun struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// SyncCPUSeconds is this process's CPU time during the sync alone.
 	SyncCPUSeconds float64 `json:"sync_cpu_seconds"`
+	// PeakRSS is the process's peak resident set size since it started
+	// (VmHWM in /proc/self/status, read after the sync; 0 where there is
+	// none). A child's ru_maxrss is no substitute on Linux: a child that Go
+	// starts shares its parent's memory until it execs (vfork), and the
+	// kernel counts the parent's peak up to then as the child's.
+	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // OpenLake opens (creating) the bench lake in dir. Close the returned
@@ -210,13 +216,17 @@ func sampleMemory(heap *uint64, anon *int64) (stop func()) {
 }
 
 // anonRSS reads RssAnon from /proc/self/status, in bytes; 0 when absent.
-func anonRSS() int64 {
+func anonRSS() int64 { return procStatus("RssAnon") }
+
+// procStatus reads a "kB" field of /proc/self/status, in bytes; 0 when
+// absent.
+func procStatus(field string) int64 {
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for line := range strings.SplitSeq(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}
@@ -314,6 +324,9 @@ func runChild(ctx context.Context, child []string, specPath string) (SyncRun, in
 		return run, 0, fmt.Errorf("bench: sync child printed no report: %w (stdout: %.200q)", err, stdout.String())
 	}
 	run.CPUSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	if run.PeakRSS > 0 {
+		return run, run.PeakRSS, nil
+	}
 	return run, maxRSS(cmd.ProcessState), nil
 }
 
@@ -332,5 +345,6 @@ func ChildMain(ctx context.Context, specPath string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	run.PeakRSS = procStatus("VmHWM")
 	return json.NewEncoder(w).Encode(run)
 }

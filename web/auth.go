@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -29,7 +30,12 @@ func CreateUser(ctx context.Context, users store.Users, orgID, name, password st
 
 // dummyHash is compared against when the organization or the user name is unknown, so
 // that every refused sign-in costs one bcrypt comparison at the cost real hashes have.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("lakeport-no-such-user"), bcrypt.DefaultCost)
+// It is made once, when the console starts (New), not at package initialization: every
+// lakeport process links this package, and the hash costs about 0.1 s of CPU.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("lakeport-no-such-user"), bcrypt.DefaultCost)
+	return h
+})
 
 // compareHash is bcrypt's comparison; a test counts its calls.
 var compareHash = bcrypt.CompareHashAndPassword
@@ -228,7 +234,7 @@ func (h *handler) checkPassword(ctx context.Context, org, user, password string)
 		if !errors.Is(err, store.ErrNotFound) {
 			return store.User{}, false, err
 		}
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	match := compareHash(hash, []byte(password)) == nil
 	return u, match && err == nil, nil

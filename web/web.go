@@ -107,6 +107,7 @@ func New(cfg Config) http.Handler {
 	h := &handler{cfg: cfg, log: cfg.Logger.With("component", "web"), sessions: cfg.Sessions,
 		throttle: &throttle{failures: cfg.SignInFailures, limits: cfg.SignIn, now: cfg.Now}}
 	h.pages = parsePages()
+	dummyHash() // now, so that the first refused sign-in is not slower than the others
 
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer, securityHeaders)
