@@ -386,7 +386,11 @@ func TestHostileBombsEndWithAClearError(t *testing.T) {
 // No query answer shows where the server keeps its files: not settings, not
 // view definitions, not the names of files in errors.
 func TestHostileQueriesShowNoServerPaths(t *testing.T) {
-	url, dir := startServer(t)
+	workers := filepath.Join(t.TempDir(), "query-workers") // the workers' folders, apart from the data dir
+	if err := os.Mkdir(workers, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	url, dir := startServerConfig(t, func(c *config.Config) { c.QueryProps = map[string]string{"temp_dir": workers} })
 	admin := &orgUser{t: t, url: url, dir: dir}
 	admin.syncSample("crm")
 	abs, _ := filepath.Abs(dir)
@@ -394,8 +398,8 @@ func TestHostileQueriesShowNoServerPaths(t *testing.T) {
 		t.Helper()
 		for _, format := range []string{"json", "csv"} {
 			out, _ := admin.run("query", sql, "--format", format)
-			if strings.Contains(out, abs) || strings.Contains(out, "/warehouse/") {
-				t.Errorf("%s (%s) shows the server's data dir %s:\n%s", sql, format, abs, out)
+			if strings.Contains(out, abs) || strings.Contains(out, "/warehouse/") || strings.Contains(out, workers) || strings.Contains(out, "lakeport-query-") {
+				t.Errorf("%s (%s) shows a folder of the server (data dir %s, query workers' %s):\n%s", sql, format, abs, workers, out)
 			}
 		}
 	}
