@@ -10,7 +10,7 @@ run: build
 	$(BIN)/lakeport serve
 
 build:
-	go build -tags duckdb_arrow -o $(BIN)/lakeport ./cmd/lakeport
+	go build -o $(BIN)/lakeport ./cmd/lakeport
 
 # tools installs what the tests need: the S3-compatible server (Go module proxy) and
 # chromium for the console's browser tests (Debian's packages).
@@ -22,7 +22,7 @@ $(BIN)/versitygw:
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
-	go vet -tags duckdb_arrow ./...
+	go vet ./...
 
 # test installs and starts what the tests need (versitygw, PostgreSQL), then runs them all.
 test: tools lint

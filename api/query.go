@@ -103,6 +103,14 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) queryError(w http.ResponseWriter, r *http.Request, err error) {
+	if query.Code(err) == "engine_unavailable" {
+		// Why is the operator's business (a worker that cannot start, the
+		// engine's account settings): the log has it, the client a clear 503.
+		s.Logger.Error("the query engine could not run a query", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "engine_unavailable",
+			"the query engine could not run this query now (not a problem with the SQL): try again in a moment; if it persists, the operator finds why in the server log")
+		return
+	}
 	if !query.IsClientError(err) {
 		s.internal(w, r, err)
 		return

@@ -56,7 +56,7 @@ func Expire(ctx context.Context, t *lake.Table, o Options) (ExpireReport, error)
 		}
 		rep.StateChain = StateChain(meta)
 		if err := txn.ExpireSnapshots(
-			table.WithOlderThan(o.Retention),
+			table.WithOlderThan(max(o.Retention, 0)), // negative: none
 			table.WithRetainLast(rep.StateChain),
 			table.WithPostCommit(true)); err != nil {
 			return err

@@ -105,4 +105,15 @@ func TestExpireHonoursRetention(t *testing.T) {
 	}
 	w.syncN(1)
 	checkFeed(t, w, 6*w.feed.n)
+	// The same through Table, which hands its options on to each step.
+	w.syncN(3)
+	tr, err := maintain.Table(t.Context(), events, maintain.Options{Retention: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Left: the compaction's snapshot and the last sync's under it (its state).
+	if tr.Expiry == nil || tr.Expiry.SnapshotsBefore != 6 || tr.Expiry.SnapshotsAfter != 2 || tr.Expiry.StateChain != 2 {
+		t.Errorf("no retention through Table: %+v, want the compaction's and the state's snapshots left of 6", tr.Expiry)
+	}
+	checkFeed(t, w, 9*w.feed.n)
 }

@@ -105,7 +105,8 @@ func (o Options) progress(r Report) {
 	}
 }
 
-// WithDefaults returns o with its zero fields set to the defaults.
+// WithDefaults returns o with its zero fields set to the defaults. It is
+// idempotent: a negative Retention stays negative (Expire reads it as none).
 func (o Options) WithDefaults() Options {
 	if o.TargetFileSize <= 0 {
 		o.TargetFileSize = DefaultTargetFileSize
@@ -115,9 +116,6 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
-	}
-	if o.Retention < 0 {
-		o.Retention = 0
 	}
 	if o.OrphanWindow <= 0 {
 		o.OrphanWindow = DefaultOrphanWindow

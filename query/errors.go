@@ -31,6 +31,11 @@ var (
 	// or damaged, or the engine cannot read one of its column types. The
 	// message says which table and why.
 	ErrUnreadable = errors.New("query: a table cannot be read")
+	// ErrUnavailable: the engine itself cannot run queries now (it could not
+	// start a query worker process; Athena refused to start the query). The
+	// caller can do nothing about it but retry or tell the operator; the
+	// wrapped error, for the server log, says why.
+	ErrUnavailable = errors.New("query: the query engine is not available")
 )
 
 // SQLError is an error the engine reported about the SQL itself. Message is
@@ -61,12 +66,13 @@ func (e *SQLError) Unwrap() error { return e.Err }
 // IsClientError reports whether err is the query's own fault (an HTTP API
 // answers 4xx): bad SQL, a forbidden statement, a limit, or a cancel.
 func IsClientError(err error) bool {
-	return Code(err) != "internal"
+	c := Code(err)
+	return c != "internal" && c != "engine_unavailable"
 }
 
 // Code is a stable machine code for err, for API clients:
 // bad_sql, not_read_only, timeout, too_many_rows, resources, canceled,
-// table_unreadable, internal.
+// table_unreadable, engine_unavailable, internal.
 func Code(err error) string {
 	switch {
 	case err == nil:
@@ -85,6 +91,8 @@ func Code(err error) string {
 		return "canceled"
 	case errors.Is(err, ErrUnreadable):
 		return "table_unreadable"
+	case errors.Is(err, ErrUnavailable):
+		return "engine_unavailable"
 	default:
 		return "internal"
 	}

@@ -386,7 +386,11 @@ func TestHostileBombsEndWithAClearError(t *testing.T) {
 // No query answer shows where the server keeps its files: not settings, not
 // view definitions, not the names of files in errors.
 func TestHostileQueriesShowNoServerPaths(t *testing.T) {
-	url, dir := startServer(t)
+	workers := filepath.Join(t.TempDir(), "query-workers") // the workers' folders, apart from the data dir
+	if err := os.Mkdir(workers, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	url, dir := startServerConfig(t, func(c *config.Config) { c.QueryProps = map[string]string{"temp_dir": workers} })
 	admin := &orgUser{t: t, url: url, dir: dir}
 	admin.syncSample("crm")
 	abs, _ := filepath.Abs(dir)
@@ -394,8 +398,8 @@ func TestHostileQueriesShowNoServerPaths(t *testing.T) {
 		t.Helper()
 		for _, format := range []string{"json", "csv"} {
 			out, _ := admin.run("query", sql, "--format", format)
-			if strings.Contains(out, abs) || strings.Contains(out, "/warehouse/") {
-				t.Errorf("%s (%s) shows the server's data dir %s:\n%s", sql, format, abs, out)
+			if strings.Contains(out, abs) || strings.Contains(out, "/warehouse/") || strings.Contains(out, workers) || strings.Contains(out, "lakeport-query-") {
+				t.Errorf("%s (%s) shows a folder of the server (data dir %s, query workers' %s):\n%s", sql, format, abs, workers, out)
 			}
 		}
 	}
@@ -459,8 +463,8 @@ func TestCSVQueryFailingMidStream(t *testing.T) {
 	url, dir := startServerConfig(t, func(c *config.Config) { c.QueryProps = map[string]string{"max_timeout": limit.String()} })
 	sql := "SELECT i, repeat('x', 100) AS pad FROM range(300000) t(i)"
 	for range 2 { // the query workers started and their databases opened
-		if out, code := run(t, url, dir, "query", "SELECT 1"); code != 0 {
-			t.Fatalf("SELECT 1: exit %d\n%s", code, out)
+		if status, body, err := postQuery(t.Context(), url, adminToken(t, dir), map[string]any{"sql": "SELECT 1"}); status != 200 {
+			t.Logf("warm-up SELECT 1: %d %v\n%s", status, err, body)
 		}
 	}
 
@@ -495,5 +499,40 @@ func TestCSVQueryFailingMidStream(t *testing.T) {
 	// A complete export has no error trailer and exits 0.
 	if out, code := run(t, url, dir, "query", "SELECT * FROM range(3000) t(i)", "--format", "csv"); code != 0 || strings.Count(out, "\n") != 3001 {
 		t.Fatalf("a complete export: exit %d, %d lines", code, strings.Count(out, "\n"))
+	}
+}
+
+// When the query engine itself cannot run a query (its workers cannot start:
+// here their folder went away), the client gets 503 engine_unavailable with a
+// message saying so, never a bare 500 or the server's folders.
+func TestQueryEngineUnavailableIsClear(t *testing.T) {
+	workers := filepath.Join(t.TempDir(), "workers")
+	if err := os.Mkdir(workers, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	url, dir := startServerConfig(t, func(c *config.Config) {
+		c.QueryProps = map[string]string{"temp_dir": workers, "ready_processes": "1", "process_max_queries": "1"}
+	})
+	token := adminToken(t, dir)
+	if status, body, err := postQuery(t.Context(), url, token, map[string]any{"sql": "SELECT 1"}); status != 200 {
+		t.Fatalf("SELECT 1: %d %v\n%s", status, err, body)
+	}
+	if err := os.RemoveAll(workers); err != nil {
+		t.Fatal(err)
+	}
+	// The worker started ahead (if any) answers once more; then none can start.
+	var status int
+	var body string
+	for range 3 {
+		status, body, _ = postQuery(t.Context(), url, token, map[string]any{"sql": "SELECT 1"})
+		if status != 200 {
+			break
+		}
+	}
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"engine_unavailable"`) || !strings.Contains(body, "server log") {
+		t.Fatalf("a query no worker can run: %d\n%s", status, body)
+	}
+	if strings.Contains(body, workers) || strings.Contains(body, dir) {
+		t.Fatalf("the answer shows the server's folders:\n%s", body)
 	}
 }

@@ -296,7 +296,7 @@ func (e *Engine) run(ctx context.Context, p *plan, orig string, maxRows int) (*r
 		if cerr := query.ContextError(ctx); cerr != nil {
 			return nil, cerr
 		}
-		return nil, apiError("start query", err)
+		return nil, fmt.Errorf("%w: %w", query.ErrUnavailable, apiError("start query", err))
 	}
 	id := aws.ToString(out.QueryExecutionId)
 	if id == "" {

@@ -368,12 +368,12 @@ func TestFailedUserErrorIsBadSQL(t *testing.T) {
 	}
 }
 
-func TestStartErrorIsInternal(t *testing.T) {
+func TestStartErrorIsEngineUnavailable(t *testing.T) {
 	f, e := newFake(t)
 	f.startError = &apiErr{400, "InvalidRequestException", "WorkGroup lakeport-wg is not found"}
 	_, _, _, err := run(t, e, "SELECT 1", 0)
-	if err == nil || query.IsClientError(err) || !strings.Contains(err.Error(), "InvalidRequestException") || !strings.Contains(err.Error(), "WorkGroup lakeport-wg is not found") {
-		t.Fatalf("err %v, want an internal error with Athena's code and message", err)
+	if query.Code(err) != "engine_unavailable" || query.IsClientError(err) || !strings.Contains(err.Error(), "InvalidRequestException") || !strings.Contains(err.Error(), "WorkGroup lakeport-wg is not found") {
+		t.Fatalf("err %v, want engine_unavailable with Athena's code and message (for the server log)", err)
 	}
 }
 

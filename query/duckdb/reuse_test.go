@@ -24,22 +24,7 @@ import (
 func TestKeptDatabaseFollowsSnapshotsAndOrganizations(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "c.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l, err := lake.Open(ctx, lake.Config{DB: db, Warehouse: filepath.Join(dir, "wh")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	l.EnsureNamespace(ctx, "crm", "")
-	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
-	tbl, err := l.EnsureTable(ctx, "crm", "t", iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64}), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl, sc := oneColumnTable(t, dir)
 	tablesNow := func() []query.Table {
 		as, _ := tbl.ArrowSchema()
 		snap := tbl.Snapshot()
@@ -95,22 +80,7 @@ func TestKeptDatabaseFollowsSnapshotsAndOrganizations(t *testing.T) {
 func TestKeptDatabaseLosesADataFile(t *testing.T) {
 	ctx := query.WithOrg(context.Background(), "org_a")
 	dir := t.TempDir()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "c.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l, err := lake.Open(ctx, lake.Config{DB: db, Warehouse: filepath.Join(dir, "wh")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	l.EnsureNamespace(ctx, "crm", "")
-	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
-	tbl, err := l.EnsureTable(ctx, "crm", "t", iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64}), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl, sc := oneColumnTable(t, dir)
 	if err := tbl.Commit(ctx, []arrow.RecordBatch{querytest.Record(t, sc, `[{"id": 1}]`)}, lake.Commit{}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,4 +117,27 @@ func TestKeptDatabaseLosesADataFile(t *testing.T) {
 	if query.Code(err) != "table_unreadable" || !strings.Contains(err.Error(), "crm.t") || strings.Contains(err.Error(), "/dev/fd/") {
 		t.Fatalf("a lost data file under a kept database: %s: %v", query.Code(err), err)
 	}
+}
+
+// oneColumnTable is the empty local lake table crm.t (id BIGINT) in dir, and
+// its Arrow schema.
+func oneColumnTable(t *testing.T, dir string) (*lake.Table, *arrow.Schema) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "c.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	l, err := lake.Open(ctx, lake.Config{DB: db, Warehouse: filepath.Join(dir, "wh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	l.EnsureNamespace(ctx, "crm", "")
+	tbl, err := l.EnsureTable(ctx, "crm", "t", iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl, arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
 }

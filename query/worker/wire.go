@@ -125,13 +125,14 @@ func toFailure(err error) *failure {
 
 // sentinels by code, to rebuild a worker's error in the parent.
 var sentinels = map[string]error{
-	"bad_sql":          query.ErrBadSQL,
-	"not_read_only":    query.ErrNotReadOnly,
-	"timeout":          query.ErrTimeout,
-	"too_many_rows":    query.ErrTooManyRows,
-	"resources":        query.ErrResources,
-	"canceled":         query.ErrCanceled,
-	"table_unreadable": query.ErrUnreadable,
+	"bad_sql":            query.ErrBadSQL,
+	"not_read_only":      query.ErrNotReadOnly,
+	"timeout":            query.ErrTimeout,
+	"too_many_rows":      query.ErrTooManyRows,
+	"resources":          query.ErrResources,
+	"canceled":           query.ErrCanceled,
+	"table_unreadable":   query.ErrUnreadable,
+	"engine_unavailable": query.ErrUnavailable,
 }
 
 // err rebuilds the worker's error: the same code, the same message.

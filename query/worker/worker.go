@@ -275,7 +275,7 @@ func (p *Pool) Query(ctx context.Context, tables []query.Table, req query.Reques
 	}
 	pr, err := p.get()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", query.ErrUnavailable, err)
 	}
 	r := &result{pool: p, pr: pr, ctx: ctx, tables: tables, stop: make(chan struct{})}
 	// The hard limit: past the query's time (and a grace to report it), or
@@ -407,7 +407,13 @@ func (r *result) fail(err error) error {
 		return query.ErrCanceled
 	}
 	died := r.pr.died()
-	r.pool.cfg.Logger.Warn("a query worker ended during a query", "how", died, "err", err, "stderr", strings.TrimSpace(r.pr.stderr.String()))
+	stderr := strings.TrimSpace(r.pr.stderr.String())
+	r.pool.cfg.Logger.Warn("a query worker ended during a query", "how", died, "err", err, "stderr", stderr)
+	if died == "exited with status 1" {
+		// The worker's own orderly exit on an error it could not report
+		// (its folder gone, say): the engine's trouble, not the query's.
+		return fmt.Errorf("%w: the query's worker process stopped on an error of its own: %s", query.ErrUnavailable, stderr)
+	}
 	return fmt.Errorf("%w: the query's worker process %s, most likely out of its memory limit of %d MiB; "+
 		"simplify the query (fewer rows or columns in memory at once) or ask the operator for more (query setting process_memory_limit)",
 		query.ErrResources, died, r.pool.cfg.ProcessMemory>>20)

@@ -295,3 +295,14 @@ func TestExampleSettings(t *testing.T) {
 		}
 	}
 }
+
+// A worker that cannot start (here: its folders' parent is missing) fails
+// the query as engine_unavailable, which the API answers 503, not as bad SQL
+// or an unexplained internal error.
+func TestWorkerThatCannotStartIsEngineUnavailable(t *testing.T) {
+	p := newPool(t, Config{Dir: filepath.Join(t.TempDir(), "missing")})
+	_, err := collect(t, p, nil, "SELECT 1", 10*time.Second)
+	if query.Code(err) != "engine_unavailable" || query.IsClientError(err) {
+		t.Fatalf("a worker that cannot start: %s: %v", query.Code(err), err)
+	}
+}
