@@ -66,7 +66,7 @@ not edit by hand. Every figure below was measured in that run, on the machine be
 ## Commands
 
 ` + "```" + `sh
-go build -tags duckdb_arrow -o bin/lakeport ./cmd/lakeport
+go build -o bin/lakeport ./cmd/lakeport
 bin/lakeport bench --json > bench.json      # the whole suite (--records, --big-records, --duckdb-runs)
 bin/lakeport bench report < bench.json > BENCHMARKS.md
 ` + "```" + `
