@@ -91,6 +91,7 @@ this process, {{with index .DuckDB 0}}{{len .Times}}{{end}} times per conversion
 | lakeport sync | {{s .Seconds}} | {{s .CPUSeconds}} (sync alone {{s .SyncCPUSeconds}}) | {{n .RecordsPerSec}} | {{n .RecordsPerCPUSec}} | {{mb .DataFileBytes}} | {{mib .PeakRSS}} |
 {{$r := .}}{{range .DuckDB}}| DuckDB {{.Name}} | {{s .Seconds}} | {{s .CPUSeconds}} | {{n (div (float $r.Records) .Seconds)}} | {{n (div (float $r.Records) .CPUSeconds)}} | {{mb .OutputBytes}} | |
 {{end}}
+- lakeport sync: every run {{secs .Times}} s; the figures are the median run's.
 {{range .DuckDB}}- DuckDB {{.Name}}: every run {{secs .Times}} s (CPU {{secs .CPUTimes}} s); lakeport ÷ DuckDB {{x .Ratio}} in time, {{x .CPURatio}} in CPU.
 {{end}}- lakeport's CPU time is the child process's whole (start-up, opening the lake, the sync and
   the source it runs); "sync alone" is measured inside it around the sync. Peak RSS is

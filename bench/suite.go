@@ -17,6 +17,8 @@ import (
 // at 10M events; SELECT 1 through the query engine takes under 10 ms (the
 // median).
 const (
+	// DefaultSyncRuns is how many times the suite runs its main sync.
+	DefaultSyncRuns        = 3
 	TargetRecordsPerCPUSec = 200_000
 	TargetSelect1Ms        = 10
 )
@@ -37,6 +39,9 @@ type SuiteOptions struct {
 	// table (see Aged; defaults 300 and 1,000; AgedSyncs negative: none).
 	AgedSyncs   int
 	AgedRecords int
+	// SyncRuns is how many times the main sync runs; the run of median
+	// time counts (default DefaultSyncRuns).
+	SyncRuns int
 	// Dir, Keep and Child are as for Sync.
 	Dir   string
 	Keep  bool
@@ -91,6 +96,9 @@ func (o *SuiteOptions) defaults() {
 	if o.QueryRuns <= 0 {
 		o.QueryRuns = 7
 	}
+	if o.SyncRuns <= 0 {
+		o.SyncRuns = DefaultSyncRuns
+	}
 	if o.AgedSyncs == 0 {
 		o.AgedSyncs = 300
 	}
@@ -107,7 +115,7 @@ func Run(ctx context.Context, opts SuiteOptions) (Suite, error) {
 	}
 	defer cleanup()
 	s.Sync, err = Sync(ctx, Options{Records: opts.Records, Dir: filepath.Join(dir, "sync"), Keep: true,
-		Child: opts.Child, DuckDBRuns: opts.DuckDBRuns})
+		Child: opts.Child, DuckDBRuns: opts.DuckDBRuns, SyncRuns: opts.SyncRuns})
 	if err != nil {
 		return s, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,7 +42,7 @@ var update = flag.Bool("update", false, "rewrite testdata/suite.json (from TestS
 // timed twice per conversion, the queries, the big sync) and its report has
 // every figure BENCHMARKS.md states, in the shape `bench report` reads.
 func TestSuiteTiny(t *testing.T) {
-	s, err := bench.Run(t.Context(), bench.SuiteOptions{Records: 3000, BigRecords: 6000, DuckDBRuns: 2, QueryRuns: 2,
+	s, err := bench.Run(t.Context(), bench.SuiteOptions{Records: 3000, BigRecords: 6000, DuckDBRuns: 2, QueryRuns: 2, SyncRuns: 3,
 		AgedSyncs: 3, AgedRecords: 200, Child: []string{os.Args[0], "bench-child"}})
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,9 @@ func TestSuiteTiny(t *testing.T) {
 		t.Errorf("machine: %+v", s.Machine)
 	}
 	checkSync(t, s.Sync, 3000)
+	if times := slices.Sorted(slices.Values(s.Sync.Times)); len(times) != 3 || s.Sync.Seconds != times[1] {
+		t.Errorf("sync runs %v: the figures are of the run of %v s, not the median's", s.Sync.Times, s.Sync.Seconds)
+	}
 	if len(s.Sync.DuckDB) != 2 {
 		t.Fatalf("DuckDB conversions: %+v", s.Sync.DuckDB)
 	}

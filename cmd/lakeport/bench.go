@@ -46,6 +46,7 @@ syncs, then maintenance, against one sync of the same rows), and a sync of
 	f.IntVar(&opts.Records, "records", 1_000_000, "events in the main sync (timed next to DuckDB, then queried)")
 	f.IntVar(&opts.BigRecords, "big-records", 10_000_000, "events in the sync for memory (-1: none)")
 	f.IntVar(&opts.DuckDBRuns, "duckdb-runs", bench.DefaultDuckDBRuns, "times each DuckDB conversion is timed (the median counts)")
+	f.IntVar(&opts.SyncRuns, "sync-runs", bench.DefaultSyncRuns, "times the main sync runs, each into a new lake (the median counts)")
 	f.IntVar(&opts.QueryRuns, "query-runs", 7, "runs of each query on each side; the first is a warm-up")
 	f.IntVar(&opts.AgedSyncs, "aged-syncs", 300, "incremental syncs that make the aged table (-1: none)")
 	f.IntVar(&opts.AgedRecords, "aged-records", 1000, "events in each of those syncs")
