@@ -321,6 +321,29 @@ func median(runs int, fn func() (int, error)) (float64, int, error) {
 	return medianOf(times), n, nil
 }
 
+// medians runs each of fns once per round, in turn, for runs rounds, and
+// returns the median time in ms of each over all rounds but the first (a
+// warm-up).
+func medians(runs int, fns ...func() (int, error)) ([]float64, error) {
+	times := make([][]float64, len(fns))
+	for i := range runs {
+		for j, fn := range fns {
+			start := time.Now()
+			if _, err := fn(); err != nil {
+				return nil, err
+			}
+			if i > 0 || runs == 1 {
+				times[j] = append(times[j], float64(time.Since(start).Microseconds())/1000)
+			}
+		}
+	}
+	out := make([]float64, len(fns))
+	for j := range times {
+		out[j] = medianOf(times[j])
+	}
+	return out, nil
+}
+
 func sqlList(ss []string) string {
 	q := make([]string, len(ss))
 	for i, s := range ss {

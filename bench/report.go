@@ -132,7 +132,9 @@ recorded source) wrote one table in {{s .SyncSeconds}}; then maintenance ran on 
 (` + "`maintain.Table`" + ` with its defaults, which ` + "`lakeport serve`" + ` uses unless configured: compaction towards
 128 MiB files, expiry of snapshots older than 7 days; orphan removal is left out, as the syncs left no
 orphans). The reference is the same {{n (float .Rows)}} rows written by one sync. The query is the
-scan-and-aggregate above through the engine, {{.Runs}} runs per table after a warm-up; medians.
+scan-and-aggregate above through the engine, the three tables in turns, {{.Runs}} rounds after a warm-up;
+medians. (The aged table's files are still on disk after maintenance, held by snapshots within the
+retention.)
 
 | table | data files | data | snapshots | metadata | current metadata file | query | ÷ one sync |
 |---|---|---|---|---|---|---|---|

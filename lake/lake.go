@@ -333,6 +333,7 @@ const (
 	propCompressionLevel = "write.parquet.compression-level"
 	propDictColumn       = "write.parquet.dict-encoding-enabled.column"
 	propPageSize         = "write.parquet.page-size-bytes"
+	propRowGroupRows     = "write.parquet.row-group-limit"
 )
 
 // tableProps are the properties of tables lakeport creates.
@@ -356,6 +357,11 @@ func (l *Lake) tableProps() iceberg.Properties {
 		// cut that work (about a tenth of a sync's CPU at 1 MiB) and the
 		// sync's heap by about a third, for files about 0.5% larger.
 		propPageSize: strconv.Itoa(256 << 10),
+		// Row groups of at most 122,880 rows, DuckDB's own: DuckDB reads a
+		// file's row groups in parallel but one row group on one thread, so
+		// a compacted file of a few hundred thousand rows in one row group
+		// (iceberg-go's limit is 1,048,576 rows) was scanned on one core.
+		propRowGroupRows: "122880",
 	}
 }
 

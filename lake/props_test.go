@@ -56,8 +56,9 @@ func TestSetPropsAppliesToLaterCommits(t *testing.T) {
 }
 
 // New tables write Parquet with zstd at its fastest level, without a
-// dictionary for the raw ids (unique by construction) and in 256 KiB pages:
-// the sync's encoding cost depends on all three.
+// dictionary for the raw ids (unique by construction) and in 256 KiB pages
+// (the sync's encoding cost depends on all three), in row groups DuckDB
+// reads in parallel.
 func TestNewTablesParquetSettings(t *testing.T) {
 	l := openLake(t, openDB(t), t.TempDir(), nil)
 	tbl := ensureTable(t, l, "conn", "users", usersSchema)
@@ -66,6 +67,7 @@ func TestNewTablesParquetSettings(t *testing.T) {
 		"write.parquet.compression-level":                             "1",
 		"write.parquet.dict-encoding-enabled.column._lakeport_raw_id": "false",
 		"write.parquet.page-size-bytes":                               "262144",
+		"write.parquet.row-group-limit":                               "122880",
 	} {
 		if got := props[k]; got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
