@@ -335,11 +335,17 @@ func (s *Service) Discover(ctx context.Context, org store.Org, name string) (*pr
 	return src.Discover(ctx, cfg)
 }
 
-// Setup binds the connector again to the organization's current storage, as the setup
-// guide asks after a storage change. Its data in the previous storage stays there.
+// Setup runs the connector's setup again: it reads its streams' schemas from the source
+// once more (a column the source added reaches the table at the next sync, which
+// reports it) and binds the connector to the organization's current storage, as the
+// setup guide asks after a storage change. Its data in a previous storage stays there.
+// When the source cannot be asked, nothing changes.
 func (s *Service) Setup(ctx context.Context, org store.Org, name string) (View, error) {
 	c, err := s.connector(ctx, org, name)
 	if err != nil {
+		return View{}, err
+	}
+	if err := s.refreshSchemas(ctx, &c); err != nil {
 		return View{}, err
 	}
 	if _, err := s.bind(ctx, org, &c); err != nil {
@@ -350,6 +356,39 @@ func (s *Service) Setup(ctx context.Context, org store.Org, name string) (View, 
 		return View{}, err
 	}
 	return s.view(ctx, org, c, nil)
+}
+
+// refreshSchemas replaces the JSON schema of each of c's configured streams with the
+// one the source discovers now; modes, cursor and key stay as configured. A stream the
+// source no longer offers keeps its schema (its sync reports what the source says).
+func (s *Service) refreshSchemas(ctx context.Context, c *store.Connector) error {
+	src, err := s.openSource(*c)
+	if err != nil {
+		return err
+	}
+	cfg, err := s.config(*c)
+	if err != nil {
+		return err
+	}
+	found, err := src.Discover(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("setup asks the source for its streams' schemas, and it could not answer (nothing was changed): %w", err)
+	}
+	cat, err := catalogOf(*c)
+	if err != nil {
+		return err
+	}
+	for _, st := range found.Streams {
+		if cs := cat.Find(st.Name, st.Namespace); cs != nil && len(st.JSONSchema) > 0 {
+			cs.Stream.JSONSchema = st.JSONSchema
+		}
+	}
+	raw, err := json.Marshal(cat)
+	if err != nil {
+		return err
+	}
+	c.Catalog = raw
+	return nil
 }
 
 // DeleteReport says what Delete removed.

@@ -372,7 +372,7 @@ func firstLine(s string) string {
 func connectorSetupCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "setup NAME",
-		Short: "Bind a connector again to your organization's current storage (after a storage change)",
+		Short: "Run a connector's setup again: its streams' schemas from the source, and your organization's current storage",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
