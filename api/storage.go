@@ -115,8 +115,7 @@ func (s *Server) storagePolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.Platform.Configured() {
-		writeError(w, http.StatusConflict, "platform_not_configured",
-			"this lakeport install has no AWS identity, so there is no trust policy to write: the operator sets LAKEPORT_AWS_ACCOUNT_ID and LAKEPORT_WORKER_PRINCIPAL_ARN (or --aws-account-id and --worker-principal-arn) and restarts lakeport serve")
+		platformNotConfigured(w, "there is no trust policy to write")
 		return
 	}
 	perm, err := policy.Permissions(partition, bucket, key)
@@ -350,4 +349,12 @@ func (s *Server) migrateStorage(w http.ResponseWriter, r *http.Request) {
 type MigrateResponse struct {
 	Report migration.Report `json:"report"`
 	Error  string           `json:"error,omitempty"`
+}
+
+// platformNotConfigured answers a request that needs lakeport's own AWS identity (its
+// principals name the trust policy) on an install that has none; why says what cannot
+// be done without it.
+func platformNotConfigured(w http.ResponseWriter, why string) {
+	writeError(w, http.StatusConflict, "platform_not_configured",
+		"this lakeport install has no AWS identity, so "+why+": the operator sets LAKEPORT_AWS_ACCOUNT_ID and LAKEPORT_WORKER_PRINCIPAL_ARN (or --aws-account-id and --worker-principal-arn) and restarts lakeport serve")
 }

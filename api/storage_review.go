@@ -71,8 +71,7 @@ func (s *Server) reviewStorage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.Platform.Configured() {
-		writeError(w, http.StatusConflict, "platform_not_configured",
-			"this lakeport install has no AWS identity, so a trust policy cannot be reviewed: the operator sets LAKEPORT_AWS_ACCOUNT_ID and LAKEPORT_WORKER_PRINCIPAL_ARN (or --aws-account-id and --worker-principal-arn) and restarts lakeport serve")
+		platformNotConfigured(w, "a trust policy cannot be reviewed")
 		return
 	}
 	if req.Bucket == "" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/lakeport/lakeport/jobs"
 	"github.com/lakeport/lakeport/lake"
@@ -25,41 +24,9 @@ import (
 
 // StartMaintenance queues maintenance of the connector's tables and returns its run.
 func (s *Service) StartMaintenance(ctx context.Context, org store.Org, name string) (RunView, error) {
-	c, err := s.connector(ctx, org, name)
-	if err != nil {
-		return RunView{}, err
-	}
-	leases, err := s.leases()
-	if err != nil {
-		return RunView{}, err
-	}
-	if s.Enqueue == nil {
-		return RunView{}, errors.New("connector: no job queue: this process does not run maintenance")
-	}
-	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
+	return s.startRun(ctx, org, name, store.RunMaintenance, func(c store.Connector, active store.Run) (RunView, error) {
 		return RunView{}, busy(active, c)
-	}
-	if err := s.checkMigration(ctx, org, c); err != nil {
-		return RunView{}, err
-	}
-	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
-		return RunView{}, err
-	}
-	r := store.Run{ID: newRunID(), OrgID: org.ID, ConnectorID: c.ID, Kind: store.RunMaintenance, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
-	if err := s.Store.CreateRun(ctx, r); errors.Is(err, store.ErrConflict) {
-		if active, aerr := leases.ActiveRun(ctx, org.ID, c.ID); aerr == nil {
-			return RunView{}, busy(active, c)
-		}
-		return RunView{}, fmt.Errorf("%w: %v", ErrBusy, err)
-	} else if err != nil {
-		return RunView{}, err
-	}
-	if err := s.Enqueue(ctx, jobs.SyncArgs{OrgID: org.ID, ConnectorID: c.ID, RunID: r.ID}); err != nil {
-		r.Status, r.Error, r.FinishedAt = store.RunFailed, "could not queue the maintenance: "+err.Error(), time.Now().UTC()
-		_ = s.Store.UpdateRun(context.WithoutCancel(ctx), r)
-		return RunView{}, err
-	}
-	return runView(r, c.Name), nil
+	}, nil)
 }
 
 // StartScheduledMaintenance starts maintenance of a connector the scheduler found due;

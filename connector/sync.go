@@ -83,6 +83,21 @@ func (s *Service) leases() (store.Leases, error) {
 // run was interrupted (its process died) and is being resumed, the caller joins that
 // run instead: a sync is never refused because of a dead process.
 func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (RunView, error) {
+	return s.startRun(ctx, org, name, store.RunSync, func(c store.Connector, active store.Run) (RunView, error) {
+		return s.join(ctx, active, c)
+	}, func(c store.Connector) error { return s.checkHealth(ctx, org, c) })
+}
+
+// startRun queues a run of kind (a sync or maintenance) for the connector and returns
+// it. The connector's tables must not be moving and its storage must be reachable;
+// ready is the kind's own check. When the connector has a queued or running run
+// already (also one another request created a moment ago), onActive answers instead.
+func (s *Service) startRun(ctx context.Context, org store.Org, name, kind string,
+	onActive func(store.Connector, store.Run) (RunView, error), ready func(store.Connector) error) (RunView, error) {
+	what := "the sync"
+	if kind == store.RunMaintenance {
+		what = "the maintenance"
+	}
 	c, err := s.connector(ctx, org, name)
 	if err != nil {
 		return RunView{}, err
@@ -92,10 +107,10 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 		return RunView{}, err
 	}
 	if s.Enqueue == nil {
-		return RunView{}, errors.New("connector: no job queue: this process does not run syncs")
+		return RunView{}, fmt.Errorf("connector: no job queue: this process does not run %s", what)
 	}
 	if active, err := leases.ActiveRun(ctx, org.ID, c.ID); err == nil {
-		return s.join(ctx, active, c)
+		return onActive(c, active)
 	}
 	if err := s.checkMigration(ctx, org, c); err != nil {
 		return RunView{}, err
@@ -103,22 +118,22 @@ func (s *Service) StartSync(ctx context.Context, org store.Org, name string) (Ru
 	if _, err := s.locate(ctx, org, c, storage.Platform); err != nil {
 		return RunView{}, err
 	}
-	if err := s.checkHealth(ctx, org, c); err != nil {
-		return RunView{}, err
-	}
-	r := store.Run{ID: newRunID(), OrgID: org.ID, ConnectorID: c.ID, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
-	if err := s.Store.CreateRun(ctx, r); errors.Is(err, store.ErrConflict) {
-		// Another request created one a moment ago.
-		active, aerr := leases.ActiveRun(ctx, org.ID, c.ID)
-		if aerr != nil {
+	if ready != nil {
+		if err := ready(c); err != nil {
 			return RunView{}, err
 		}
-		return s.join(ctx, active, c)
+	}
+	r := store.Run{ID: newRunID(), OrgID: org.ID, ConnectorID: c.ID, Kind: kind, Status: store.RunQueued, CreatedAt: time.Now().UTC()}
+	if err := s.Store.CreateRun(ctx, r); errors.Is(err, store.ErrConflict) {
+		if active, aerr := leases.ActiveRun(ctx, org.ID, c.ID); aerr == nil {
+			return onActive(c, active)
+		}
+		return RunView{}, fmt.Errorf("%w: %v", ErrBusy, err)
 	} else if err != nil {
 		return RunView{}, err
 	}
 	if err := s.Enqueue(ctx, jobs.SyncArgs{OrgID: org.ID, ConnectorID: c.ID, RunID: r.ID}); err != nil {
-		r.Status, r.Error, r.FinishedAt = store.RunFailed, "could not queue the sync: "+err.Error(), time.Now().UTC()
+		r.Status, r.Error, r.FinishedAt = store.RunFailed, "could not queue "+what+": "+err.Error(), time.Now().UTC()
 		_ = s.Store.UpdateRun(context.WithoutCancel(ctx), r)
 		return RunView{}, err
 	}
