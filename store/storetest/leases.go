@@ -20,11 +20,7 @@ type LeaseStore interface {
 func RunLeases(t *testing.T, s LeaseStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	for _, o := range []store.Org{{ID: "org_a", Name: "a", ExternalID: "ea", CreatedAt: now}, {ID: "org_b", Name: "b", ExternalID: "eb", CreatedAt: now}} {
-		if err := s.CreateOrg(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTwoOrgs(t, s, now)
 	for _, c := range []store.Connector{
 		{ID: "con_1", OrgID: "org_a", Name: "one", Source: "sample", Catalog: []byte(`{}`), CreatedAt: now, UpdatedAt: now},
 		{ID: "con_2", OrgID: "org_a", Name: "two", Source: "sample", Catalog: []byte(`{}`), CreatedAt: now, UpdatedAt: now},
@@ -157,5 +153,15 @@ func RunLeases(t *testing.T, s LeaseStore) {
 	a3b, err := s.ClaimRun(ctx, "org_b", "run_3", "p4", takeover, stale(takeover), 1)
 	if err != nil || a3b.Number != 2 {
 		t.Fatalf("claim of a released run: %+v, %v", a3b, err)
+	}
+}
+
+// createTwoOrgs creates the organizations org_a and org_b, created at now.
+func createTwoOrgs(t *testing.T, s store.Store, now time.Time) {
+	t.Helper()
+	for _, o := range []store.Org{{ID: "org_a", Name: "a", ExternalID: "ea", CreatedAt: now}, {ID: "org_b", Name: "b", ExternalID: "eb", CreatedAt: now}} {
+		if err := s.CreateOrg(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

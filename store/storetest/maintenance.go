@@ -19,11 +19,7 @@ type MaintenanceStore interface {
 func RunMaintenance(t *testing.T, s MaintenanceStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	for _, o := range []store.Org{{ID: "org_a", Name: "a", ExternalID: "ea", CreatedAt: now}, {ID: "org_b", Name: "b", ExternalID: "eb", CreatedAt: now}} {
-		if err := s.CreateOrg(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTwoOrgs(t, s, now)
 	for _, c := range []store.Connector{
 		{ID: "con_never", OrgID: "org_a", Name: "never"},     // never synced
 		{ID: "con_synced", OrgID: "org_a", Name: "synced"},   // synced, never maintained

@@ -20,11 +20,7 @@ type MigrationStore interface {
 func RunMigrations(t *testing.T, s MigrationStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	for _, o := range []store.Org{{ID: "org_a", Name: "a", ExternalID: "ea", CreatedAt: now}, {ID: "org_b", Name: "b", ExternalID: "eb", CreatedAt: now}} {
-		if err := s.CreateOrg(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTwoOrgs(t, s, now)
 	if _, err := s.StorageLocation(ctx, "org_a", "s3://acme"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a location never saved: %v, want ErrNotFound", err)
 	}

@@ -20,11 +20,7 @@ type ScheduleStore interface {
 func RunSchedules(t *testing.T, s ScheduleStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	for _, o := range []store.Org{{ID: "org_a", Name: "a", ExternalID: "ea", CreatedAt: now}, {ID: "org_b", Name: "b", ExternalID: "eb", CreatedAt: now}} {
-		if err := s.CreateOrg(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTwoOrgs(t, s, now)
 	c := store.Connector{ID: "con_s", OrgID: "org_a", Name: "crm", Source: "sample", Catalog: []byte(`{}`), CreatedAt: now, UpdatedAt: now}
 	if err := s.CreateConnector(ctx, c); err != nil {
 		t.Fatal(err)
